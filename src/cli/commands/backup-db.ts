@@ -1,0 +1,55 @@
+/** `offsite backup db`: flags → options → {@link backupDatabase} → summary. */
+import type { Command } from 'commander';
+import type { SettingName } from '../../config/settings.js';
+import { backupDatabase, type BackupDbResult } from '../../jobs/backup-db.js';
+import { formatBytes, formatDuration } from '../../report/units.js';
+import { createS3Client } from '../../store/s3-client.js';
+import { S3Writer } from '../../store/s3-writer.js';
+import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
+import { childEnvOf, databaseUrlOf, encryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
+import { printResult } from '../render.js';
+import { addSettingFlags, settingFlags } from '../settings-flags.js';
+
+const SETTINGS: readonly SettingName[] = [
+  'environment', 'bucket', 'prefix', 'databaseUrl', 's3Endpoint', 's3ForcePathStyle', 'region', 'encryption', 'ageRecipients',
+  'compression', 'dumpFormat', 'retentionDays', 'lockMode', 'rowCounts', 'pgBinDir', 'partSizeMiB',
+];
+
+export function registerBackupDb(parent: Command, context: CliContext): void {
+  const command = parent
+    .command('db')
+    .description('dump the database, compress, encrypt and upload it with a manifest written last')
+    .option('--json', 'print the summary as one JSON line')
+    .addHelpText('after', '\nExit status: 0 backup complete, 1 the backup failed (no manifest written), 2 bad usage or configuration.');
+  addSettingFlags(command, SETTINGS).action(async (flags: Record<string, unknown>) => {
+    const given = settingFlags(flags, SETTINGS);
+    const settings = loadCommandSettings(context, given, flags.config as string | undefined);
+    const options = {
+      databaseUrl: databaseUrlOf(settings, given),
+      environment: environmentOf(settings),
+      prefix: prefixOf(settings),
+      dumpFormat: settings.dumpFormat ?? 'custom',
+      compression: settings.compression ?? 'zstd',
+      encrypt: encryptSpecOf(settings),
+      retentionDays: settings.retentionDays ?? 35,
+      lockMode: settings.lockMode ?? 'COMPLIANCE',
+      rowCounts: settings.rowCounts ?? 'exact',
+      childEnv: childEnvOf(context.env),
+      ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+      ...(settings.partSizeMiB ? { partSize: settings.partSizeMiB * 1024 * 1024 } : {}),
+    };
+    const writer = new S3Writer(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
+    const json = wantsJson(context, flags.json as boolean | undefined);
+    const result = await backupDatabase(options, { writer, reporter: reporterFor(context, json), now: context.now, signal: context.signal });
+    printResult(context, json, { event: 'backup.complete', ...result }, () => describeBackup(result));
+  });
+}
+
+function describeBackup(result: BackupDbResult): string {
+  return [
+    `backup ${result.id} complete (${result.environment})`,
+    `  payload   ${result.payloadKey}`,
+    `  manifest  ${result.manifestKey}`,
+    `  ${formatBytes(result.bytesIn)} dumped (${result.dumpFormat}), ${formatBytes(result.bytesOut)} stored (${result.compression}, ${result.encryption}), ${result.tables} tables, ${formatDuration(result.durationMs / 1000)}`,
+  ].join('\n');
+}

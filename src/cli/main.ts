@@ -1,0 +1,57 @@
+/**
+ * The command line: the only place that knows argv, stdout, exit codes and signals.
+ * Every error is printed here, once, as one line.
+ */
+import { Command, CommanderError } from 'commander';
+import { isOffsiteError } from '../errors.js';
+import { TOOL_VERSION } from '../version.js';
+import { registerBackupDb } from './commands/backup-db.js';
+import { registerKeysGenerate } from './commands/keys-generate.js';
+import type { CliContext } from './context.js';
+
+export function buildProgram(context: CliContext): Command {
+  const program = new Command('offsite')
+    .description('External, encrypted, immutable backups of PostgreSQL into an S3 Object Lock bucket')
+    .version(TOOL_VERSION)
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => context.stderr.write(text), writeOut: (text) => context.stdout.write(text) });
+  const backup = program.command('backup').description('take a backup');
+  registerBackupDb(backup, context);
+  const keys = program.command('keys').description('manage encryption keys');
+  registerKeysGenerate(keys, context);
+  for (const command of [program, backup, keys, ...backup.commands, ...keys.commands]) command.exitOverride();
+  return program;
+}
+
+/** Runs the CLI and sets the exit code: 0 success, 1 the job failed, 2 bad usage or configuration. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(130);
+    process.stderr.write(`offsite: ${signal} received, stopping (again to force)\n`);
+    abort.abort(new Error(`stopped by ${signal}`));
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const context: CliContext = { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, now: () => new Date(), signal: abort.signal };
+  process.exitCode = await run(buildProgram(context), argv, context);
+}
+
+async function run(program: Command, argv: readonly string[], context: CliContext): Promise<number> {
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      return 2; // commander has already printed its one-line message
+    }
+    if (isOffsiteError(error)) {
+      context.stderr.write(`offsite: ${error.message}\n`);
+      return error.exitCode;
+    }
+    context.stderr.write(`offsite: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (context.env.OFFSITE_DEBUG && error instanceof Error && error.stack) context.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Turns loaded settings into the typed options a job takes. Every check that can fail before
+ * any work starts lives here, and each error names the setting to fix.
+ */
+import type { FlagValues } from '../config/load.js';
+import { settingLabel, type SettingName, type Settings } from '../config/settings.js';
+import { configError, describe, usageError } from '../errors.js';
+import { isValidEnvironment, normalizePrefix } from '../format/layout.js';
+import { assertAgeRecipient } from '../pipeline/age.js';
+import { OPENSSL_ITERATIONS, type EncryptSpec } from '../pipeline/cipher.js';
+import { childConnection, urlHasPassword } from '../processes/connection.js';
+import type { S3Settings } from '../store/s3-client.js';
+
+type Required<K extends SettingName> = NonNullable<Settings[K]>;
+
+export function requireSetting<K extends SettingName>(settings: Settings, name: K): Required<K> {
+  const value = settings[name];
+  if (value === undefined) throw configError(`${settingLabel(name)} is not set`);
+  return value as Required<K>;
+}
+
+export function environmentOf(settings: Settings): string {
+  const environment = requireSetting(settings, 'environment');
+  if (!isValidEnvironment(environment)) {
+    throw configError(`${settingLabel('environment')} "${environment}" is not a valid folder name: use letters, digits, ".", "_" or "-"`);
+  }
+  return environment;
+}
+
+export function prefixOf(settings: Settings): string {
+  try {
+    return normalizePrefix(settings.prefix ?? '');
+  } catch (error) {
+    throw configError(`${settingLabel('prefix')}: ${describe(error)}`, error);
+  }
+}
+
+export function s3SettingsOf(settings: Settings): S3Settings {
+  const endpoint = settings.s3Endpoint;
+  if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint)) {
+    throw configError(`${settingLabel('s3Endpoint')} "${endpoint}" is not an http(s) URL`);
+  }
+  const { accessKeyId, secretAccessKey, sessionToken } = settings;
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw configError(`set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use the SDK's default credentials)`);
+  }
+  return {
+    region: settings.region ?? 'us-east-1',
+    forcePathStyle: settings.s3ForcePathStyle ?? false,
+    ...(endpoint ? { endpoint } : {}),
+    ...(accessKeyId && secretAccessKey
+      ? { credentials: { accessKeyId: accessKeyId.reveal(), secretAccessKey: secretAccessKey.reveal(), ...(sessionToken ? { sessionToken: sessionToken.reveal() } : {}) } }
+      : {}),
+  };
+}
+
+/** The encryption for new backups: age to the recipients, or openssl with the password. */
+export function encryptSpecOf(settings: Settings): EncryptSpec {
+  const scheme = settings.encryption ?? (settings.ageRecipients ? 'age' : settings.encryptionPassword ? 'openssl' : undefined);
+  if (scheme === undefined) {
+    throw configError(`no encryption key: set ${settingLabel('ageRecipients')} (create one with 'offsite keys generate'), or OFFSITE_ENCRYPTION_PASSWORD with --encryption openssl`);
+  }
+  if (scheme === 'openssl') {
+    const password = settings.encryptionPassword;
+    if (!password) throw configError(`encryption is openssl but ${settingLabel('encryptionPassword')} is not set`);
+    return { scheme, password: password.reveal(), iterations: OPENSSL_ITERATIONS };
+  }
+  const recipients = requireSetting(settings, 'ageRecipients');
+  for (const recipient of recipients) {
+    try {
+      assertAgeRecipient(recipient);
+    } catch (error) {
+      throw configError(`${settingLabel('ageRecipients')}: ${describe(error)}`, error);
+    }
+  }
+  return { scheme, recipients };
+}
+
+/** The database URL, refused when unparseable or when a password came on the command line. */
+export function databaseUrlOf(settings: Settings, flags: FlagValues): string {
+  const url = requireSetting(settings, 'databaseUrl').toString();
+  try {
+    childConnection(url);
+  } catch (error) {
+    throw configError(`${settingLabel('databaseUrl')}: ${describe(error)}`, error);
+  }
+  if (typeof flags.databaseUrl === 'string' && urlHasPassword(flags.databaseUrl)) {
+    throw usageError('--database-url must not carry a password (argv is visible to every user in ps): put it in DATABASE_URL, PGPASSWORD or a passfile');
+  }
+  return url;
+}
+
+/** The environment pg_dump and friends get: what libpq and the locale need, never our own secrets. */
+export function childEnvOf(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept = Object.entries(env).filter(([name]) => /^(PATH|HOME|USER|LANG|LC_[A-Z]+|TZ|TMPDIR|PG[A-Z]+)$/.test(name));
+  return Object.fromEntries(kept);
+}

@@ -1,0 +1,69 @@
+/**
+ * Every setting Offsite reads: its name in the config file, its environment variable and its flag.
+ * Flags beat the environment, which beats the file. Secrets have no flag (argv is visible in `ps`)
+ * and are refused in the config file (files end up in repositories).
+ */
+import type { Secret } from './secret.js';
+
+export type SettingType = 'string' | 'boolean' | 'integer' | 'list';
+
+export interface SettingSpec {
+  /** Key in offsite.yaml. */
+  name: string;
+  env: string;
+  /** Long flag without dashes; absent for secrets. */
+  flag?: string;
+  type: SettingType;
+  choices?: readonly string[];
+  secret?: boolean;
+  description: string;
+}
+
+const spec = <const T extends SettingSpec>(s: T): T => s;
+
+export const SETTINGS = {
+  environment: spec({ name: 'environment', env: 'OFFSITE_ENVIRONMENT', flag: 'environment', type: 'string', description: 'environment folder name, e.g. production' }),
+  bucket: spec({ name: 'bucket', env: 'OFFSITE_BUCKET', flag: 'bucket', type: 'string', description: 'backup bucket' }),
+  prefix: spec({ name: 'prefix', env: 'OFFSITE_PREFIX', flag: 'prefix', type: 'string', description: 'key prefix inside the backup bucket' }),
+  databaseUrl: spec({ name: 'databaseUrl', env: 'DATABASE_URL', flag: 'database-url', type: 'string', description: 'PostgreSQL URL to back up (password from DATABASE_URL, PGPASSWORD or a passfile, never the flag)' }),
+  s3Endpoint: spec({ name: 's3Endpoint', env: 'OFFSITE_S3_ENDPOINT', flag: 's3-endpoint', type: 'string', description: 'S3 endpoint URL (omit for AWS)' }),
+  s3ForcePathStyle: spec({ name: 's3ForcePathStyle', env: 'OFFSITE_S3_FORCE_PATH_STYLE', flag: 's3-force-path-style', type: 'boolean', description: 'path-style S3 addressing' }),
+  region: spec({ name: 'region', env: 'AWS_REGION', flag: 'region', type: 'string', description: 'S3 region' }),
+  accessKeyId: spec({ name: 'accessKeyId', env: 'AWS_ACCESS_KEY_ID', type: 'string', secret: true, description: 'S3 access key id' }),
+  secretAccessKey: spec({ name: 'secretAccessKey', env: 'AWS_SECRET_ACCESS_KEY', type: 'string', secret: true, description: 'S3 secret access key' }),
+  sessionToken: spec({ name: 'sessionToken', env: 'AWS_SESSION_TOKEN', type: 'string', secret: true, description: 'S3 session token' }),
+  encryption: spec({ name: 'encryption', env: 'OFFSITE_ENCRYPTION', flag: 'encryption', type: 'string', choices: ['age', 'openssl'], description: 'encryption scheme (default: age when recipients are set)' }),
+  ageRecipients: spec({ name: 'ageRecipients', env: 'OFFSITE_AGE_RECIPIENTS', flag: 'age-recipient', type: 'list', description: 'age public keys (age1…), comma separated' }),
+  ageIdentityFile: spec({ name: 'ageIdentityFile', env: 'OFFSITE_AGE_IDENTITY_FILE', flag: 'age-identity-file', type: 'string', description: 'age identity file (restore side)' }),
+  encryptionPassword: spec({ name: 'encryptionPassword', env: 'OFFSITE_ENCRYPTION_PASSWORD', type: 'string', secret: true, description: 'password for openssl mode' }),
+  compression: spec({ name: 'compression', env: 'OFFSITE_COMPRESSION', flag: 'compression', type: 'string', choices: ['zstd', 'gzip', 'none'], description: 'compression (default zstd)' }),
+  dumpFormat: spec({ name: 'dumpFormat', env: 'OFFSITE_DUMP_FORMAT', flag: 'format', type: 'string', choices: ['custom', 'plain'], description: 'pg_dump format (default custom)' }),
+  retentionDays: spec({ name: 'retentionDays', env: 'OFFSITE_RETENTION_DAYS', flag: 'retention-days', type: 'integer', description: 'object lock retention in days (default 35)' }),
+  lockMode: spec({ name: 'lockMode', env: 'OFFSITE_LOCK_MODE', flag: 'lock-mode', type: 'string', choices: ['COMPLIANCE', 'GOVERNANCE'], description: 'object lock mode (default COMPLIANCE)' }),
+  rowCounts: spec({ name: 'rowCounts', env: 'OFFSITE_ROW_COUNTS', flag: 'row-counts', type: 'string', choices: ['exact', 'estimate'], description: 'row counts in the manifest (default exact)' }),
+  pgBinDir: spec({ name: 'pgBinDir', env: 'OFFSITE_PG_BIN_DIR', flag: 'pg-bin-dir', type: 'string', description: 'directory holding pg_dump (default: PATH and /usr/lib/postgresql/*/bin)' }),
+  partSizeMiB: spec({ name: 'partSizeMiB', env: 'OFFSITE_PART_SIZE_MIB', flag: 'part-size-mib', type: 'integer', description: 'multipart part size in MiB (default: from the database size)' }),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+type ValueOf<S extends SettingSpec> = S['type'] extends 'boolean'
+  ? boolean
+  : S['type'] extends 'integer'
+    ? number
+    : S['type'] extends 'list'
+      ? string[]
+      : S extends { secret: true }
+        ? Secret
+        : S extends { choices: readonly (infer C)[] }
+          ? C
+          : string;
+
+/** Settings as loaded: each may be absent; commands decide which they require. */
+export type Settings = { [K in SettingName]?: ValueOf<(typeof SETTINGS)[K]> };
+
+/** How the user names a setting in an error: `bucket (OFFSITE_BUCKET or --bucket)`. */
+export function settingLabel(name: SettingName): string {
+  const s: SettingSpec = SETTINGS[name];
+  return s.flag ? `${s.name} (${s.env} or --${s.flag})` : `${s.name} (${s.env})`;
+}

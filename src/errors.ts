@@ -1,0 +1,39 @@
+/**
+ * One error family for everything the user may see. The `kind` decides the exit code;
+ * the message is one line saying what is wrong and what to do; the original error stays as `cause`.
+ */
+export type ErrorKind = 'usage' | 'config' | 'failed' | 'findings';
+
+const EXIT_CODES: Record<ErrorKind, number> = { usage: 2, config: 2, failed: 1, findings: 1 };
+
+export class OffsiteError extends Error {
+  readonly kind: ErrorKind;
+
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OffsiteError';
+    this.kind = kind;
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
+
+/** Bad flags or arguments: exit 2. */
+export const usageError = (message: string, cause?: unknown): OffsiteError =>
+  new OffsiteError('usage', message, { cause });
+
+/** A setting is missing or wrong, or the environment cannot serve the job: exit 2, nothing written. */
+export const configError = (message: string, cause?: unknown): OffsiteError =>
+  new OffsiteError('config', message, { cause });
+
+/** The job started and failed: exit 1. */
+export const jobFailed = (message: string, cause?: unknown): OffsiteError =>
+  new OffsiteError('failed', message, { cause });
+
+export const isOffsiteError = (error: unknown): error is OffsiteError => error instanceof OffsiteError;
+
+/** The message of any thrown value, for wrapping into a one-line error. */
+export const describe = (error: unknown): string =>
+  error instanceof Error ? error.message.split('\n')[0] ?? String(error) : String(error);

@@ -1,0 +1,110 @@
+/**
+ * The backup manifest: the last object written for a backup, proving it complete. Pure; mirrors docs/format.md.
+ *
+ * A manifest has a plain part, readable with reader credentials alone (sizes and hashes of the stored
+ * bytes, times, format versions), and a sealed part, encrypted like the payload (what is inside:
+ * table names and row counts, the plaintext hash).
+ */
+import { z } from 'zod';
+
+export const MANIFEST_FORMAT = 'offsite-manifest';
+export const MANIFEST_VERSION = 1;
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
+const isoTime = z.iso.datetime();
+
+const ageDetail = z.strictObject({ scheme: z.literal('age'), recipients: z.array(z.string()).min(1) });
+const opensslDetail = z.strictObject({
+  scheme: z.literal('openssl'),
+  cipher: z.literal('aes-256-cbc'),
+  kdf: z.literal('pbkdf2-sha256'),
+  iterations: z.number().int().positive(),
+});
+
+const plainSchema = z.strictObject({
+  format: z.literal(MANIFEST_FORMAT),
+  version: z.literal(MANIFEST_VERSION),
+  kind: z.literal('db'),
+  id: z.string(),
+  environment: z.string(),
+  startedAt: isoTime,
+  finishedAt: isoTime,
+  tool: z.strictObject({ name: z.literal('offsite'), version: z.string() }),
+  payload: z.strictObject({
+    key: z.string(),
+    versionId: z.string().nullable(),
+    size: z.number().int().nonnegative(),
+    sha256: sha256Hex,
+    dumpFormat: z.enum(['custom', 'plain']),
+    pgDumpVersion: z.string(),
+    compression: z.enum(['zstd', 'gzip', 'none']),
+    encryption: z.discriminatedUnion('scheme', [ageDetail, opensslDetail]),
+  }),
+  retention: z.strictObject({ mode: z.enum(['COMPLIANCE', 'GOVERNANCE']), retainUntil: isoTime }),
+  sealed: z.string().min(1),
+});
+
+const tableSchema = z.strictObject({ schema: z.string(), name: z.string(), rows: z.number().int().nonnegative() });
+
+const sealedSchema = z.strictObject({
+  source: z.strictObject({ database: z.string(), serverVersion: z.string() }),
+  plaintext: z.strictObject({ size: z.number().int().nonnegative(), sha256: sha256Hex }),
+  rowCounts: z.enum(['exact', 'estimate']),
+  tables: z.array(tableSchema),
+});
+
+export type Manifest = z.infer<typeof plainSchema>;
+export type SealedContents = z.infer<typeof sealedSchema>;
+export type TableCount = z.infer<typeof tableSchema>;
+export type EncryptionDetail = Manifest['payload']['encryption'];
+
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
+/** The manifest as stored: stable key order, one trailing newline. */
+export const encodeManifest = (manifest: Manifest): Uint8Array =>
+  new TextEncoder().encode(`${JSON.stringify(plainSchema.parse(manifest), null, 2)}\n`);
+
+/** The sealed part's plaintext, before encryption. */
+export const encodeSealed = (contents: SealedContents): Uint8Array =>
+  new TextEncoder().encode(JSON.stringify(sealedSchema.parse(contents)));
+
+/**
+ * Parses a stored manifest.
+ * @throws ManifestError naming what is wrong: not JSON, another format, an unknown version, a bad field.
+ */
+export function parseManifest(bytes: Uint8Array): Manifest {
+  const value = parseJson(bytes, 'manifest');
+  if (typeof value !== 'object' || value === null || (value as { format?: unknown }).format !== MANIFEST_FORMAT) {
+    throw new ManifestError(`not an Offsite manifest (format is not "${MANIFEST_FORMAT}")`);
+  }
+  const version = (value as { version?: unknown }).version;
+  if (version !== MANIFEST_VERSION) {
+    throw new ManifestError(`manifest format version ${String(version)} is not supported (this Offsite reads version ${MANIFEST_VERSION}); upgrade Offsite`);
+  }
+  return validate(plainSchema, value, 'manifest');
+}
+
+/**
+ * Parses the decrypted sealed part.
+ * @throws ManifestError when it is not valid.
+ */
+export const parseSealed = (bytes: Uint8Array): SealedContents =>
+  validate(sealedSchema, parseJson(bytes, 'sealed manifest part'), 'sealed manifest part');
+
+function parseJson(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw new ManifestError(`${what} is not valid JSON`);
+  }
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path.join('.') || '(root)';
+  throw new ManifestError(`${what} field ${path}: ${issue?.message ?? 'invalid'}`);
+}

@@ -1,0 +1,36 @@
+/** Maps what can go wrong in a database backup to one user-facing error with the right exit code. */
+import { configError, describe, isOffsiteError, jobFailed, type OffsiteError } from '../errors.js';
+import { PgDumpError } from '../processes/pg-dump.js';
+import { PgToolError } from '../processes/pg-tools.js';
+import { DatabaseError } from '../processes/snapshot-session.js';
+import { StoreError } from '../store/store.js';
+
+/** SQLSTATEs that mean the settings are wrong, not the world: bad password, no such role or database. */
+const SETTINGS_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
+const NOTHING_WRITTEN = 'no backup was written';
+
+export function classifyBackupError(error: unknown): OffsiteError {
+  if (isOffsiteError(error)) return error;
+  if (error instanceof PgToolError) return configError(error.message, error);
+  if (error instanceof PgDumpError) return jobFailed(`${error.message}; ${NOTHING_WRITTEN}`, error);
+  if (error instanceof StoreError) {
+    return error.kind === 'config' ? configError(`${error.message}; ${NOTHING_WRITTEN}`, error) : jobFailed(`${error.message}; ${NOTHING_WRITTEN}`, error);
+  }
+  if (error instanceof DatabaseError) {
+    const message = `database: ${error.message}`;
+    return error.code && SETTINGS_SQLSTATES.has(error.code)
+      ? configError(`${message}; check DATABASE_URL (or --database-url) and the password (PGPASSWORD or a passfile)`, error)
+      : jobFailed(`${message}; ${NOTHING_WRITTEN}`, error);
+  }
+  if ((error as { name?: string }).name === 'AbortError') return jobFailed(`backup cancelled; ${NOTHING_WRITTEN}`, error);
+  return jobFailed(`backup failed: ${describe(error)}; ${NOTHING_WRITTEN}`, error);
+}
+
+/** The root cause wins over its consequences: a dead pg_dump also breaks the upload that read from it. */
+export function rankBackupError(error: unknown): number {
+  if (error instanceof PgDumpError) return 5;
+  if (error instanceof DatabaseError) return 4;
+  if (error instanceof StoreError && !(error.cause instanceof PgDumpError)) return (error.cause as { name?: string } | undefined)?.name === 'AbortError' ? 1 : 3;
+  if ((error as { name?: string }).name === 'AbortError') return 0;
+  return 2;
+}

@@ -1,0 +1,34 @@
+/** Creates an age identity file (the private key a restore needs) and returns its public recipient. */
+import { open } from 'node:fs/promises';
+import { configError } from '../errors.js';
+import { generateAgeIdentity } from '../pipeline/age.js';
+
+export interface KeysGenerateResult {
+  path: string;
+  recipient: string;
+}
+
+/**
+ * Writes the identity with mode 0600, in the `age-keygen` file format the `age` CLI reads.
+ * @throws OffsiteError (config) when the file exists (never overwritten) or cannot be created.
+ */
+export async function generateKeys(path: string, now: Date): Promise<KeysGenerateResult> {
+  const { identity, recipient } = await generateAgeIdentity();
+  const text = `# created: ${now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${recipient}\n${identity}\n`;
+  let file;
+  try {
+    file = await open(path, 'wx', 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw configError(`${path} already exists; an identity file is never overwritten: choose another path`, error);
+    throw configError(`cannot create ${path} (${code ?? 'error'}); check the folder exists and is writable`, error);
+  }
+  try {
+    await file.writeFile(text);
+    await file.chmod(0o600);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  return { path, recipient };
+}

@@ -1,0 +1,35 @@
+/**
+ * The two encryption schemes behind one shape: age to X25519 recipients (the default),
+ * or the `openssl enc -aes-256-cbc -pbkdf2` format for the old runbook.
+ */
+import { Readable, type Duplex, type Transform } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
+import type { EncryptionDetail } from '../format/manifest.js';
+import { createAgeEncryptStream } from './age.js';
+import { createOpensslEncryptStream } from './openssl.js';
+
+export const OPENSSL_ITERATIONS = 10_000;
+
+export type EncryptSpec =
+  | { scheme: 'age'; recipients: readonly string[] }
+  | { scheme: 'openssl'; password: string; iterations: number };
+
+/** A stage that encrypts everything written to it. */
+export async function createEncryptStream(spec: EncryptSpec): Promise<Duplex | Transform> {
+  return spec.scheme === 'age' ? createAgeEncryptStream(spec.recipients) : createOpensslEncryptStream(spec.password, { iterations: spec.iterations });
+}
+
+/** Encrypts a small buffer (a sealed manifest part) the same way as the payload. */
+export async function sealBytes(spec: EncryptSpec, bytes: Uint8Array): Promise<Uint8Array> {
+  const encrypt = await createEncryptStream(spec);
+  const [, sealed] = await Promise.all([pipeline(Readable.from([Buffer.from(bytes)]), encrypt), buffer(encrypt)]);
+  return sealed;
+}
+
+/** What a reader without the key may know about the encryption: the manifest's plain description. */
+export function encryptionDetail(spec: EncryptSpec): EncryptionDetail {
+  return spec.scheme === 'age'
+    ? { scheme: 'age', recipients: [...spec.recipients] }
+    : { scheme: 'openssl', cipher: 'aes-256-cbc', kdf: 'pbkdf2-sha256', iterations: spec.iterations };
+}

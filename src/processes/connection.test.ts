@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { childConnection, redactUrl, urlDatabase, urlHasPassword } from './connection.js';
+
+describe('childConnection', () => {
+  it('moves an inline password into PGPASSWORD', () => {
+    const connection = childConnection('postgres://app:s%40cret@db.example:5433/app?sslmode=require');
+    assert.equal(connection.url, 'postgres://app@db.example:5433/app?sslmode=require');
+    assert.deepEqual(connection.env, { PGPASSWORD: 's@cret' });
+  });
+
+  it('moves a password parameter into PGPASSWORD', () => {
+    const connection = childConnection('postgresql://app@db/app?password=pw&sslmode=verify-full');
+    assert.equal(connection.url, 'postgresql://app@db/app?sslmode=verify-full');
+    assert.deepEqual(connection.env, { PGPASSWORD: 'pw' });
+  });
+
+  it('leaves a passwordless URL alone', () => {
+    assert.deepEqual(childConnection('postgres://app@db/app'), { url: 'postgres://app@db/app', env: {} });
+    assert.equal(urlHasPassword('postgres://app@db/app'), false);
+    assert.equal(urlHasPassword('postgres://app:x@db/app'), true);
+  });
+
+  it('refuses what is not a postgres URL without echoing it', () => {
+    assert.throws(() => childConnection('mysql://u:secretpw@h/d'), (error: Error) => /not postgres:\/\//.test(error.message) && !error.message.includes('secretpw'));
+    assert.throws(() => childConnection('host=db password=x'), /not a valid URL/);
+    assert.equal(redactUrl('garbage'), '(unparseable database URL)');
+  });
+
+  it('names the database', () => {
+    assert.equal(urlDatabase('postgres://h/my%20db'), 'my db');
+    assert.equal(urlDatabase('postgres://h'), undefined);
+  });
+});

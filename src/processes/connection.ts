@@ -1,0 +1,60 @@
+/**
+ * PostgreSQL connection settings for child processes: the password never goes on argv.
+ * libpq reads it from PGPASSWORD (or a passfile), so argv carries a URL without it.
+ */
+export interface ChildConnection {
+  /** Safe to show and to pass as `--dbname`: the URL with its password removed. */
+  url: string;
+  /** Extra environment for the child: PGPASSWORD when the URL carried one. */
+  env: Record<string, string>;
+}
+
+const PASSWORD_PARAMS = ['password'];
+
+/**
+ * Splits a postgres URL into a password-free URL and the child's environment.
+ * @throws Error when the text is not a postgres:// or postgresql:// URL.
+ */
+export function childConnection(databaseUrl: string): ChildConnection {
+  const url = parsePostgresUrl(databaseUrl);
+  const env: Record<string, string> = {};
+  const password = url.password ? decodeURIComponent(url.password) : url.searchParams.get('password');
+  if (password) env.PGPASSWORD = password;
+  url.password = '';
+  for (const name of PASSWORD_PARAMS) url.searchParams.delete(name);
+  return { url: url.toString(), env };
+}
+
+/** The URL without its password, for messages. */
+export const redactUrl = (databaseUrl: string): string => {
+  try {
+    return childConnection(databaseUrl).url;
+  } catch {
+    return '(unparseable database URL)';
+  }
+};
+
+/** Whether the URL carries a password (inline or as a parameter). */
+export function urlHasPassword(databaseUrl: string): boolean {
+  const url = parsePostgresUrl(databaseUrl);
+  return url.password !== '' || PASSWORD_PARAMS.some((name) => url.searchParams.has(name));
+}
+
+/** The database name a URL points at, when it names one. */
+export function urlDatabase(databaseUrl: string): string | undefined {
+  const name = decodeURIComponent(parsePostgresUrl(databaseUrl).pathname.replace(/^\//, ''));
+  return name === '' ? undefined : name;
+}
+
+function parsePostgresUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error('not a valid URL (expected postgres://user@host:port/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new Error(`URL scheme "${url.protocol}" is not postgres:// or postgresql://`);
+  }
+  return url;
+}

@@ -1,0 +1,101 @@
+/**
+ * A read-only REPEATABLE READ transaction on the source database that exports its snapshot,
+ * so pg_dump and the row counts read exactly the same data. It must stay open until pg_dump
+ * has finished: the exported snapshot lives only as long as this transaction.
+ */
+import pg from 'pg';
+
+export interface TableCount {
+  schema: string;
+  name: string;
+  rows: number;
+}
+
+export type RowCountMode = 'exact' | 'estimate';
+
+export interface SnapshotSession {
+  snapshot: string;
+  database: string;
+  serverVersion: string;
+  serverMajor: number;
+  /** pg_database_size: an upper bound for sizing upload parts. */
+  databaseBytes: number;
+  countRows(mode: RowCountMode): Promise<TableCount[]>;
+  close(): Promise<void>;
+}
+
+/** Raised for any database error; `code` is the SQLSTATE or the socket error code. */
+export class DatabaseError extends Error {
+  override name = 'DatabaseError';
+  readonly code: string | undefined;
+
+  constructor(message: string, code: string | undefined, cause?: unknown) {
+    super(message, { cause });
+    this.code = code;
+  }
+}
+
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS estimate
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+  ORDER BY 1, 2`;
+
+/** @throws DatabaseError when the server cannot be reached or refuses the connection. */
+export async function openSnapshotSession(databaseUrl: string, applicationName: string): Promise<SnapshotSession> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: applicationName, connectionTimeoutMillis: 15_000 });
+  let lastError: unknown;
+  client.on('error', (error) => {
+    lastError = error;
+  });
+  try {
+    await client.connect();
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const info = await client.query<{ snapshot: string; database: string; version: string; num: string; size: string }>(
+      `SELECT pg_export_snapshot() AS snapshot, current_database() AS database, current_setting('server_version') AS version,
+              current_setting('server_version_num') AS num, pg_database_size(current_database())::text AS size`,
+    );
+    const row = info.rows[0];
+    if (!row) throw new Error('no answer to the snapshot query');
+    return {
+      snapshot: row.snapshot,
+      database: row.database,
+      serverVersion: row.version.split(' ')[0] ?? row.version,
+      serverMajor: Math.floor(Number(row.num) / 10_000),
+      databaseBytes: Number(row.size),
+      countRows: (mode) => countRows(client, mode).catch((error: unknown) => Promise.reject(asDatabaseError(lastError ?? error))),
+      close: async () => {
+        await client.query('COMMIT').catch(() => undefined);
+        await client.end().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw asDatabaseError(error);
+  }
+}
+
+async function countRows(client: pg.Client, mode: RowCountMode): Promise<TableCount[]> {
+  const tables = await client.query<{ schema: string; name: string; estimate: string }>(TABLES_SQL);
+  const counts: TableCount[] = [];
+  for (const table of tables.rows) {
+    const rows = mode === 'estimate' ? Math.max(0, Number(table.estimate)) : await exactCount(client, table.schema, table.name);
+    counts.push({ schema: table.schema, name: table.name, rows });
+  }
+  return counts;
+}
+
+async function exactCount(client: pg.Client, schema: string, name: string): Promise<number> {
+  const quoted = `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`;
+  const result = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${quoted}`);
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+function asDatabaseError(error: unknown): DatabaseError {
+  if (error instanceof DatabaseError) return error;
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  return new DatabaseError(message, code, error);
+}

@@ -1,0 +1,29 @@
+/**
+ * The S3 client with the settings that work on AWS and on S3-compatible servers:
+ * checksums only when asked (no aws-chunked trailers, which Ceph RGW and others reject),
+ * a real CRC32 on every upload instead (see docs/format.md), bounded connection waits.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+
+export interface S3Settings {
+  endpoint?: string;
+  forcePathStyle: boolean;
+  region: string;
+  /** Absent: the SDK's default chain (instance roles, profiles, web identity). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+const MAX_ATTEMPTS = 5;
+
+export function createS3Client(settings: S3Settings): S3Client {
+  return new S3Client({
+    region: settings.region,
+    forcePathStyle: settings.forcePathStyle,
+    maxAttempts: MAX_ATTEMPTS,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 120_000 },
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+  });
+}

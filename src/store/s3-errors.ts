@@ -1,0 +1,34 @@
+/**
+ * Turns SDK errors into one-line {@link StoreError}s. S3-compatible servers often send no
+ * message (Ceph RGW), so the code and HTTP status decide.
+ */
+import { StoreError } from './store.js';
+
+interface Context {
+  bucket: string;
+  key?: string;
+  action: string;
+}
+
+const CREDENTIAL_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidClientTokenId', 'ExpiredToken', 'InvalidToken', 'CredentialsProviderError']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'TimeoutError', 'RequestTimeout']);
+
+export function toStoreError(error: unknown, context: Context): StoreError {
+  if (error instanceof StoreError) return error;
+  const e = error as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const code = e.Code ?? e.name ?? e.code ?? 'Error';
+  const status = e.$metadata?.httpStatusCode;
+  const where = `s3://${context.bucket}/${context.key ?? ''}`;
+  if (code === 'AbortError') return new StoreError('failed', `${context.action} of ${where} was cancelled`, error);
+  if (CREDENTIAL_CODES.has(code)) {
+    return new StoreError('config', `S3 rejected the credentials (${code}) for ${context.action} of ${where}; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`, error);
+  }
+  if (code === 'NoSuchBucket') return new StoreError('config', `bucket "${context.bucket}" does not exist; check OFFSITE_BUCKET or run 'offsite bucket init'`, error);
+  if (code === 'AccessDenied' || status === 403) {
+    return new StoreError('config', `S3 denied ${context.action} of ${where} (${code}); the credentials need s3:PutObject on this bucket and prefix`, error);
+  }
+  const network = NETWORK_CODES.has(code) || NETWORK_CODES.has(e.code ?? '') || /ECONNREFUSED|ENOTFOUND|socket hang up/.test(e.message ?? '');
+  if (network) return new StoreError('failed', `cannot reach the S3 endpoint for ${where} (${e.code ?? code}); check OFFSITE_S3_ENDPOINT and the network`, error);
+  const detail = e.message && e.message !== 'UnknownError' && e.message !== code ? `: ${e.message.split('\n')[0]}` : '';
+  return new StoreError('failed', `S3 ${context.action} of ${where} failed (${code}${status ? `, HTTP ${status}` : ''})${detail}`, error);
+}

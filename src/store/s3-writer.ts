@@ -1,0 +1,73 @@
+/** {@link ObjectWriter} on S3: lib-storage for streams, PutObject for small objects. */
+import { AbortMultipartUploadCommand, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+import { assertStorableRetention } from '../format/retention.js';
+import { toStoreError } from './s3-errors.js';
+import type { ObjectWriter, PutOptions, PutResult, StreamPutOptions } from './store.js';
+
+export class S3Writer implements ObjectWriter {
+  readonly #client: S3Client;
+  readonly #bucket: string;
+
+  constructor(client: S3Client, bucket: string) {
+    this.#client = client;
+    this.#bucket = bucket;
+  }
+
+  async putStream(key: string, body: Readable, options: StreamPutOptions): Promise<PutResult> {
+    const abortController = new AbortController();
+    const onAbort = () => abortController.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    // leavePartsOnError: lib-storage would otherwise throw the abort's own 403 (write-only credentials
+    // may not abort) in place of the real error; we try the abort ourselves below.
+    const upload = new Upload({
+      client: this.#client,
+      params: { ...this.#params(key, options), Body: body },
+      partSize: options.partSize,
+      queueSize: options.queueSize,
+      leavePartsOnError: true,
+      abortController,
+    });
+    try {
+      const result = await upload.done();
+      return { versionId: result.VersionId ?? null };
+    } catch (error) {
+      body.destroy();
+      await this.#abandon(key, (upload as unknown as { uploadId?: string }).uploadId);
+      throw toStoreError(error, { bucket: this.#bucket, key, action: 'upload' });
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async putBytes(key: string, body: Uint8Array, options: PutOptions): Promise<PutResult> {
+    try {
+      const result = await this.#client.send(new PutObjectCommand({ ...this.#params(key, options), Body: body }), {
+        ...(options.signal ? { abortSignal: options.signal } : {}),
+      });
+      return { versionId: result.VersionId ?? null };
+    } catch (error) {
+      throw toStoreError(error, { bucket: this.#bucket, key, action: 'upload' });
+    }
+  }
+
+  #params(key: string, options: PutOptions): PutObjectCommandInput {
+    assertStorableRetention(options.retention.retainUntil);
+    return {
+      Bucket: this.#bucket,
+      Key: key,
+      ContentType: options.contentType,
+      ACL: 'bucket-owner-full-control',
+      ChecksumAlgorithm: 'CRC32',
+      ObjectLockMode: options.retention.mode,
+      ObjectLockRetainUntilDate: options.retention.retainUntil,
+    };
+  }
+
+  /** Best effort: write-only credentials usually may not abort; the bucket's lifecycle rule then removes the parts. */
+  async #abandon(key: string, uploadId: string | undefined): Promise<void> {
+    if (!uploadId) return;
+    await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+  }
+}
