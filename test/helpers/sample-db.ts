@@ -81,7 +81,7 @@ async function runOnPool(
   await Promise.all(Array.from({ length: count }, () => withClient(url, (client) => worker(client)())));
 }
 
-const poolSize = (): number => Math.min(4, Math.max(2, availableParallelism()));
+const poolSize = (): number => Number(process.env.POOL ?? 0) || Math.min(4, Math.max(2, availableParallelism()));
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fill
@@ -140,7 +140,7 @@ export async function fillSampleDatabase(url: string, options: FillOptions): Pro
   console.time('schema');await withClient(url, (client) => client.query(sections.schema).then(() => undefined));console.timeEnd('schema');console.time('fill');
   const fills = fillTasks(counts, seed);
   await runOnPool(url, poolSize(), (client) => prepareFillSession(client, seed), fills);
-  console.timeEnd('fill');console.time('keys');await runOnPool(url, poolSize(), prepareDdlSession, statements(sections.keys).map(sqlTask));console.timeEnd('keys');console.time('cons');
+  console.timeEnd('fill');console.log((globalThis as any).T);console.time('keys');await runOnPool(url, poolSize(), prepareDdlSession, statements(sections.keys).map(sqlTask));console.timeEnd('keys');console.time('cons');
   await runOnPool(url, poolSize(), prepareDdlSession, statements(sections.constraints).map(sqlTask));
   const tables = [...(await tableChecksumTargets(url))].map((table) => sqlTask(`VACUUM (ANALYZE) ${table.sql}`));
   console.timeEnd('cons');console.time('vac');await runOnPool(url, poolSize(), prepareDdlSession, tables);console.timeEnd('vac');
@@ -249,12 +249,17 @@ interface FillStep {
   sql: string;
 }
 
-/** The per-row source: i and its hash h, computed once per row (OFFSET 0 keeps the subquery from being inlined). */
-const rowSource = (tag: string): string =>
-  `(SELECT i, pg_temp.h($1, '${tag}', i) AS h FROM generate_series($2::bigint, $3::bigint) AS i OFFSET 0) AS s`;
+/**
+ * The per-row source: i, its hash h and four 28-bit ints n0..n3 cut from h, computed once per row (OFFSET 0 keeps
+ * the subqueries from being inlined, which would recompute them at every use).
+ */
+const rowSource = (tag: string): string => `(
+  SELECT i, h, pg_temp.n(h, 0) AS n0, pg_temp.n(h, 1) AS n1, pg_temp.n(h, 2) AS n2, pg_temp.n(h, 3) AS n3
+  FROM (SELECT i, pg_temp.h($1, '${tag}', i) AS h FROM generate_series($2::bigint, $3::bigint) AS i OFFSET 0) AS r
+  OFFSET 0) AS s`;
 
 function fillSteps(c: Counts): FillStep[] {
-  const n = (k: number) => `pg_temp.n(h, ${k})`;
+  const n = (k: number) => `s.n${k}`;
   const t0 = "timestamptz '2019-01-01 00:00:00+00'";
   const labels = `'${pgArray(LABELS)}'::text[]`;
   return [
@@ -279,11 +284,11 @@ function fillSteps(c: Counts): FillStep[] {
           CASE WHEN ${n(1)} % 10 = 0 THEN NULL ELSE ${t0} + i * interval '7 minutes' + ${n(2)} % 600 * interval '1 second' END,
           length(b.body) / 6
         FROM ${rowSource('post')}
-        JOIN pg_temp.para p ON p.id = pg_temp.n(s.h, 3) % 512
-        JOIN pg_temp.para q ON q.id = pg_temp.n(s.h, 2) % 512
-        CROSS JOIN LATERAL (SELECT CASE WHEN pg_temp.n(s.h, 0) % 20 = 0
+        JOIN pg_temp.para p ON p.id = s.n3 % 512
+        JOIN pg_temp.para q ON q.id = s.n2 % 512
+        CROSS JOIN LATERAL (SELECT CASE WHEN s.n0 % 20 = 0
           THEN p.body || E'\\n\\n' || q.body || E'\\n\\n' || p.body
-          ELSE substr(p.body, 1 + pg_temp.n(s.h, 1) % 300, 200 + pg_temp.n(s.h, 2) % 1300) END AS body OFFSET 0) b`,
+          ELSE substr(p.body, 1 + s.n1 % 300, 200 + s.n2 % 1300) END AS body OFFSET 0) b`,
     },
     {
       table: 'public.comments',
@@ -296,7 +301,7 @@ function fillSteps(c: Counts): FillStep[] {
             ELSE substr(p.body, 1 + ${n(3)} % 400, 20 + ${n(2)} % 400) END,
           ${t0} + i * interval '90 seconds' + ${n(1)} % 1000000 * interval '1 microsecond'
         FROM ${rowSource('comment')}
-        JOIN pg_temp.para p ON p.id = pg_temp.n(s.h, 1) % 512 CROSS JOIN pg_temp.tricky t`,
+        JOIN pg_temp.para p ON p.id = s.n1 % 512 CROSS JOIN pg_temp.tricky t`,
     },
     {
       table: 'public.attachments',
@@ -304,12 +309,12 @@ function fillSteps(c: Counts): FillStep[] {
       sql: `INSERT INTO public.attachments (id, post_id, file_name, mime_type, content, content_md5)
         SELECT h::uuid, 1 + ${n(0)} % ${c.posts}, 'file-' || i || f.ext, f.mime, x.content, md5(x.content)
         FROM ${rowSource('attachment')}
-        JOIN pg_temp.blob b ON b.id = pg_temp.n(s.h, 1) % 1024
+        JOIN pg_temp.blob b ON b.id = s.n1 % 1024
         CROSS JOIN LATERAL (SELECT decode(s.h, 'hex')
-          || substring(b.data FROM 1 + pg_temp.n(s.h, 2) % 1024 FOR 256 + pg_temp.n(s.h, 3) % 3840) AS content
+          || substring(b.data FROM 1 + s.n2 % 1024 FOR 256 + s.n3 % 3840) AS content
           OFFSET 0) x
-        CROSS JOIN LATERAL (SELECT pg_temp.pick(ARRAY['.png', '.pdf', '.tar.gz', ' (copy).jpg', '.ünïcødé.bin'], pg_temp.n(s.h, 0)) AS ext,
-          pg_temp.pick(ARRAY['image/png', 'application/pdf', 'application/gzip', 'image/jpeg', 'application/octet-stream'], pg_temp.n(s.h, 0)) AS mime) f`,
+        CROSS JOIN LATERAL (SELECT pg_temp.pick(ARRAY['.png', '.pdf', '.tar.gz', ' (copy).jpg', '.ünïcødé.bin'], s.n0) AS ext,
+          pg_temp.pick(ARRAY['image/png', 'application/pdf', 'application/gzip', 'image/jpeg', 'application/octet-stream'], s.n0) AS mime) f`,
     },
     {
       table: 'public.audit_log',
@@ -330,7 +335,7 @@ function fillSteps(c: Counts): FillStep[] {
             WHEN 1 THEN ('2001:db8::' || to_hex(${n(2)} % 65536))::inet
             ELSE ('10.' || ${n(0)} % 256 || '.' || ${n(1)} % 256 || '.' || ${n(2)} % 256)::inet END
         FROM ${rowSource('audit')}
-        JOIN pg_temp.para p ON p.id = pg_temp.n(s.h, 2) % 512`,
+        JOIN pg_temp.para p ON p.id = s.n2 % 512`,
     },
     {
       table: 'public.users',
@@ -354,15 +359,15 @@ function fillSteps(c: Counts): FillStep[] {
             + ${n(1)} % 31536000 * interval '1 second' + ${n(2)} % 1000000 * interval '1 microsecond' END,
           ${n(3)} % 50 = 0
         FROM ${rowSource('user')}
-        JOIN pg_temp.para p ON p.id = pg_temp.n(s.h, 2) % 512 CROSS JOIN pg_temp.tricky t`,
+        JOIN pg_temp.para p ON p.id = s.n2 % 512 CROSS JOIN pg_temp.tricky t`,
     },
     {
       table: 'public.post_labels',
       rows: c.posts,
       sql: `INSERT INTO public.post_labels (post_id, label, added_at)
-        SELECT i, (${labels})[1 + (pg_temp.n(h, 0) + k * 7) % 20],
+        SELECT i, (${labels})[1 + (s.n0 + k * 7) % 20],
           ${t0} + i * interval '7 minutes' + k * interval '1 second'
-        FROM ${rowSource('post_labels')}, generate_series(1, pg_temp.n(s.h, 1) % 4) AS k`,
+        FROM ${rowSource('post_labels')}, generate_series(1, s.n1 % 4) AS k`,
     },
     {
       table: 'public.accounts',
@@ -386,7 +391,7 @@ function fillSteps(c: Counts): FillStep[] {
           timestamptz '2018-01-01 00:00:00+00' + i * interval '3 hours' + ${n(1)} % 3600 * interval '1 second',
           CASE WHEN st.status = 'closed' THEN date '2024-01-01' + ${n(2)} % 365 END
         FROM ${rowSource('account')}
-        CROSS JOIN LATERAL (SELECT pg_temp.pick(enum_range(NULL::public.account_status), pg_temp.n(s.h, 3)) AS status) st`,
+        CROSS JOIN LATERAL (SELECT pg_temp.pick(enum_range(NULL::public.account_status), s.n3) AS status) st`,
     },
     {
       table: 'billing.invoices',
@@ -407,9 +412,9 @@ function fillSteps(c: Counts): FillStep[] {
             jsonb_build_object('sku', 'TAX', 'description', 'VAT / TVA / МПВ / 消費税', 'qty', 1,
               'unit_price', round(${n(2)} / 1000000.0, 4), 'meta', jsonb_build_object('exempt', ${n(3)} % 7 = 0)))
         FROM ${rowSource('invoice')}
-        JOIN pg_temp.para p ON p.id = pg_temp.n(s.h, 3) % 512
+        JOIN pg_temp.para p ON p.id = s.n3 % 512
         CROSS JOIN LATERAL (SELECT date '2020-01-01' + ((s.i - 1) / ${c.accounts} * 30)::int
-          + pg_temp.n(s.h, 0) % 28 AS issued_on) d`,
+          + s.n0 % 28 AS issued_on) d`,
     },
     {
       table: 'billing.payments',
@@ -433,7 +438,7 @@ function fillSteps(c: Counts): FillStep[] {
           pg_temp.pick(ARRAY['free', 'starter', 'team', 'business', 'legacy-2019'], ${n(1)} + k),
           CASE WHEN k = 1 THEN date '2020-01-01' + ${n(0)} % 365 + 399 END,
           1 + (${n(2)} + k) % 200
-        FROM ${rowSource('subscription')}, generate_series(1, 1 + pg_temp.n(s.h, 3) % 2) AS k`,
+        FROM ${rowSource('subscription')}, generate_series(1, 1 + s.n3 % 2) AS k`,
     },
     {
       table: 'billing.exchange_rates',
@@ -452,7 +457,9 @@ function fillTasks(counts: Counts, seed: number): Array<(client: Client) => Prom
     for (let first = 1; first <= step.rows; first += CHUNK_ROWS) {
       const last = Math.min(step.rows, first + CHUNK_ROWS - 1);
       tasks.push(async (client) => {
+        const t = performance.now();
         await client.query(step.sql, [seed, first, last]);
+        (globalThis as any).T ??= {}; (globalThis as any).T[step.table] = ((globalThis as any).T[step.table] ?? 0) + performance.now() - t;
       });
     }
   }
