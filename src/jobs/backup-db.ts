@@ -88,7 +88,9 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
     deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
     const stages = [plain.stream, createCompressStream(options.compression), await createEncryptStream(options.encrypt), stored.stream];
     const running = runPipeline(dump.output, stages, cancel.signal);
-    const ticker = setInterval(() => deps.reporter.progress({ phase: 'backing up', bytesIn: plain.bytes(), bytesOut: stored.bytes(), totalIn: session.databaseBytes }), PROGRESS_MS);
+    const tick = () => deps.reporter.progress({ phase: 'backing up', bytesIn: plain.bytes(), bytesOut: stored.bytes(), totalIn: session.databaseBytes });
+    tick();
+    const ticker = setInterval(tick, PROGRESS_MS);
     try {
       const partSize = options.partSize ?? partSizeFor(session.databaseBytes);
       const [upload, , tables] = await settleTogether(

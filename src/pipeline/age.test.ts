@@ -268,6 +268,17 @@ describe('age streams under backpressure and failure', () => {
       });
     }
 
+    it(`${name}: lets timers run while the input is always ready`, async () => {
+      let ticks = 0;
+      const timer = setInterval(() => { ticks++; }, 10);
+      try {
+        await pipeline(Readable.from(split(input(), CHUNK)), await make(), new Writable({ write: (_c, _e, callback) => callback() }));
+      } finally {
+        clearInterval(timer);
+      }
+      assert.ok(ticks >= 5, `a 10 ms timer fired only ${ticks} times`);
+    });
+
     it(`${name}: destroying the stage errors its output instead of ending it`, async () => {
       const stage = await make();
       let ended = false;

@@ -17,6 +17,8 @@ export class AgeError extends Error {
 const RECIPIENT_SHAPE = /^age1[02-9ac-hj-np-z]{58}$/;
 const IDENTITY_SHAPE = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/;
 const SECRET_PREFIX = 'AGE-SECRET-KEY-';
+// age-encryption runs ChaCha20-Poly1305 in JS on the main thread, driven by promise callbacks only.
+const YIELD_EVERY_BYTES = 1024 * 1024;
 
 /**
  * Checks that `value` is an age X25519 recipient (`age1…`, bech32 with a valid checksum). Post-quantum
@@ -84,7 +86,7 @@ export async function createAgeEncryptStream(recipients: readonly string[]): Pro
     assertAgeRecipient(recipient);
     encrypter.addRecipient(recipient);
   }
-  const input = new TransformStream<Uint8Array, Uint8Array>();
+  const input = yieldingPassThrough();
   const output = await encrypter.encrypt(input.readable);
   return toNodeDuplex(output, input.writable);
 }
@@ -112,7 +114,7 @@ export function createAgeDecryptStream(identities: readonly string[]): Duplex {
   }
 
   let inputController: TransformStreamDefaultController<Uint8Array> | undefined;
-  const input = new TransformStream<Uint8Array, Uint8Array>({ start: (c) => { inputController = c; } });
+  const input = yieldingPassThrough((c) => { inputController = c; });
   const plaintext = decrypter.decrypt(input.readable).catch((error: unknown) => {
     const failure = headerError(error);
     inputController?.error(failure); // fail the writable side too, or writers would wait forever
@@ -137,6 +139,28 @@ export function createAgeDecryptStream(identities: readonly string[]): Duplex {
     },
   }, { highWaterMark: 0 });
   return toNodeDuplex(output, input.writable);
+}
+
+/**
+ * The identity transform that feeds age-encryption. With a source that is always ready (memory, a fast
+ * compressor) the whole chain runs as promise callbacks and would starve timers and sockets (an S3 upload, a
+ * progress line) until the input ends, so it yields to the event loop once per MiB.
+ */
+function yieldingPassThrough(
+  start?: (controller: TransformStreamDefaultController<Uint8Array>) => void,
+): TransformStream<Uint8Array, Uint8Array> {
+  let sinceYield = 0;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start,
+    async transform(chunk, controller) {
+      controller.enqueue(chunk);
+      sinceYield += chunk.length;
+      if (sinceYield >= YIELD_EVERY_BYTES) {
+        sinceYield = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    },
+  });
 }
 
 /**

@@ -18,7 +18,7 @@ export function createTerminalReporter(stream: NodeJS.WriteStream, now: () => nu
       if (time - lastDraw < REDRAW_MS) return;
       lastDraw = time;
       const line = progressLine(progress, (time - started) / 1000);
-      stream.write(`\r\x1b[2K${line.slice(0, Math.max(20, (stream.columns ?? 100) - 1))}`);
+      stream.write(`\r\x1b[2K${line.slice(0, Math.max(40, (stream.columns || 120) - 1))}`);
       drawn = true;
     },
     info(message: string, fields?: Fields) {

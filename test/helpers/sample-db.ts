@@ -57,7 +57,10 @@ async function withClient<T>(url: string, use: (client: Client) => Promise<T>): 
   }
 }
 
-/** Runs `tasks` on `connections` clients to `url`, each client prepared once by `setup`. */
+/**
+ * Runs `tasks` on up to `connections` clients to `url`, each client prepared once by `setup`. After a failure the
+ * other clients take no new task; all are closed before the first error is rethrown.
+ */
 async function runOnPool(
   url: string,
   connections: number,
@@ -66,22 +69,23 @@ async function runOnPool(
 ): Promise<void> {
   const queue = [...tasks];
   let failed = false;
-  const worker = (client: Client) => async () => {
-    await setup(client);
-    for (let task = queue.shift(); task && !failed; task = queue.shift()) {
-      try {
-        await task(client);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
+  const work = async (client: Client): Promise<void> => {
+    try {
+      await setup(client);
+      for (let task = queue.shift(); task && !failed; task = queue.shift()) await task(client);
+    } catch (error) {
+      failed = true;
+      throw error;
     }
   };
   const count = Math.max(1, Math.min(connections, tasks.length));
-  await Promise.all(Array.from({ length: count }, () => withClient(url, (client) => worker(client)())));
+  const results = await Promise.allSettled(Array.from({ length: count }, () => withClient(url, work)));
+  const failure = results.find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
-const poolSize = (): number => Number(process.env.POOL ?? 0) || Math.min(4, Math.max(2, availableParallelism()));
+/** Connections used for filling and checksumming: the work is CPU-bound on the server. */
+const poolSize = (): number => Math.min(4, Math.max(2, availableParallelism()));
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fill
@@ -106,9 +110,9 @@ interface Counts {
   exchangeDays: number;
 }
 
-/** Measured on PostgreSQL 15 (see sampleCounts); an empty UTF8 database is ~7.5 MB. */
+/** pg_database_size of an empty database and per unit, measured on PostgreSQL 15 at 200 MB and 1 GB. */
 const EMPTY_DATABASE_BYTES = 7_700_000;
-const BYTES_PER_UNIT = 95_000;
+const BYTES_PER_UNIT = 100_500;
 const MIN_UNITS = 8;
 const CHUNK_ROWS = 25_000;
 
@@ -134,16 +138,17 @@ function sampleCounts(targetBytes: number): Counts {
 export async function fillSampleDatabase(url: string, options: FillOptions): Promise<void> {
   const seed = options.seed ?? 1;
   if (!Number.isSafeInteger(seed) || Math.abs(seed) > 2 ** 31 - 1) throw new Error(`seed must be an int4: ${seed}`);
+  if (!Number.isFinite(options.targetBytes)) throw new Error(`targetBytes must be a number: ${options.targetBytes}`);
   const counts = sampleCounts(options.targetBytes);
   const sections = await schemaSections();
 
-  console.time('schema');await withClient(url, (client) => client.query(sections.schema).then(() => undefined));console.timeEnd('schema');console.time('fill');
-  const fills = fillTasks(counts, seed);
-  await runOnPool(url, poolSize(), (client) => prepareFillSession(client, seed), fills);
-  console.timeEnd('fill');console.log((globalThis as any).T);console.time('keys');await runOnPool(url, poolSize(), prepareDdlSession, statements(sections.keys).map(sqlTask));console.timeEnd('keys');console.time('cons');
+  await withClient(url, (client) => client.query(sections.schema).then(() => undefined));
+  await runOnPool(url, poolSize(), (client) => prepareFillSession(client, seed), fillTasks(counts, seed));
+  await runOnPool(url, poolSize(), prepareDdlSession, statements(sections.keys).map(sqlTask));
   await runOnPool(url, poolSize(), prepareDdlSession, statements(sections.constraints).map(sqlTask));
-  const tables = [...(await tableChecksumTargets(url))].map((table) => sqlTask(`VACUUM (ANALYZE) ${table.sql}`));
-  console.timeEnd('cons');console.time('vac');await runOnPool(url, poolSize(), prepareDdlSession, tables);console.timeEnd('vac');
+  // Settle the new rows (hint bits, visibility map, statistics) so later dumps and checksums only read.
+  const vacuums = (await userTables(url)).map((table) => sqlTask(`VACUUM (ANALYZE) ${table.sql}`));
+  await runOnPool(url, poolSize(), prepareDdlSession, vacuums);
 }
 
 interface SchemaSections {
@@ -235,7 +240,7 @@ async function prepareFillSession(client: Client, seed: number): Promise<void> {
   await client.query('ANALYZE pg_temp.para; ANALYZE pg_temp.blob');
 }
 
-/** A Postgres array literal of text values. */
+/** A Postgres array literal of text values, ready to go between single quotes in SQL. */
 function pgArray(values: readonly string[]): string {
   const quoted = values.map((value) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
   return `{${quoted.join(',')}}`.replace(/'/g, "''");
@@ -245,7 +250,7 @@ interface FillStep {
   table: string;
   /** Rows of the driving series i = 1..rows (split into chunks of CHUNK_ROWS). */
   rows: number;
-  /** INSERT ... SELECT; $1 = seed, $2..$3 = first and last i; ROWS(tag) is replaced by the (i, h) row source. */
+  /** INSERT ... SELECT FROM rowSource(tag) ...; $1 = seed, $2 and $3 = first and last i of the chunk. */
   sql: string;
 }
 
@@ -457,9 +462,11 @@ function fillTasks(counts: Counts, seed: number): Array<(client: Client) => Prom
     for (let first = 1; first <= step.rows; first += CHUNK_ROWS) {
       const last = Math.min(step.rows, first + CHUNK_ROWS - 1);
       tasks.push(async (client) => {
-        const t = performance.now();
-        await client.query(step.sql, [seed, first, last]);
-        (globalThis as any).T ??= {}; (globalThis as any).T[step.table] = ((globalThis as any).T[step.table] ?? 0) + performance.now() - t;
+        try {
+          await client.query(step.sql, [seed, first, last]);
+        } catch (error) {
+          throw new Error(`filling ${step.table} rows ${first}..${last} failed: ${String(error)}`, { cause: error });
+        }
       });
     }
   }
@@ -485,7 +492,7 @@ interface TableRef {
   sql: string;
 }
 
-async function tableChecksumTargets(url: string): Promise<TableRef[]> {
+async function userTables(url: string): Promise<TableRef[]> {
   return withClient(url, async (client) => {
     const { rows } = await client.query<{ schema: string; name: string }>(USER_TABLES);
     return rows.map(({ schema, name }) => ({
@@ -501,7 +508,7 @@ async function tableChecksumTargets(url: string): Promise<TableRef[]> {
  * (text, bytea, jsonb, ...) changes it, barring a 2^-64 accident.
  */
 export async function tableChecksums(url: string): Promise<Map<string, { rows: number; checksum: string }>> {
-  const tables = await tableChecksumTargets(url);
+  const tables = await userTables(url);
   const result = new Map<string, { rows: number; checksum: string }>();
   const tasks = tables.map((table) => async (client: Client) => {
     const { rows } = await client.query<{ rows: string; checksum: string }>(
