@@ -227,7 +227,8 @@ async function prepareFillSession(client: Client, seed: number): Promise<void> {
   // 512 paragraphs of ~220 words (below the 2 kB TOAST threshold) and 1024 random 4 kB blobs.
   await client.query(
     `INSERT INTO pg_temp.para
-     SELECT p, string_agg(pg_temp.pick('${words}'::text[], pg_temp.n(pg_temp.h($1, 'word:' || p, w), 0)), ' ' ORDER BY w)
+     SELECT p, string_agg(pg_temp.pick('${words}'::text[], pg_temp.n(pg_temp.h($1, 'word:' || p, w), 0)), ' '
+       ORDER BY w)
      FROM generate_series(0, 511) p, generate_series(1, 220) w GROUP BY p`,
     [seed],
   );
@@ -281,12 +282,14 @@ function fillSteps(c: Counts): FillStep[] {
             'stats', jsonb_build_object('views', ${n(2)} % 100000, 'likes', ${n(3)} % 1000,
               'ratio', round(${n(1)} / 268435456.0, 6)),
             'flags', jsonb_build_array(${n(0)} % 2 = 0, ${n(1)} % 3 = 0, NULL),
-            'revision', jsonb_build_object('n', 1 + ${n(2)} % 7, 'by', jsonb_build_object('id', 1 + ${n(3)} % ${c.users})))
+            'revision', jsonb_build_object('n', 1 + ${n(2)} % 7,
+              'by', jsonb_build_object('id', 1 + ${n(3)} % ${c.users})))
           END,
           CASE ${n(2)} % 6 WHEN 0 THEN NULL WHEN 1 THEN '{}'
             ELSE (${labels})[1 + ${n(0)} % 18 : 1 + ${n(0)} % 18 + ${n(1)} % 3] END,
           CASE WHEN ${n(3)} % 11 = 0 THEN NULL ELSE ${n(0)}::float8 / 7 END,
-          CASE WHEN ${n(1)} % 10 = 0 THEN NULL ELSE ${t0} + i * interval '7 minutes' + ${n(2)} % 600 * interval '1 second' END,
+          CASE WHEN ${n(1)} % 10 = 0 THEN NULL
+            ELSE ${t0} + i * interval '7 minutes' + ${n(2)} % 600 * interval '1 second' END,
           length(b.body) / 6
         FROM ${rowSource('post')}
         JOIN pg_temp.para p ON p.id = s.n3 % 512
@@ -318,8 +321,10 @@ function fillSteps(c: Counts): FillStep[] {
         CROSS JOIN LATERAL (SELECT decode(s.h, 'hex')
           || substring(b.data FROM 1 + s.n2 % 1024 FOR 256 + s.n3 % 3840) AS content
           OFFSET 0) x
-        CROSS JOIN LATERAL (SELECT pg_temp.pick(ARRAY['.png', '.pdf', '.tar.gz', ' (copy).jpg', '.ünïcødé.bin'], s.n0) AS ext,
-          pg_temp.pick(ARRAY['image/png', 'application/pdf', 'application/gzip', 'image/jpeg', 'application/octet-stream'], s.n0) AS mime) f`,
+        CROSS JOIN LATERAL (SELECT
+          pg_temp.pick(ARRAY['.png', '.pdf', '.tar.gz', ' (copy).jpg', '.ünïcødé.bin'], s.n0) AS ext,
+          pg_temp.pick(ARRAY['image/png', 'application/pdf', 'application/gzip', 'image/jpeg',
+            'application/octet-stream'], s.n0) AS mime) f`,
     },
     {
       table: 'public.audit_log',
@@ -392,7 +397,8 @@ function fillSteps(c: Counts): FillStep[] {
               'digest', jsonb_build_array('daily', ${n(3)} % 24, jsonb_build_object('tz', 'Europe/Zürich'))),
             'limits', jsonb_build_object('seats', 1 + ${n(0)} % 100, 'storage_gb', round(${n(1)} / 100000.0, 3))),
           CASE ${n(0)} % 4 WHEN 0 THEN '{}'
-            ELSE (ARRAY['beta', 'enterprise', 'eu', 'us', 'nonprofit', 'vip'])[1 + ${n(0)} % 4 : 1 + ${n(0)} % 4 + ${n(3)} % 3] END,
+            ELSE (ARRAY['beta', 'enterprise', 'eu', 'us', 'nonprofit', 'vip'])
+              [1 + ${n(0)} % 4 : 1 + ${n(0)} % 4 + ${n(3)} % 3] END,
           timestamptz '2018-01-01 00:00:00+00' + i * interval '3 hours' + ${n(1)} % 3600 * interval '1 second',
           CASE WHEN st.status = 'closed' THEN date '2024-01-01' + ${n(2)} % 365 END
         FROM ${rowSource('account')}
@@ -401,8 +407,8 @@ function fillSteps(c: Counts): FillStep[] {
     {
       table: 'billing.invoices',
       rows: c.invoices,
-      sql: `INSERT INTO billing.invoices (id, account_id, plan_code, issued_on, due_on, currency, total, tax_rate, fx_rate,
-          paid, line_items)
+      sql: `INSERT INTO billing.invoices (id, account_id, plan_code, issued_on, due_on, currency, total, tax_rate,
+          fx_rate, paid, line_items)
         SELECT 99999 + i, 1 + (i - 1) % ${c.accounts},
           pg_temp.pick(ARRAY['free', 'starter', 'team', 'business', 'legacy-2019'], ${n(0)}),
           d.issued_on, d.issued_on + 14 + ${n(1)} % 30,
@@ -429,8 +435,10 @@ function fillSteps(c: Counts): FillStep[] {
         SELECT 10 + 5 * (i - 1), 99999 + i,
           pg_temp.pick(enum_range(NULL::billing.payment_method), ${n(0)}),
           (${n(1)}::numeric(30, 18) / 977)::numeric(38, 18),
-          timestamptz '2020-01-15 00:00:00+00' + i * interval '47 minutes' + ${n(2)} % 1000000 * interval '1 microsecond',
-          CASE ${n(3)} % 8 WHEN 0 THEN NULL WHEN 1 THEN t.v[1 + ${n(0)} % cardinality(t.v)] ELSE 'ch_' || substr(h, 1, 24) END,
+          timestamptz '2020-01-15 00:00:00+00' + i * interval '47 minutes'
+            + ${n(2)} % 1000000 * interval '1 microsecond',
+          CASE ${n(3)} % 8 WHEN 0 THEN NULL WHEN 1 THEN t.v[1 + ${n(0)} % cardinality(t.v)]
+            ELSE 'ch_' || substr(h, 1, 24) END,
           CASE WHEN ${n(0)} % 2 = 0 THEN NULL ELSE convert_to(jsonb_build_object('id', 'ch_' || substr(h, 1, 24),
             'status', 'succeeded', 'descriptor', 'Zahlung für Rechnung № ' || (99999 + i))::text, 'UTF8') END
         FROM ${rowSource('payment')} CROSS JOIN pg_temp.tricky t`,
@@ -476,25 +484,34 @@ function fillTasks(counts: Counts, seed: number): Array<(client: Client) => Prom
 // ---------------------------------------------------------------------------------------------------------------
 // Fingerprints
 
-/** Ordinary tables outside the system schemas. */
-const USER_TABLES = `
-  SELECT n.nspname AS schema, c.relname AS name
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind = 'r' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-  ORDER BY 1, 2`;
+export interface TableChecksum {
+  rows: number;
+  checksum: string;
+}
 
-/** Settings that fix the text form of rows (timestamptz, floats, bytea, ...) so checksums compare across servers. */
-const STABLE_OUTPUT = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
-  SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C'`;
+export interface SequenceValue {
+  /** Always set when read from the sequence itself; null only if the server returned none. */
+  lastValue: string | null;
+  isCalled: boolean;
+}
 
-interface TableRef {
+interface Relation {
+  /** `schema.name`, unquoted: the key in the returned maps. */
   key: string;
+  /** Quoted for SQL. */
   sql: string;
 }
 
-async function userTables(url: string): Promise<TableRef[]> {
+/** Ordinary tables (relkind 'r') or sequences ('S') outside the system schemas, ordered by schema and name. */
+async function userRelations(url: string, kind: 'r' | 'S'): Promise<Relation[]> {
   return withClient(url, async (client) => {
-    const { rows } = await client.query<{ schema: string; name: string }>(USER_TABLES);
+    const { rows } = await client.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind = $1 AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+       ORDER BY n.nspname, c.relname`,
+      [kind],
+    );
     return rows.map(({ schema, name }) => ({
       key: `${schema}.${name}`,
       sql: `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`,
@@ -502,14 +519,21 @@ async function userTables(url: string): Promise<TableRef[]> {
   });
 }
 
+const userTables = (url: string): Promise<Relation[]> => userRelations(url, 'r');
+
+/** Settings that fix the text form of rows (timestamptz, floats, bytea, ...) so checksums compare across servers. */
+const STABLE_OUTPUT = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
+  SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C'`;
+
 /**
- * Per table (`schema.table`): exact row count and a checksum of its contents independent of row order: the sum of
- * the first 64 bits of md5(row::text) over all rows, with the row count, hashed again. Any change to any value
- * (text, bytea, jsonb, ...) changes it, barring a 2^-64 accident.
+ * Per table (`schema.table`, all ordinary tables outside system schemas, in name order): exact row count and a
+ * checksum of its contents that ignores row order: md5 of the row count and the sum, over all rows, of the first
+ * 64 bits of md5(row::text). Any change to any value (text, bytea, jsonb, ...) changes it, barring a 2^-64
+ * accident; duplicate rows count as often as they occur.
  */
-export async function tableChecksums(url: string): Promise<Map<string, { rows: number; checksum: string }>> {
+export async function tableChecksums(url: string): Promise<Map<string, TableChecksum>> {
   const tables = await userTables(url);
-  const result = new Map<string, { rows: number; checksum: string }>();
+  const found = new Map<string, TableChecksum>();
   const tasks = tables.map((table) => async (client: Client) => {
     const { rows } = await client.query<{ rows: string; checksum: string }>(
       `SELECT count(*) AS rows, md5(count(*) || ':' || coalesce(sum(('x' || substr(md5((t.*)::text), 1, 16))
@@ -518,28 +542,25 @@ export async function tableChecksums(url: string): Promise<Map<string, { rows: n
     );
     const row = rows[0];
     if (!row) throw new Error(`no checksum row for ${table.key}`);
-    result.set(table.key, { rows: Number(row.rows), checksum: row.checksum });
+    found.set(table.key, { rows: Number(row.rows), checksum: row.checksum });
   });
   await runOnPool(url, poolSize(), (client) => client.query(STABLE_OUTPUT).then(() => undefined), tasks);
-  return new Map([...result].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return new Map(tables.map((table) => [table.key, found.get(table.key) as TableChecksum]));
 }
 
 /**
  * Every sequence (owned by a column or standalone), keyed `schema.sequence`, read from the sequence itself, so
  * `lastValue` is set even when `isCalled` is false (unlike pg_sequences.last_value).
  */
-export async function sequenceValues(url: string): Promise<Map<string, { lastValue: string | null; isCalled: boolean }>> {
+export async function sequenceValues(url: string): Promise<Map<string, SequenceValue>> {
+  const sequences = await userRelations(url, 'S');
   return withClient(url, async (client) => {
-    const { rows: sequences } = await client.query<{ schema: string; name: string }>(
-      USER_TABLES.replace("c.relkind = 'r'", "c.relkind = 'S'"),
-    );
-    const result = new Map<string, { lastValue: string | null; isCalled: boolean }>();
-    for (const { schema, name } of sequences) {
-      const ident = `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`;
+    const result = new Map<string, SequenceValue>();
+    for (const sequence of sequences) {
       const { rows } = await client.query<{ last_value: string | null; is_called: boolean }>(
-        `SELECT last_value::text, is_called FROM ${ident}`,
+        `SELECT last_value::text, is_called FROM ${sequence.sql}`,
       );
-      result.set(`${schema}.${name}`, { lastValue: rows[0]?.last_value ?? null, isCalled: rows[0]?.is_called ?? false });
+      result.set(sequence.key, { lastValue: rows[0]?.last_value ?? null, isCalled: rows[0]?.is_called ?? false });
     }
     return result;
   });
@@ -547,8 +568,5 @@ export async function sequenceValues(url: string): Promise<Map<string, { lastVal
 
 /** Number of ordinary tables outside the system schemas (the tables tableChecksums reports). */
 export async function userTableCount(url: string): Promise<number> {
-  return withClient(url, async (client) => {
-    const { rows } = await client.query<{ count: string }>(`SELECT count(*) AS count FROM (${USER_TABLES}) AS t`);
-    return Number(rows[0]?.count ?? 0);
-  });
+  return (await userTables(url)).length;
 }
