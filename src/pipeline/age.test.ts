@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createCipheriv } from 'node:crypto';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +13,7 @@ import {
   generateAgeIdentity,
   parseAgeIdentityFile,
 } from './age.js';
+import { payload, runStage, split } from '../../test/helpers/streams.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -35,29 +35,13 @@ before(async () => {
   [alice, bob, eve] = await Promise.all([generateAgeIdentity(), generateAgeIdentity(), generateAgeIdentity()]);
 });
 
-/** Deterministic pseudo-random bytes (AES-CTR keystream), so failures reproduce. */
-function payload(size: number, seed = 1): Buffer {
-  return createCipheriv('aes-128-ctr', Buffer.alloc(16, seed), Buffer.alloc(16)).update(Buffer.alloc(size));
-}
 
-function split(data: Uint8Array, size: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) chunks.push(Buffer.from(data.subarray(i, i + size)));
-  return chunks;
-}
 
-/** Runs `chunks` through `stage` with stream/promises pipeline and collects the output (also into `into`). */
-async function run(stage: Duplex, chunks: readonly Uint8Array[], into: Buffer[] = []): Promise<Buffer> {
-  await pipeline(Readable.from(chunks), stage, async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) into.push(chunk);
-  });
-  return Buffer.concat(into);
-}
 
 const encrypt = async (data: Uint8Array, recipients = [alice.recipient], chunkSize = CHUNK): Promise<Buffer> =>
-  run(await createAgeEncryptStream(recipients), split(data, chunkSize));
+  runStage(await createAgeEncryptStream(recipients), split(data, chunkSize));
 const decrypt = (data: Uint8Array, identities = [alice.identity], chunkSize = CHUNK): Promise<Buffer> =>
-  run(createAgeDecryptStream(identities), split(data, chunkSize));
+  runStage(createAgeDecryptStream(identities), split(data, chunkSize));
 
 /** Bytes of the text header, up to and including the `--- mac` line. */
 function headerLength(file: Buffer): number {
@@ -181,7 +165,7 @@ describe('age decrypt stream on bad input', () => {
   it('emits only authenticated chunks: output stops before the corrupt chunk', async () => {
     const received: Buffer[] = [];
     const corrupt = flipped(headerLength(sealed) + 16 + CHUNK + 16 + 10); // inside the second chunk
-    await assertFails(run(createAgeDecryptStream([alice.identity]), split(corrupt, CHUNK), received), CORRUPT_DATA);
+    await assertFails(runStage(createAgeDecryptStream([alice.identity]), split(corrupt, CHUNK), received), CORRUPT_DATA);
     assert.deepEqual(Buffer.concat(received), plain.subarray(0, CHUNK));
   });
 });

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { Readable, type Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { createDecipheriv } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -11,6 +9,7 @@ import {
   createOpensslEncryptStream,
   isOpensslEncrypted,
 } from './openssl.js';
+import { payload, runStage, split } from '../../test/helpers/streams.js';
 
 const PASSWORD = 'correct horse $ battery ö';
 const SALT = Buffer.from('0011223344556677', 'hex');
@@ -18,31 +17,13 @@ const KiB = 1024;
 const SIZES = [0, 1, 15, 16, 17, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, 1024 * KiB + 3];
 const SMALL_SIZES = [0, 1, 15, 16, 17, 33];
 
-/** Deterministic pseudo-random bytes (AES-CTR keystream), so failures reproduce. */
-function payload(size: number, seed = 1): Buffer {
-  const key = Buffer.alloc(16, seed);
-  return createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(size));
-}
 
-function split(data: Uint8Array, size: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) chunks.push(Buffer.from(data.subarray(i, i + size)));
-  return chunks;
-}
 
-/** Runs `chunks` through `stage` with stream/promises pipeline and collects the output. */
-async function run(stage: Duplex, chunks: readonly Uint8Array[]): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(Readable.from(chunks), stage, async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) out.push(chunk);
-  });
-  return Buffer.concat(out);
-}
 
 const encrypt = (data: Uint8Array, options?: { iterations?: number; salt?: Uint8Array }, chunkSize = 64 * KiB) =>
-  run(createOpensslEncryptStream(PASSWORD, options), split(data, chunkSize));
+  runStage(createOpensslEncryptStream(PASSWORD, options), split(data, chunkSize));
 const decrypt = (data: Uint8Array, password = PASSWORD, options?: { iterations?: number }, chunkSize = 64 * KiB) =>
-  run(createOpensslDecryptStream(password, options), split(data, chunkSize));
+  runStage(createOpensslDecryptStream(password, options), split(data, chunkSize));
 
 async function assertFails(promise: Promise<unknown>, message: string | RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -228,8 +209,8 @@ describe('openssl stream properties', () => {
   it('round-trips any bytes in any chunking', async () => {
     await fc.assert(
       fc.asyncProperty(chunked, fc.integer({ min: 1, max: 100 }), async ([data, writeSize], readSize) => {
-        const sealed = await run(createOpensslEncryptStream('p', { iterations: 1 }), split(data, writeSize));
-        const opened = await run(createOpensslDecryptStream('p', { iterations: 1 }), split(sealed, readSize));
+        const sealed = await runStage(createOpensslEncryptStream('p', { iterations: 1 }), split(data, writeSize));
+        const opened = await runStage(createOpensslDecryptStream('p', { iterations: 1 }), split(sealed, readSize));
         assert.deepEqual(opened, Buffer.from(data));
       }),
       { numRuns: 200 },
@@ -243,7 +224,7 @@ describe('openssl stream properties', () => {
     );
     await fc.assert(
       fc.asyncProperty(garbage, fc.integer({ min: 1, max: 40 }), async (data, chunkSize) => {
-        const outcome = run(createOpensslDecryptStream('p', { iterations: 1 }), split(data, chunkSize)).then(
+        const outcome = runStage(createOpensslDecryptStream('p', { iterations: 1 }), split(data, chunkSize)).then(
           (bytes) => bytes,
           (error: unknown) => {
             assert.ok(error instanceof OpensslFormatError, String(error));

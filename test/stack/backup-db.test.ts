@@ -6,11 +6,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import pg from 'pg';
 import { bash, generateIdentity, libpqEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
 import { downloadAsAdmin, listKeys, readAsAdmin, s3As, statusOf } from '../helpers/s3.js';
-import { createDatabase, dropDatabase, fillSampleDatabase, sequenceValues, tableChecksums } from '../helpers/sample-db.js';
+import { createDatabase, dropDatabase, fillSampleDatabase, sequenceValues, tableChecksums, withClient } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 const BIG_BYTES = 210 * 1000 * 1000;
@@ -162,15 +161,6 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
 
 const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
 
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Waits until pg_dump is copying table data from the database, then returns its OS or backend pid. */
 async function dumpingPid(url: string, which: 'os' | 'backend'): Promise<number> {
