@@ -7,6 +7,7 @@ import { isOffsiteError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { registerBackupDb } from './commands/backup-db.js';
 import { registerKeysGenerate } from './commands/keys-generate.js';
+import { registerList } from './commands/list.js';
 import type { CliContext } from './context.js';
 
 export function buildProgram(context: CliContext): Command {
@@ -18,9 +19,10 @@ export function buildProgram(context: CliContext): Command {
     .configureOutput({ writeErr: (text) => context.stderr.write(text), writeOut: (text) => context.stdout.write(text) });
   const backup = program.command('backup').description('take a backup');
   registerBackupDb(backup, context);
+  registerList(program, context);
   const keys = program.command('keys').description('manage encryption keys');
   registerKeysGenerate(keys, context);
-  for (const command of [program, backup, keys, ...backup.commands, ...keys.commands]) command.exitOverride();
+  for (const command of program.commands.flatMap((c) => [c, ...c.commands])) command.exitOverride();
   return program;
 }
 

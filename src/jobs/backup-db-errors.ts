@@ -4,6 +4,7 @@ import { PgDumpError } from '../processes/pg-dump.js';
 import { PgToolError } from '../processes/pg-tools.js';
 import { DatabaseError } from '../processes/snapshot-session.js';
 import { StoreError } from '../store/store.js';
+import { fromStoreError } from './store-errors.js';
 
 /** SQLSTATEs that mean the settings are wrong, not the world: bad password, no such role or database. */
 const SETTINGS_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
@@ -13,9 +14,7 @@ export function classifyBackupError(error: unknown): OffsiteError {
   if (isOffsiteError(error)) return error;
   if (error instanceof PgToolError) return configError(error.message, error);
   if (error instanceof PgDumpError) return jobFailed(`${error.message}; ${NOTHING_WRITTEN}`, error);
-  if (error instanceof StoreError) {
-    return error.kind === 'config' ? configError(`${error.message}; ${NOTHING_WRITTEN}`, error) : jobFailed(`${error.message}; ${NOTHING_WRITTEN}`, error);
-  }
+  if (error instanceof StoreError) return fromStoreError(error, `; ${NOTHING_WRITTEN}`);
   if (error instanceof DatabaseError) {
     const message = `database: ${error.message}`;
     return error.code && SETTINGS_SQLSTATES.has(error.code)

@@ -8,6 +8,8 @@ interface Context {
   bucket: string;
   key?: string;
   action: string;
+  /** The permission the action needs, named when the server denies it. */
+  permission?: string;
 }
 
 const CREDENTIAL_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidClientTokenId', 'ExpiredToken', 'InvalidToken', 'CredentialsProviderError']);
@@ -25,7 +27,7 @@ export function toStoreError(error: unknown, context: Context): StoreError {
   }
   if (code === 'NoSuchBucket') return new StoreError('config', `bucket "${context.bucket}" does not exist; check OFFSITE_BUCKET or run 'offsite bucket init'`, error);
   if (code === 'AccessDenied' || status === 403) {
-    return new StoreError('config', `S3 denied ${context.action} of ${where} (${code}); the credentials need s3:PutObject on this bucket and prefix`, error);
+    return new StoreError('config', `S3 denied ${context.action} of ${where} (${code}); the credentials need ${context.permission ?? 's3:PutObject'} on this bucket and prefix`, error);
   }
   const network = NETWORK_CODES.has(code) || NETWORK_CODES.has(e.code ?? '') || /ECONNREFUSED|ENOTFOUND|socket hang up/.test(e.message ?? '');
   if (network) return new StoreError('failed', `cannot reach the S3 endpoint for ${where} (${e.code ?? code}); check OFFSITE_S3_ENDPOINT and the network`, error);

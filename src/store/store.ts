@@ -47,3 +47,24 @@ export class StoreError extends Error {
     this.kind = kind;
   }
 }
+
+/** One stored version of an object, as a listing shows it. */
+export interface ObjectVersion {
+  key: string;
+  /** null on unversioned buckets. */
+  versionId: string | null;
+  size: number;
+  lastModified: Date;
+  isLatest: boolean;
+}
+
+/**
+ * The read side (reader or admin credentials).
+ * - `listVersions` pages through every version under a prefix (delete markers left out), in
+ *   no promised order; it must never stop early at a page limit.
+ * - `getBytes` reads a whole small object; it fails when the object exceeds `maxBytes`.
+ */
+export interface ObjectReader {
+  listVersions(prefix: string): AsyncIterable<ObjectVersion>;
+  getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array>;
+}

@@ -1,0 +1,49 @@
+/** {@link ObjectReader} on S3: paged version listings and small reads. */
+import { GetObjectCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { toStoreError } from './s3-errors.js';
+import { StoreError, type ObjectReader, type ObjectVersion } from './store.js';
+
+export class S3Reader implements ObjectReader {
+  readonly #client: S3Client;
+  readonly #bucket: string;
+
+  constructor(client: S3Client, bucket: string) {
+    this.#client = client;
+    this.#bucket = bucket;
+  }
+
+  async *listVersions(prefix: string): AsyncIterable<ObjectVersion> {
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      const page = await this.#client
+        .send(new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }))
+        .catch((error: unknown) => Promise.reject(toStoreError(error, { bucket: this.#bucket, key: prefix, action: 'listing', permission: 's3:ListBucketVersions' })));
+      for (const version of page.Versions ?? []) {
+        if (version.Key === undefined) continue;
+        yield {
+          key: version.Key,
+          versionId: version.VersionId && version.VersionId !== 'null' ? version.VersionId : null,
+          size: version.Size ?? 0,
+          lastModified: version.LastModified ?? new Date(0),
+          isLatest: version.IsLatest ?? false,
+        };
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+      if (page.IsTruncated && keyMarker === undefined) throw new StoreError('failed', `the listing of s3://${this.#bucket}/${prefix} is truncated without a marker to continue`);
+    } while (keyMarker !== undefined);
+  }
+
+  async getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array> {
+    try {
+      const object = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }));
+      if ((object.ContentLength ?? 0) > options.maxBytes) {
+        throw new StoreError('failed', `s3://${this.#bucket}/${key} is ${object.ContentLength} bytes, more than the ${options.maxBytes} expected`);
+      }
+      return await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+    } catch (error) {
+      throw toStoreError(error, { bucket: this.#bucket, key, action: 'read', permission: 's3:GetObject' });
+    }
+  }
+}
