@@ -4,10 +4,11 @@
  */
 import type { FlagValues } from '../config/load.js';
 import { settingLabel, type SettingName, type Settings } from '../config/settings.js';
-import { configError, describe, usageError } from '../errors.js';
+import { readFileSync, statSync } from 'node:fs';
+import { configError, describe, isOffsiteError, usageError } from '../errors.js';
 import { isValidEnvironment, normalizePrefix } from '../format/layout.js';
-import { assertAgeRecipient } from '../pipeline/age.js';
-import { OPENSSL_ITERATIONS, type EncryptSpec } from '../pipeline/cipher.js';
+import { assertAgeRecipient, parseAgeIdentityFile } from '../pipeline/age.js';
+import { OPENSSL_ITERATIONS, type DecryptSpec, type EncryptSpec } from '../pipeline/cipher.js';
 import { childConnection, urlHasPassword } from '../processes/connection.js';
 import type { S3Settings } from '../store/s3-client.js';
 
@@ -94,4 +95,32 @@ export function databaseUrlOf(settings: Settings, flags: FlagValues): string {
 export function childEnvOf(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const kept = Object.entries(env).filter(([name]) => /^(PATH|HOME|USER|LANG|LC_[A-Z]+|TZ|TMPDIR|PG[A-Z]+)$/.test(name));
   return Object.fromEntries(kept);
+}
+
+/**
+ * What opens backups on the restore side: the age identity file, or the openssl password.
+ * An identity file that others can read is refused: it is the one secret that opens every backup.
+ */
+export function decryptSpecOf(settings: Settings): DecryptSpec {
+  const identityFile = settings.ageIdentityFile;
+  if (identityFile !== undefined) {
+    let text: string;
+    try {
+      if ((statSync(identityFile).mode & 0o077) !== 0) {
+        throw configError(`${settingLabel('ageIdentityFile')}: ${identityFile} is readable by other users; run chmod 600 ${identityFile}`);
+      }
+      text = readFileSync(identityFile, 'utf8');
+    } catch (error) {
+      if (isOffsiteError(error)) throw error;
+      throw configError(`${settingLabel('ageIdentityFile')}: cannot read ${identityFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, error);
+    }
+    try {
+      return { scheme: 'age', identities: parseAgeIdentityFile(text) };
+    } catch (error) {
+      throw configError(`${settingLabel('ageIdentityFile')}: ${describe(error)}`, error);
+    }
+  }
+  const password = settings.encryptionPassword;
+  if (password) return { scheme: 'openssl', password: password.reveal(), iterations: OPENSSL_ITERATIONS };
+  throw configError(`no decryption key: set ${settingLabel('ageIdentityFile')} to the age identity file, or OFFSITE_ENCRYPTION_PASSWORD for openssl backups`);
 }

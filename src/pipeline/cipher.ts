@@ -6,14 +6,31 @@ import { Readable, type Duplex, type Transform } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptionDetail } from '../format/manifest.js';
-import { createAgeEncryptStream } from './age.js';
-import { createOpensslEncryptStream } from './openssl.js';
+import { createAgeDecryptStream, createAgeEncryptStream } from './age.js';
+import { createOpensslDecryptStream, createOpensslEncryptStream } from './openssl.js';
 
 export const OPENSSL_ITERATIONS = 10_000;
 
 export type EncryptSpec =
   | { scheme: 'age'; recipients: readonly string[] }
   | { scheme: 'openssl'; password: string; iterations: number };
+
+/** What can open a backup: age identities (private keys) or the openssl password. */
+export type DecryptSpec =
+  | { scheme: 'age'; identities: readonly string[] }
+  | { scheme: 'openssl'; password: string; iterations: number };
+
+/** A stage that decrypts what {@link createEncryptStream} made; it errors on a wrong key or damaged data. */
+export function createDecryptStream(spec: DecryptSpec): Duplex | Transform {
+  return spec.scheme === 'age' ? createAgeDecryptStream(spec.identities) : createOpensslDecryptStream(spec.password, { iterations: spec.iterations });
+}
+
+/** Decrypts a sealed manifest part. */
+export async function openSealed(spec: DecryptSpec, sealed: Uint8Array): Promise<Uint8Array> {
+  const decrypt = createDecryptStream(spec);
+  const [, opened] = await Promise.all([pipeline(Readable.from([Buffer.from(sealed)]), decrypt), buffer(decrypt)]);
+  return opened;
+}
 
 /** A stage that encrypts everything written to it. */
 export async function createEncryptStream(spec: EncryptSpec): Promise<Duplex | Transform> {

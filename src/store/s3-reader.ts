@@ -1,5 +1,6 @@
 /** {@link ObjectReader} on S3: paged version listings and small reads. */
-import { GetObjectCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectRetentionCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
 import { toStoreError } from './s3-errors.js';
 import { StoreError, type ObjectReader, type ObjectVersion } from './store.js';
 
@@ -44,6 +45,30 @@ export class S3Reader implements ObjectReader {
       return await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
     } catch (error) {
       throw toStoreError(error, { bucket: this.#bucket, key, action: 'read', permission: 's3:GetObject' });
+    }
+  }
+
+  async getStream(key: string, options: { versionId?: string | null; signal?: AbortSignal }): Promise<Readable> {
+    try {
+      const object = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
+      return object.Body as Readable;
+    } catch (error) {
+      throw toStoreError(error, { bucket: this.#bucket, key, action: 'read', permission: 's3:GetObject' });
+    }
+  }
+
+  async getRetention(key: string, options: { versionId?: string | null }): Promise<{ mode: string; retainUntil: Date } | undefined> {
+    try {
+      const answer = await this.#client.send(new GetObjectRetentionCommand({ Bucket: this.#bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }));
+      const { Mode, RetainUntilDate } = answer.Retention ?? {};
+      return Mode && RetainUntilDate ? { mode: Mode, retainUntil: RetainUntilDate } : undefined;
+    } catch (error) {
+      const code = (error as { name?: string; Code?: string }).Code ?? (error as { name?: string }).name;
+      if (code === 'NoSuchObjectLockConfiguration' || code === 'ObjectLockConfigurationNotFoundError') return undefined;
+      throw toStoreError(error, { bucket: this.#bucket, key, action: 'reading the retention of', permission: 's3:GetObjectRetention' });
     }
   }
 }

@@ -67,4 +67,8 @@ export interface ObjectVersion {
 export interface ObjectReader {
   listVersions(prefix: string): AsyncIterable<ObjectVersion>;
   getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array>;
+  /** Streams an object (the newest version unless one is named). */
+  getStream(key: string, options: { versionId?: string | null; signal?: AbortSignal }): Promise<Readable>;
+  /** The object's lock as stored; undefined when it has none. */
+  getRetention(key: string, options: { versionId?: string | null }): Promise<{ mode: string; retainUntil: Date } | undefined>;
 }
