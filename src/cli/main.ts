@@ -8,6 +8,7 @@ import { TOOL_VERSION } from '../version.js';
 import { registerBackupDb } from './commands/backup-db.js';
 import { registerKeysGenerate } from './commands/keys-generate.js';
 import { registerList } from './commands/list.js';
+import { registerRestoreDb } from './commands/restore-db.js';
 import type { CliContext } from './context.js';
 
 export function buildProgram(context: CliContext): Command {
@@ -20,6 +21,8 @@ export function buildProgram(context: CliContext): Command {
   const backup = program.command('backup').description('take a backup');
   registerBackupDb(backup, context);
   registerList(program, context);
+  const restore = program.command('restore').description('restore a backup');
+  registerRestoreDb(restore, context);
   const keys = program.command('keys').description('manage encryption keys');
   registerKeysGenerate(keys, context);
   for (const command of program.commands.flatMap((c) => [c, ...c.commands])) command.exitOverride();

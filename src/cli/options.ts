@@ -3,7 +3,7 @@
  * any work starts lives here, and each error names the setting to fix.
  */
 import type { FlagValues } from '../config/load.js';
-import { settingLabel, type SettingName, type Settings } from '../config/settings.js';
+import { SETTINGS, settingLabel, type SettingName, type Settings } from '../config/settings.js';
 import { readFileSync, statSync } from 'node:fs';
 import { configError, describe, isOffsiteError, usageError } from '../errors.js';
 import { isValidEnvironment, normalizePrefix } from '../format/layout.js';
@@ -78,15 +78,16 @@ export function encryptSpecOf(settings: Settings): EncryptSpec {
 }
 
 /** The database URL, refused when unparseable or when a password came on the command line. */
-export function databaseUrlOf(settings: Settings, flags: FlagValues): string {
-  const url = requireSetting(settings, 'databaseUrl').toString();
+export function databaseUrlOf(settings: Settings, flags: FlagValues, name: 'databaseUrl' | 'targetUrl' = 'databaseUrl'): string {
+  const url = requireSetting(settings, name).toString();
   try {
     childConnection(url);
   } catch (error) {
-    throw configError(`${settingLabel('databaseUrl')}: ${describe(error)}`, error);
+    throw configError(`${settingLabel(name)}: ${describe(error)}`, error);
   }
-  if (typeof flags.databaseUrl === 'string' && urlHasPassword(flags.databaseUrl)) {
-    throw usageError('--database-url must not carry a password (argv is visible to every user in ps): put it in DATABASE_URL, PGPASSWORD or a passfile');
+  const flag = flags[name];
+  if (typeof flag === 'string' && urlHasPassword(flag)) {
+    throw usageError(`--${SETTINGS[name].flag} must not carry a password (argv is visible to every user in ps): put it in ${SETTINGS[name].env}, PGPASSWORD or a passfile`);
   }
   return url;
 }

@@ -26,6 +26,7 @@ export const SETTINGS = {
   bucket: spec({ name: 'bucket', env: 'OFFSITE_BUCKET', flag: 'bucket', type: 'string', description: 'backup bucket' }),
   prefix: spec({ name: 'prefix', env: 'OFFSITE_PREFIX', flag: 'prefix', type: 'string', description: 'key prefix inside the backup bucket' }),
   databaseUrl: spec({ name: 'databaseUrl', env: 'DATABASE_URL', flag: 'database-url', type: 'string', description: 'PostgreSQL URL to back up (password from DATABASE_URL, PGPASSWORD or a passfile, never the flag)' }),
+  targetUrl: spec({ name: 'targetUrl', env: 'OFFSITE_TARGET_URL', flag: 'target-url', type: 'string', description: 'PostgreSQL URL to restore into (password from OFFSITE_TARGET_URL, PGPASSWORD or a passfile, never the flag)' }),
   s3Endpoint: spec({ name: 's3Endpoint', env: 'OFFSITE_S3_ENDPOINT', flag: 's3-endpoint', type: 'string', description: 'S3 endpoint URL (omit for AWS)' }),
   s3ForcePathStyle: spec({ name: 's3ForcePathStyle', env: 'OFFSITE_S3_FORCE_PATH_STYLE', flag: 's3-force-path-style', type: 'boolean', description: 'path-style S3 addressing' }),
   region: spec({ name: 'region', env: 'AWS_REGION', flag: 'region', type: 'string', description: 'S3 region' }),

@@ -1,6 +1,6 @@
 /** Maps what can go wrong in a database backup to one user-facing error with the right exit code. */
 import { configError, describe, isOffsiteError, jobFailed, type OffsiteError } from '../errors.js';
-import { PgDumpError } from '../processes/pg-dump.js';
+import { ChildProcessError } from '../processes/child-stream.js';
 import { PgToolError } from '../processes/pg-tools.js';
 import { DatabaseError } from '../processes/snapshot-session.js';
 import { StoreError } from '../store/store.js';
@@ -13,7 +13,7 @@ const NOTHING_WRITTEN = 'no backup was written';
 export function classifyBackupError(error: unknown): OffsiteError {
   if (isOffsiteError(error)) return error;
   if (error instanceof PgToolError) return configError(error.message, error);
-  if (error instanceof PgDumpError) return jobFailed(`${error.message}; ${NOTHING_WRITTEN}`, error);
+  if (error instanceof ChildProcessError) return jobFailed(`${error.message}; ${NOTHING_WRITTEN}`, error);
   if (error instanceof StoreError) return fromStoreError(error, `; ${NOTHING_WRITTEN}`);
   if (error instanceof DatabaseError) {
     const message = `database: ${error.message}`;
@@ -27,9 +27,9 @@ export function classifyBackupError(error: unknown): OffsiteError {
 
 /** The root cause wins over its consequences: a dead pg_dump also breaks the upload that read from it. */
 export function rankBackupError(error: unknown): number {
-  if (error instanceof PgDumpError) return 5;
+  if (error instanceof ChildProcessError) return 5;
   if (error instanceof DatabaseError) return 4;
-  if (error instanceof StoreError && !(error.cause instanceof PgDumpError)) return (error.cause as { name?: string } | undefined)?.name === 'AbortError' ? 1 : 3;
+  if (error instanceof StoreError && !(error.cause instanceof ChildProcessError)) return (error.cause as { name?: string } | undefined)?.name === 'AbortError' ? 1 : 3;
   if ((error as { name?: string }).name === 'AbortError') return 0;
   return 2;
 }

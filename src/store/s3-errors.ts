@@ -26,6 +26,7 @@ export function toStoreError(error: unknown, context: Context): StoreError {
     return new StoreError('config', `S3 rejected the credentials (${code}) for ${context.action} of ${where}; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`, error);
   }
   if (code === 'NoSuchBucket') return new StoreError('config', `bucket "${context.bucket}" does not exist; check OFFSITE_BUCKET or run 'offsite bucket init'`, error);
+  if (code === 'NoSuchKey' || (status === 404 && context.key)) return new StoreError('failed', `no object at ${where}; check the key (see 'offsite list')`, error);
   if (code === 'AccessDenied' || status === 403) {
     return new StoreError('config', `S3 denied ${context.action} of ${where} (${code}); the credentials need ${context.permission ?? 's3:PutObject'} on this bucket and prefix`, error);
   }

@@ -1,0 +1,95 @@
+/** `offsite restore db`: choose a backup, restore it into the target in one transaction, compare row counts. */
+import type { Command } from 'commander';
+import type { SettingName } from '../../config/settings.js';
+import { usageError } from '../../errors.js';
+import { backupIdTime } from '../../format/layout.js';
+import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from '../../jobs/restore-db.js';
+import { formatBytes } from '../../report/units.js';
+import { createS3Client } from '../../store/s3-client.js';
+import { S3Reader } from '../../store/s3-reader.js';
+import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
+import { childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
+import { printResult } from '../render.js';
+import { addSettingFlags, settingFlags } from '../settings-flags.js';
+
+const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 'targetUrl', 's3Endpoint', 's3ForcePathStyle', 'region', 'ageIdentityFile', 'pgBinDir'];
+
+interface Flags {
+  id?: string;
+  before?: string;
+  key?: string;
+  createDatabase?: string;
+  schemaOnly?: boolean;
+  dataOnly?: boolean;
+  truncateFirst?: boolean;
+  clean?: boolean;
+  table?: string[];
+  keepOwner?: boolean;
+  keepPrivileges?: boolean;
+  json?: boolean;
+  config?: string;
+}
+
+export function registerRestoreDb(parent: Command, context: CliContext): void {
+  const command = parent
+    .command('db')
+    .description('restore a database backup (latest by default) into --target-url, in one transaction')
+    .option('--id <id>', 'restore this backup (see offsite list)')
+    .option('--before <time>', 'the newest complete backup before this time (ISO 8601, e.g. 2026-11-26T09:00Z)')
+    .option('--key <key>', 'restore an object without a manifest, made by the old pg_dump | openssl pipeline (needs OFFSITE_ENCRYPTION_PASSWORD)')
+    .option('--create-database <name>', 'create this database on the target server and restore into it')
+    .option('--schema-only', 'restore only the schema')
+    .option('--data-only', 'restore only rows, into existing tables')
+    .option('--truncate-first', 'with --data-only: empty the restored tables first (rows the app created at start-up)')
+    .option('--clean', 'drop and recreate the objects the backup contains')
+    .option('--table <name>', 'restore only this table (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--keep-owner', 'restore object owners (default: --no-owner, as managed databases have other roles)')
+    .option('--keep-privileges', 'restore grants (default: --no-privileges)')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText('after', '\nEverything happens in one transaction: on any failure the target is left exactly as it was.\nExit status: 0 restored and checked, 1 the restore failed, 2 bad usage or configuration.');
+  addSettingFlags(command, SETTINGS).action(async (flags: Flags & Record<string, unknown>) => {
+    const given = settingFlags(flags, SETTINGS);
+    const settings = loadCommandSettings(context, given, flags.config);
+    const options: RestoreDbOptions = {
+      environment: environmentOf(settings),
+      prefix: prefixOf(settings),
+      source: sourceOf(flags),
+      targetUrl: databaseUrlOf(settings, given, 'targetUrl'),
+      ...(flags.createDatabase ? { createDatabase: flags.createDatabase } : {}),
+      mode: {
+        schemaOnly: flags.schemaOnly === true, dataOnly: flags.dataOnly === true, truncateFirst: flags.truncateFirst === true, clean: flags.clean === true,
+        tables: flags.table ?? [], noOwner: flags.keepOwner !== true, noPrivileges: flags.keepPrivileges !== true,
+      },
+      decrypt: decryptSpecOf(settings),
+      childEnv: childEnvOf(context.env),
+      ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+    };
+    const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
+    const json = wantsJson(context, flags.json);
+    const result = await restoreDatabase(options, { reader, reporter: reporterFor(context, json), signal: context.signal });
+    printResult(context, json, { event: 'restore.complete', ...result }, () => describeRestore(result));
+  });
+}
+
+function sourceOf(flags: Flags): RestoreDbOptions['source'] {
+  const chosen = [flags.id, flags.before, flags.key].filter((value) => value !== undefined);
+  if (chosen.length > 1) throw usageError('choose one of --id, --before and --key');
+  if (flags.key !== undefined) return { kind: 'key', key: flags.key };
+  if (flags.id !== undefined) {
+    if (!backupIdTime(flags.id)) throw usageError(`--id "${flags.id}" is not a backup id (like 20261126T100000Z-k3x9q2mf); see offsite list`);
+    return { kind: 'id', id: flags.id };
+  }
+  if (flags.before !== undefined) {
+    const time = new Date(flags.before);
+    if (Number.isNaN(time.getTime())) throw usageError(`--before "${flags.before}" is not a time: use ISO 8601, e.g. 2026-11-26T09:00Z`);
+    return { kind: 'before', time };
+  }
+  return { kind: 'latest' };
+}
+
+function describeRestore(result: RestoreDbResult): string {
+  const lines = [`restored ${result.id ?? result.key} into ${result.database} (${formatBytes(result.bytes)} read${result.verified ? ', hashes match the manifest' : ', no manifest to check'})`];
+  for (const s of result.skipped) lines.push(`  skipped ${s.id}: ${s.reason}`);
+  for (const t of result.tables) lines.push(`  ${t.schema}.${t.name}: ${t.rows} rows${t.expected === undefined ? '' : t.expected === t.rows ? ' (matches the backup)' : ` (backup had ${t.expected})`}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,161 @@
+/**
+ * The database restore: choose the backup (newest complete one that checks out, before a time, or
+ * an id), then restore it into the target in one transaction (see restore-db-attempt.ts).
+ * A corrupt newer backup is skipped with a warning; the target is never left half-restored.
+ */
+import { parseManifest, parseSealed, type Manifest, type SealedContents } from '../format/manifest.js';
+import { configError, describe, jobFailed } from '../errors.js';
+import { openSealed, type DecryptSpec } from '../pipeline/cipher.js';
+import { childConnection } from '../processes/connection.js';
+import { findPgTool } from '../processes/pg-tools.js';
+import type { TargetFacts } from '../processes/target-db.js';
+import type { Reporter } from '../report/reporter.js';
+import { StoreError, type ObjectReader } from '../store/store.js';
+import { listBackups } from './list.js';
+import { attemptRestore, PayloadMismatch, type AttemptResult } from './restore-db-attempt.js';
+import { selectCandidates, type Selection } from './restore-db-select.js';
+import { classifyRestoreError } from './restore-db-errors.js';
+import { prepareTarget, restoreMode, type RestoreMode } from './restore-db-target.js';
+import type { CatalogEntry } from '../format/catalog.js';
+
+export interface RestoreDbOptions {
+  environment: string;
+  prefix: string;
+  /** A backup, or (old-pipeline backups without a manifest) a key. */
+  source: Selection | { kind: 'key'; key: string };
+  targetUrl: string;
+  createDatabase?: string;
+  mode: RestoreMode;
+  decrypt: DecryptSpec;
+  pgBinDir?: string;
+  childEnv: NodeJS.ProcessEnv;
+}
+
+export interface RestoreDbResult {
+  id: string | null;
+  key: string;
+  versionId: string | null;
+  database: string;
+  skipped: { id: string; reason: string }[];
+  tables: AttemptResult['tables'];
+  bytes: number;
+  verified: boolean;
+}
+
+const MANIFEST_MAX_BYTES = 1024 * 1024;
+
+/** @throws OffsiteError: usage/config for settings, failed when no backup could be restored. */
+export async function restoreDatabase(options: RestoreDbOptions, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<RestoreDbResult> {
+  const mode = restoreMode(options.mode);
+  try {
+    if (options.source.kind === 'key') return await restoreLegacy(options, options.source.key, mode, deps);
+    const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader);
+    const candidates = selectCandidates(catalog, options.source);
+    if (!candidates.ordered.some((e) => e.status === 'complete')) throw jobFailed(noBackupMessage(options, catalog.length));
+    const skipped: RestoreDbResult['skipped'] = [];
+    const skip = (id: string, reason: string) => {
+      deps.reporter.warn(`skipping backup ${id}: ${reason}`);
+      skipped.push({ id, reason });
+    };
+    for (const entry of candidates.ordered) {
+      const checked = await checkCandidate(entry, options.decrypt, deps.reader);
+      if (typeof checked === 'string') {
+        if (!candidates.fallBack) throw jobFailed(`backup ${entry.id} cannot be restored: ${checked}`);
+        skip(entry.id, checked);
+        continue;
+      }
+      try {
+        return { ...(await restoreOne(options, mode, entry, checked, deps)), skipped };
+      } catch (error) {
+        if (!(error instanceof PayloadMismatch) || !candidates.fallBack) throw error;
+        skip(entry.id, `${error.message} (nothing was committed)`);
+      }
+    }
+    throw jobFailed(`no intact backup to restore in environment ${options.environment}: ${skipped.map((s) => `${s.id} (${s.reason})`).join('; ')}`);
+  } catch (error) {
+    throw classifyRestoreError(error);
+  }
+}
+
+/** Reads and opens the manifest; a string says why this backup is unusable. A wrong key throws. */
+async function checkCandidate(entry: CatalogEntry, decrypt: DecryptSpec, reader: ObjectReader): Promise<{ manifest: Manifest; sealed: SealedContents } | string> {
+  if (entry.status !== 'complete' || !entry.manifest || !entry.payload) return entry.problem ?? entry.status;
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest(await reader.getBytes(entry.manifest.key, { versionId: entry.manifest.versionId, maxBytes: MANIFEST_MAX_BYTES }));
+  } catch (error) {
+    if (error instanceof StoreError) throw error;
+    return describe(error);
+  }
+  if (manifest.payload.key !== entry.payload.key) return `the manifest names another payload (${manifest.payload.key})`;
+  if (!entry.payload.isLatest) return 'not the newest version of its key';
+  if (manifest.payload.size !== entry.payload.size) return `the payload is ${entry.payload.size} bytes, the manifest says ${manifest.payload.size}`;
+  if (manifest.payload.encryption.scheme !== decrypt.scheme) {
+    throw configError(`backup ${entry.id} is encrypted with ${manifest.payload.encryption.scheme}, but the key given is for ${decrypt.scheme}: set ${decrypt.scheme === 'age' ? 'OFFSITE_ENCRYPTION_PASSWORD' : 'OFFSITE_AGE_IDENTITY_FILE'}`);
+  }
+  let sealed: SealedContents;
+  try {
+    sealed = parseSealed(await openSealed(decrypt, Buffer.from(manifest.sealed, 'base64')));
+  } catch (error) {
+    throw configError(`cannot decrypt backup ${entry.id} with the key given (${describe(error)}); check OFFSITE_AGE_IDENTITY_FILE or OFFSITE_ENCRYPTION_PASSWORD`, error);
+  }
+  return { manifest, sealed };
+}
+
+async function restoreOne(options: RestoreDbOptions, mode: RestoreMode, entry: CatalogEntry, checked: { manifest: Manifest; sealed: SealedContents }, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<Omit<RestoreDbResult, 'skipped'>> {
+  const { manifest, sealed } = checked;
+  const major = Number(manifest.payload.pgDumpVersion.split('.')[0]);
+  const tools = await findTools(manifest.payload.dumpFormat, major, options);
+  const target = await prepareTarget(options, mode, manifest.payload.dumpFormat);
+  deps.reporter.info('restore started', { id: entry.id, key: manifest.payload.key, database: target.facts.database });
+  const payload = await deps.reader.getStream(manifest.payload.key, { versionId: entry.payload?.versionId ?? null, ...(deps.signal ? { signal: deps.signal } : {}) });
+  const result = await target.run(() =>
+    attemptRestore({
+      payload, format: manifest.payload.dumpFormat, compression: manifest.payload.compression, decrypt: options.decrypt,
+      expected: { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 }, plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 }, ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}) },
+      storedTotal: manifest.payload.size,
+      wrap: { dataOnly: mode.dataOnly, truncateFirst: mode.truncateFirst, tables: restoredTables(sealed.tables, mode, target.facts), foreignKeys: target.facts.foreignKeys },
+      restore: mode, countTables: mode.schemaOnly ? [] : restoredTables(sealed.tables, mode), target: childConnection(target.url), tools, childEnv: options.childEnv, reporter: deps.reporter,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    }),
+  );
+  return { id: entry.id, key: manifest.payload.key, versionId: entry.payload?.versionId ?? null, database: target.facts.database, tables: result.tables, bytes: result.bytes, verified: true };
+}
+
+/** Old-pipeline backups: `pg_dump | openssl enc`, plain SQL, no manifest: nothing to check the bytes against. */
+async function restoreLegacy(options: RestoreDbOptions, key: string, mode: RestoreMode, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<RestoreDbResult> {
+  if (options.decrypt.scheme !== 'openssl') throw configError('backups made by the old shell pipeline need OFFSITE_ENCRYPTION_PASSWORD (openssl enc)');
+  const tools = await findTools('plain', 0, options);
+  const target = await prepareTarget(options, mode, 'plain');
+  deps.reporter.warn(`restoring ${key} without a manifest: its integrity cannot be checked beyond decryption and SQL errors`);
+  const payload = await deps.reader.getStream(key, { ...(deps.signal ? { signal: deps.signal } : {}) });
+  const result = await target.run(() =>
+    attemptRestore({
+      payload, format: 'plain', compression: 'none', decrypt: options.decrypt, wrap: { dataOnly: false, truncateFirst: false, tables: [], foreignKeys: [] },
+      restore: mode, countTables: [], target: childConnection(target.url), tools, childEnv: options.childEnv, reporter: deps.reporter,
+    }),
+  );
+  return { id: null, key, versionId: null, database: target.facts.database, skipped: [], tables: result.tables, bytes: result.bytes, verified: false };
+}
+
+async function findTools(format: 'custom' | 'plain', major: number, options: RestoreDbOptions): Promise<{ psql: string; pgRestore?: string }> {
+  const where = { ...(options.pgBinDir ? { binDir: options.pgBinDir } : {}), pathEnv: options.childEnv.PATH ?? '' };
+  const psql = await findPgTool('psql', 0, where);
+  if (format === 'plain') return { psql: psql.path };
+  return { psql: psql.path, pgRestore: (await findPgTool('pg_restore', major, where)).path };
+}
+
+/** The manifest's tables that this restore loads (all, or the --table ones) and, when given, that exist in the target. */
+function restoredTables(tables: readonly { schema: string; name: string }[], mode: RestoreMode, facts?: TargetFacts): { schema: string; name: string }[] {
+  const chosen = mode.tables.length === 0 ? tables : tables.filter((t) => mode.tables.includes(t.name) || mode.tables.includes(`${t.schema}.${t.name}`));
+  return facts ? chosen.filter((t) => facts.tables.includes(`${t.schema}.${t.name}`)) : [...chosen];
+}
+
+function noBackupMessage(options: RestoreDbOptions, total: number): string {
+  const source = options.source;
+  if (source.kind === 'id') return `no complete backup with id ${source.id} in environment ${options.environment}; see 'offsite list'`;
+  if (total === 0) return `no backups in environment ${options.environment} (bucket prefix "${options.prefix}"); check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`;
+  if (source.kind === 'before') return `no complete backup before ${source.time.toISOString()} in environment ${options.environment}`;
+  return `no complete backup in environment ${options.environment}; see 'offsite list'`;
+}
+

@@ -1,0 +1,60 @@
+/** pg_restore as a stage: a custom-format archive in, the SQL to run out (fails when pg_restore fails). */
+import { spawn } from 'node:child_process';
+import { Duplex, Writable } from 'node:stream';
+import { gatedOutput, watchChild } from './child-stream.js';
+
+export interface PgRestoreOptions {
+  schemaOnly: boolean;
+  dataOnly: boolean;
+  clean: boolean;
+  noOwner: boolean;
+  noPrivileges: boolean;
+  /** `schema.table` or `table`. */
+  tables: readonly string[];
+}
+
+export function pgRestoreArgs(options: PgRestoreOptions): string[] {
+  const args = ['--file=-'];
+  if (options.schemaOnly) args.push('--schema-only');
+  if (options.dataOnly) args.push('--data-only');
+  if (options.clean) args.push('--clean', '--if-exists');
+  if (options.noOwner) args.push('--no-owner');
+  if (options.noPrivileges) args.push('--no-privileges');
+  for (const table of options.tables) {
+    const dot = table.indexOf('.');
+    args.push(`--table=${dot < 0 ? table : table.slice(dot + 1)}`);
+  }
+  return args;
+}
+
+/** A Duplex: write the archive, read SQL. */
+export function createPgRestoreStage(binary: string, options: PgRestoreOptions, env: NodeJS.ProcessEnv): { stage: Duplex; kill(): void } {
+  const child = spawn(binary, pgRestoreArgs(options), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const output = gatedOutput(child.stdout, watchChild(child, 'pg_restore'));
+  return { stage: Duplex.from({ writable: drainingInput(child.stdin), readable: output }), kill: () => child.kill('SIGTERM') };
+}
+
+/**
+ * pg_restore may stop reading once it has what it needs (--schema-only, --table); the rest of the
+ * archive is then read and dropped, so that the payload's hash still covers every byte.
+ * If pg_restore failed instead, its exit status fails the output side.
+ */
+function drainingInput(stdin: Writable): Writable {
+  let closed = false;
+  stdin.on('error', () => {
+    closed = true;
+  });
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (closed) return done();
+      stdin.write(chunk, (error) => {
+        if (error) closed = true;
+        done();
+      });
+    },
+    final(done) {
+      if (!closed) stdin.end();
+      done();
+    },
+  });
+}

@@ -1,0 +1,70 @@
+/** What a restore needs to know about its target database, read with a short-lived connection. */
+import pg from 'pg';
+import { DatabaseError } from './snapshot-session.js';
+
+export interface ForeignKey {
+  table: string;
+  name: string;
+  definition: string;
+}
+
+export interface TargetFacts {
+  database: string;
+  serverMajor: number;
+  /** `schema.table` of every ordinary user table. */
+  tables: string[];
+  /** Foreign keys on or referencing user tables (quoted names, ready for SQL). */
+  foreignKeys: ForeignKey[];
+}
+
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+  ORDER BY 1, 2`;
+const FOREIGN_KEYS_SQL = `
+  SELECT format('%I.%I', n.nspname, c.relname) AS table, format('%I', k.conname) AS name, pg_get_constraintdef(k.oid) AS definition
+  FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE k.contype = 'f' ORDER BY 1, 2`;
+
+export async function withTarget<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'offsite restore', connectionTimeoutMillis: 15_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await use(client);
+  } catch (error) {
+    if (error instanceof DatabaseError) throw error;
+    throw new DatabaseError(error instanceof Error ? error.message : String(error), (error as { code?: string }).code, error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** @throws DatabaseError when the target cannot be reached. */
+export function readTarget(url: string): Promise<TargetFacts> {
+  return withTarget(url, async (client) => {
+    const info = await client.query<{ database: string; num: string }>(`SELECT current_database() AS database, current_setting('server_version_num') AS num`);
+    const tables = await client.query<{ schema: string; name: string }>(TABLES_SQL);
+    // An empty search_path makes pg_get_constraintdef qualify every name, as the restored SQL runs with one.
+    await client.query(`SET search_path = ''`);
+    const foreignKeys = await client.query<ForeignKey>(FOREIGN_KEYS_SQL);
+    return {
+      database: info.rows[0]?.database ?? '',
+      serverMajor: Math.floor(Number(info.rows[0]?.num ?? 0) / 10_000),
+      tables: tables.rows.map((t) => `${t.schema}.${t.name}`),
+      foreignKeys: foreignKeys.rows,
+    };
+  });
+}
+
+/** Creates an empty database on the target's server; returns its URL. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  await withTarget(serverUrl, (client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${encodeURIComponent(name)}`;
+  return url.toString();
+}
+
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  await withTarget(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}`));
+}
