@@ -9,6 +9,7 @@ import { registerBackupDb } from './commands/backup-db.js';
 import { registerKeysGenerate } from './commands/keys-generate.js';
 import { registerList } from './commands/list.js';
 import { registerRestoreDb } from './commands/restore-db.js';
+import { registerVerify } from './commands/verify.js';
 import type { CliContext } from './context.js';
 
 export function buildProgram(context: CliContext): Command {
@@ -21,6 +22,7 @@ export function buildProgram(context: CliContext): Command {
   const backup = program.command('backup').description('take a backup');
   registerBackupDb(backup, context);
   registerList(program, context);
+  registerVerify(program, context);
   const restore = program.command('restore').description('restore a backup');
   registerRestoreDb(restore, context);
   const keys = program.command('keys').description('manage encryption keys');
