@@ -10,7 +10,7 @@ import type { Compression } from '../format/layout.js';
 import { createDecompressStream } from '../pipeline/compress.js';
 import { createDecryptStream, type DecryptSpec } from '../pipeline/cipher.js';
 import { createMeter, type Measurement } from '../pipeline/meter.js';
-import { watchChild, type WatchedChild } from '../processes/child-stream.js';
+import { drainingInput, watchChild, type WatchedChild } from '../processes/child-stream.js';
 
 /** What a deep pass needs: the key, the compression, and pg_restore for custom archives. */
 export interface DeepPass {
@@ -67,27 +67,8 @@ export async function measurePayload(payload: Readable, deep: DeepPass | undefin
 
 const drain = (): Writable => new Writable({ write: (_chunk, _encoding, done) => done() });
 
-/**
- * `pg_restore --list` on stdin. It stops reading after the archive's table of contents; the rest
- * is still read and dropped so that the hashes cover every byte. Its exit status is the verdict.
- */
+/** `pg_restore --list` on stdin; its exit status is the verdict. */
 function startLister(tool: { binary: string; env: NodeJS.ProcessEnv }): { sink: Writable; watched: WatchedChild; kill(): void } {
   const child = spawn(tool.binary, ['--list'], { env: tool.env, stdio: ['pipe', 'ignore', 'pipe'] });
-  const watched = watchChild(child, 'pg_restore');
-  let closed = false;
-  child.stdin.on('error', () => (closed = true));
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      if (closed) return done();
-      child.stdin.write(chunk, (error) => {
-        if (error) closed = true;
-        done();
-      });
-    },
-    final(done) {
-      if (!closed) child.stdin.end();
-      done();
-    },
-  });
-  return { sink, watched, kill: () => child.kill('SIGTERM') };
+  return { sink: drainingInput(child.stdin), watched: watchChild(child, 'pg_restore'), kill: () => child.kill('SIGTERM') };
 }

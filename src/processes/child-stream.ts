@@ -3,7 +3,7 @@
  * non-zero or is killed: a consumer never mistakes a cut output for a whole one.
  */
 import type { ChildProcessByStdio } from 'node:child_process';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 
 export class ChildProcessError extends Error {
   override name = 'ChildProcessError';
@@ -60,4 +60,30 @@ function summarize(stderr: string, tool: string): string {
   const lines = stderr.split('\n').map((line) => line.replace(prefix, '').trim()).filter(Boolean);
   const error = [...lines].reverse().find((line) => /^(error|fatal|detail):/i.test(line) || /^psql:.*(ERROR|FATAL)/.test(line)) ?? lines.at(-1);
   return error ? `: ${error.replace(/^error:\s*/i, '')}` : '';
+}
+
+/**
+ * A child's stdin that keeps accepting input after the child stopped reading: pg_restore stops
+ * once it has what it needs (--list, --schema-only, --table), and the rest is then read and
+ * dropped, so that the payload's hash still covers every byte. Whether the child failed is told
+ * by its exit status, not by a broken pipe.
+ */
+export function drainingInput(stdin: Writable): Writable {
+  let closed = false;
+  stdin.on('error', () => {
+    closed = true;
+  });
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (closed) return done();
+      stdin.write(chunk, (error) => {
+        if (error) closed = true;
+        done();
+      });
+    },
+    final(done) {
+      if (!closed) stdin.end();
+      done();
+    },
+  });
 }

@@ -1,7 +1,7 @@
 /** pg_restore as a stage: a custom-format archive in, the SQL to run out (fails when pg_restore fails). */
 import { spawn } from 'node:child_process';
-import { Duplex, Writable } from 'node:stream';
-import { gatedOutput, watchChild } from './child-stream.js';
+import { Duplex } from 'node:stream';
+import { drainingInput, gatedOutput, watchChild } from './child-stream.js';
 
 export interface PgRestoreOptions {
   schemaOnly: boolean;
@@ -32,29 +32,4 @@ export function createPgRestoreStage(binary: string, options: PgRestoreOptions, 
   const child = spawn(binary, pgRestoreArgs(options), { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const output = gatedOutput(child.stdout, watchChild(child, 'pg_restore'));
   return { stage: Duplex.from({ writable: drainingInput(child.stdin), readable: output }), kill: () => child.kill('SIGTERM') };
-}
-
-/**
- * pg_restore may stop reading once it has what it needs (--schema-only, --table); the rest of the
- * archive is then read and dropped, so that the payload's hash still covers every byte.
- * If pg_restore failed instead, its exit status fails the output side.
- */
-function drainingInput(stdin: Writable): Writable {
-  let closed = false;
-  stdin.on('error', () => {
-    closed = true;
-  });
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      if (closed) return done();
-      stdin.write(chunk, (error) => {
-        if (error) closed = true;
-        done();
-      });
-    },
-    final(done) {
-      if (!closed) stdin.end();
-      done();
-    },
-  });
 }
