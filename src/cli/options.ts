@@ -7,6 +7,7 @@ import { SETTINGS, settingLabel, type SettingName, type Settings } from '../conf
 import { readFileSync, statSync } from 'node:fs';
 import { configError, describe, isOffsiteError, usageError } from '../errors.js';
 import { isValidEnvironment, normalizePrefix } from '../format/layout.js';
+import { retentionFor } from '../format/retention.js';
 import { assertAgeRecipient, parseAgeIdentityFile } from '../pipeline/age.js';
 import { OPENSSL_ITERATIONS, type DecryptSpec, type EncryptSpec } from '../pipeline/cipher.js';
 import { childConnection, urlHasPassword } from '../processes/connection.js';
@@ -124,4 +125,26 @@ export function decryptSpecOf(settings: Settings): DecryptSpec {
   const password = settings.encryptionPassword;
   if (password) return { scheme: 'openssl', password: password.reveal(), iterations: OPENSSL_ITERATIONS };
   throw configError(`no decryption key: set ${settingLabel('ageIdentityFile')} to the age identity file, or OFFSITE_ENCRYPTION_PASSWORD for openssl backups`);
+}
+
+/** Retention days that the server can store (see format/retention.ts), checked before any work. */
+export function retentionDaysOf(settings: Settings, now: Date): number {
+  const days = settings.retentionDays ?? 35;
+  try {
+    retentionFor(now, days, settings.lockMode ?? 'COMPLIANCE');
+  } catch (error) {
+    throw configError(`${settingLabel('retentionDays')}: ${describe(error)}`, error);
+  }
+  return days;
+}
+
+const MIN_PART_MIB = 5;
+const MAX_PART_MIB = 5 * 1024;
+
+/** S3 parts are 5 MiB to 5 GiB; memory use is about three parts. */
+export function partSizeOf(settings: Settings): number | undefined {
+  const mib = settings.partSizeMiB;
+  if (mib === undefined) return undefined;
+  if (mib < MIN_PART_MIB || mib > MAX_PART_MIB) throw configError(`${settingLabel('partSizeMiB')} must be between ${MIN_PART_MIB} and ${MAX_PART_MIB} (S3's part size limits), got ${mib}`);
+  return mib * 1024 * 1024;
 }

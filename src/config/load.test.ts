@@ -47,6 +47,11 @@ describe('loadSettings', () => {
     assert.throws(() => load({ configFile }), configErrorMatching(/secretAccessKey is a secret .* set AWS_SECRET_ACCESS_KEY/));
   });
 
+  it('refuses a database URL with a password in the config file', () => {
+    const configFile = file('url.yaml', 'databaseUrl: postgres://app:hunter2@db/app\n');
+    assert.throws(() => load({ configFile }), (error: unknown) => configErrorMatching(/databaseUrl carries a password/)(error) && !String((error as Error).message).includes('hunter2'));
+  });
+
   it('refuses unknown settings and malformed YAML', () => {
     assert.throws(() => load({ configFile: file('typo.yaml', 'buckt: b\n') }), configErrorMatching(/unknown setting "buckt"/));
     assert.throws(() => load({ configFile: file('bad.yaml', 'bucket: [\n') }), configErrorMatching(/is not valid YAML/));

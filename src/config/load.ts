@@ -127,6 +127,9 @@ function checkKeys(values: Record<string, unknown>, path: string, where: string)
     const spec = (SETTINGS as Record<string, SettingSpec>)[key];
     if (!spec) throw configError(`${path}: unknown setting "${key}" at ${where} (known: ${SETTING_NAMES.join(', ')})`);
     if (spec.secret) throw configError(`${path}: ${key} is a secret and cannot be set in the config file; set ${spec.env} in the environment`);
+    if (spec.name.endsWith('Url') && typeof values[key] === 'string' && /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(values[key])) {
+      throw configError(`${path}: ${key} carries a password; config files end up in repositories: put the password in ${spec.env}, PGPASSWORD or a passfile`);
+    }
   }
 }
 

@@ -50,7 +50,6 @@ export function breakGlassScript(input: BreakGlassInput): string {
 }
 
 interface Checked extends BreakGlassInput {
-  sha256?: string;
   tables: { schema?: string; name: string }[];
 }
 
@@ -85,7 +84,8 @@ function validate(input: BreakGlassInput): Checked {
 function hasPassword(target: string): boolean {
   if (/^postgres(ql)?:\/\//i.test(target)) {
     try {
-      return new URL(target).password !== '' || new URL(target).searchParams.has('password');
+      const url = new URL(target);
+      return url.password !== '' || url.searchParams.has('password');
     } catch {
       return /:[^/@]*@/.test(target.replace(/^postgres(ql)?:\/\//i, ''));
     }
@@ -127,7 +127,7 @@ function header(input: Checked): string[] {
     `# What it does: (1) downloads ${input.payload.versionId !== null ? 'this exact version of ' : ''}the backup object into a private temporary`,
     ...(input.sha256 !== undefined
       ? ['# directory; (2) checks its SHA-256 against the hash the backup recorded, and stops if they differ;']
-      : ['# directory; (2) prints its SHA-256 (there is no manifest, so no recorded hash to check it against);']),
+      : ['# directory; (2) prints its SHA-256 (no hash was recorded to check it against);']),
     `# (3) decrypts${input.payload.compression === 'none' ? '' : ', decompresses'} and restores it as one stream, in ONE transaction: if anything fails,`,
     '# the target database is left exactly as it was; (4) prints the row count of every table.',
     '# The decrypted data never touches the disk; the temporary directory is deleted however the script ends.',
@@ -214,10 +214,12 @@ function integrity(input: Checked): string[] {
   if (input.sha256 === undefined) {
     return [
       RULE,
-      '# 2. There is no recorded hash to check against (no manifest). openssl enc has no integrity check',
-      '#    of its own: a damaged file fails halfway through, and the transaction is then rolled back.',
+      '# 2. There is no recorded hash to check against (no manifest).',
+      ...(input.payload.encryption === 'openssl'
+        ? ['#    openssl enc has no integrity check of its own: a damaged file fails halfway through (or', '#    restores damaged SQL that fails), and the transaction is then rolled back.']
+        : ['#    age checks every chunk it decrypts: a damaged file fails, and the transaction is rolled back.']),
       '#    The SHA-256 of what was downloaded, for your notes:',
-      'printf \'break-glass: 2/4 no manifest, so no hash to compare; SHA-256 of the download:\\n\' >&2',
+      'printf \'break-glass: 2/4 no recorded hash to compare with; SHA-256 of the download:\\n\' >&2',
       'sha256sum "$PAYLOAD" >&2',
     ];
   }

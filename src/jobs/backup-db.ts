@@ -2,6 +2,7 @@
  * The database backup: pg_dump → compress → encrypt → multipart upload, in one stream with no
  * temp file, then the manifest, written last. A backup without a manifest is incomplete.
  */
+import { describe, jobFailed } from '../errors.js';
 import { backupKeys, newBackupId, type Compression, type DumpFormat } from '../format/layout.js';
 import { retentionFor, type LockMode } from '../format/retention.js';
 import { createCompressStream } from '../pipeline/compress.js';
@@ -80,19 +81,20 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
     const retention = retentionFor(startedAt, options.retentionDays, options.lockMode);
     deps.reporter.info('backup started', { id, database: session.database, pgDump: pgDump.version, key: keys.payload });
 
-    const dump = startPgDump({ binary: pgDump.path, connection: childConnection(options.databaseUrl), format: options.dumpFormat, snapshot: session.snapshot, env: options.childEnv });
+    const stages = [createCompressStream(options.compression), await createEncryptStream(options.encrypt)];
     const plain = createMeter();
     const stored = createMeter();
     const cancel = new AbortController();
     const onOuterAbort = () => cancel.abort();
+    deps.signal?.throwIfAborted();
     deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    const stages = [plain.stream, createCompressStream(options.compression), await createEncryptStream(options.encrypt), stored.stream];
-    const running = runPipeline(dump.output, stages, cancel.signal);
+    const dump = startPgDump({ binary: pgDump.path, connection: childConnection(options.databaseUrl), format: options.dumpFormat, snapshot: session.snapshot, env: options.childEnv });
+    const running = runPipeline(dump.output, [plain.stream, ...stages, stored.stream], cancel.signal);
     const tick = () => deps.reporter.progress({ phase: 'backing up', bytesIn: plain.bytes(), bytesOut: stored.bytes(), totalIn: session.databaseBytes });
     tick();
     const ticker = setInterval(tick, PROGRESS_MS);
     try {
-      const partSize = options.partSize ?? partSizeFor(session.databaseBytes);
+      const partSize = options.partSize ?? partSizeFor(session.databaseBytes, options.compression);
       const [upload, , tables] = await settleTogether(
         [
           deps.writer.putStream(keys.payload, running.output, { retention, contentType: 'application/octet-stream', partSize, queueSize: QUEUE_SIZE, signal: cancel.signal }),
@@ -102,6 +104,7 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
         () => {
           cancel.abort();
           dump.kill();
+          session.abort();
         },
         rankBackupError,
       );
@@ -111,6 +114,8 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
         id, environment: options.environment, keys, startedAt, finishedAt, retention, upload, pgDumpVersion: pgDump.version,
         dumpFormat: options.dumpFormat, compression: options.compression, encrypt: options.encrypt,
         plaintext: plain.result(), stored: stored.result(), session, rowCounts: options.rowCounts, tables, signal: cancel.signal,
+      }).catch((error: unknown) => {
+        throw jobFailed(`writing the manifest failed (${describe(error)}); the payload ${keys.payload} was uploaded without it, so this backup is incomplete and will never be restored as latest`, error);
       });
       return {
         id, environment: options.environment, payloadKey: keys.payload, manifestKey: keys.manifest, payloadVersionId: upload.versionId,
@@ -129,9 +134,14 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
   }
 }
 
-/** Parts big enough that even a dump larger than the database fits in S3's 10,000 parts. */
-export function partSizeFor(databaseBytes: number): number {
+/**
+ * Parts big enough that the stored dump fits in S3's 10,000 parts. A dump can be larger than the
+ * database (TOAST-compressed values are dumped expanded, bytea as hex): without compression
+ * allow 4× the database size, with it 2×.
+ */
+export function partSizeFor(databaseBytes: number, compression: Compression): number {
   const mib = 1024 * 1024;
-  const needed = Math.ceil((databaseBytes * 1.2) / 9_000 / mib) * mib;
+  const factor = compression === 'none' ? 4 : 2;
+  const needed = Math.ceil((databaseBytes * factor) / 9_000 / mib) * mib;
   return Math.max(MIN_PART_SIZE, needed);
 }

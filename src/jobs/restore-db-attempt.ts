@@ -64,14 +64,9 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     const restore = input.format === 'custom' && input.tools.pgRestore ? createPgRestoreStage(input.tools.pgRestore, input.restore, input.childEnv) : undefined;
     const decrypt = createDecryptStream(input.decrypt);
     const decompress = createDecompressStream(input.compression);
-    let payloadError: unknown;
-    const cancel = new AbortController();
-    for (const stage of [decrypt, decompress]) {
-      stage.once('error', (error) => {
-        if (!cancel.signal.aborted) payloadError ??= error;
-      });
-    }
     const stages = [stored.stream, decrypt, decompress, plain.stream, ...(restore ? [restore.stage] : [])];
+    const origins = recordErrorOrigins({ source: input.payload, decrypt, decompress, ...(restore ? { restore: restore.stage } : {}) });
+    const cancel = new AbortController();
     const running = runPipeline(input.payload, stages, cancel.signal);
     const tick = () => input.reporter.progress({ phase: 'restoring', bytesIn: stored.bytes(), bytesOut: plain.bytes(), ...(input.storedTotal ? { totalIn: input.storedTotal } : {}) });
     const ticker = setInterval(tick, 250);
@@ -82,7 +77,8 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
       }, rankRestoreError);
     } catch (error) {
       // The key opened the manifest's sealed part, so bytes that fail to decrypt or decompress are damaged.
-      if (input.expected && payloadError !== undefined) throw new PayloadMismatch(`the payload is damaged: ${describe(payloadError)}`);
+      const damage = [...origins].find(([cause, stage]) => (stage === 'decrypt' || stage === 'decompress') && (cause as { name?: string }).name !== 'AbortError');
+      if (input.expected && damage) throw new PayloadMismatch(`the payload is damaged: ${describe(damage[0])}`);
       throw error;
     } finally {
       clearInterval(ticker);
@@ -100,10 +96,26 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     await psql.finish();
     return { tables, bytes: stored.result().bytes };
   } catch (error) {
+    input.payload.destroy();
     psql.kill();
     await psql.exited;
     throw error;
   }
+}
+
+/**
+ * Which stage first raised each error: pipeline hands one stage's error to every other stage, so
+ * only the first emitter is its origin (a network error reaches the decrypter too, without
+ * meaning the payload is damaged).
+ */
+function recordErrorOrigins(stages: Record<string, NodeJS.EventEmitter>): Map<unknown, string> {
+  const origins = new Map<unknown, string>();
+  for (const [name, stage] of Object.entries(stages)) {
+    stage.on('error', (error: unknown) => {
+      if (!origins.has(error)) origins.set(error, name);
+    });
+  }
+  return origins;
 }
 
 /** Copies the SQL into psql without ending psql's input (COMMIT comes later). */

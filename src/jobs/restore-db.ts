@@ -108,10 +108,10 @@ async function restoreOne(options: RestoreDbOptions, mode: RestoreMode, entry: C
   const tools = await findTools(manifest.payload.dumpFormat, major, options);
   const target = await prepareTarget(options, mode, manifest.payload.dumpFormat);
   deps.reporter.info('restore started', { id: entry.id, key: manifest.payload.key, database: target.facts.database });
-  const payload = await deps.reader.getStream(manifest.payload.key, { versionId: entry.payload?.versionId ?? null, ...(deps.signal ? { signal: deps.signal } : {}) });
-  const result = await target.run(() =>
+  const result = await target.run(async () =>
     attemptRestore({
-      payload, format: manifest.payload.dumpFormat, compression: manifest.payload.compression, decrypt: options.decrypt,
+      payload: await deps.reader.getStream(manifest.payload.key, { versionId: entry.payload?.versionId ?? null, ...(deps.signal ? { signal: deps.signal } : {}) }),
+      format: manifest.payload.dumpFormat, compression: manifest.payload.compression, decrypt: options.decrypt,
       expected: { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 }, plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 }, ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}) },
       storedTotal: manifest.payload.size,
       wrap: { dataOnly: mode.dataOnly, truncateFirst: mode.truncateFirst, tables: restoredTables(sealed.tables, mode, target.facts), foreignKeys: target.facts.foreignKeys },
@@ -128,10 +128,10 @@ async function restoreLegacy(options: RestoreDbOptions, key: string, mode: Resto
   const tools = await findTools('plain', 0, options);
   const target = await prepareTarget(options, mode, 'plain');
   deps.reporter.warn(`restoring ${key} without a manifest: its integrity cannot be checked beyond decryption and SQL errors`);
-  const payload = await deps.reader.getStream(key, { ...(deps.signal ? { signal: deps.signal } : {}) });
-  const result = await target.run(() =>
+  const result = await target.run(async () =>
     attemptRestore({
-      payload, format: 'plain', compression: 'none', decrypt: options.decrypt, wrap: { dataOnly: false, truncateFirst: false, tables: [], foreignKeys: [] },
+      payload: await deps.reader.getStream(key, { ...(deps.signal ? { signal: deps.signal } : {}) }),
+      format: 'plain', compression: 'none', decrypt: options.decrypt, wrap: { dataOnly: false, truncateFirst: false, tables: [], foreignKeys: [] },
       restore: mode, countTables: [], target: childConnection(target.url), tools, childEnv: options.childEnv, reporter: deps.reporter,
     }),
   );

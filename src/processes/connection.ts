@@ -10,6 +10,8 @@ export interface ChildConnection {
 }
 
 const PASSWORD_PARAMS = ['password'];
+/** Secrets libpq also takes as parameters; never passed on argv. */
+const SECRET_PARAMS = ['sslpassword'];
 
 /**
  * Splits a postgres URL into a password-free URL and the child's environment.
@@ -22,28 +24,16 @@ export function childConnection(databaseUrl: string): ChildConnection {
   if (password) env.PGPASSWORD = password;
   url.password = '';
   for (const name of PASSWORD_PARAMS) url.searchParams.delete(name);
+  const sslPassword = url.searchParams.get('sslpassword');
+  if (sslPassword) env.PGSSLPASSWORD = sslPassword;
+  for (const name of SECRET_PARAMS) url.searchParams.delete(name);
   return { url: url.toString(), env };
 }
-
-/** The URL without its password, for messages. */
-export const redactUrl = (databaseUrl: string): string => {
-  try {
-    return childConnection(databaseUrl).url;
-  } catch {
-    return '(unparseable database URL)';
-  }
-};
 
 /** Whether the URL carries a password (inline or as a parameter). */
 export function urlHasPassword(databaseUrl: string): boolean {
   const url = parsePostgresUrl(databaseUrl);
   return url.password !== '' || PASSWORD_PARAMS.some((name) => url.searchParams.has(name));
-}
-
-/** The database name a URL points at, when it names one. */
-export function urlDatabase(databaseUrl: string): string | undefined {
-  const name = decodeURIComponent(parsePostgresUrl(databaseUrl).pathname.replace(/^\//, ''));
-  return name === '' ? undefined : name;
 }
 
 function parsePostgresUrl(text: string): URL {

@@ -30,7 +30,7 @@ export async function findPgTool(tool: string, serverMajor: number, options: { b
   const candidates = options.binDir ? [join(options.binDir, tool)] : candidatePaths(tool, options.pathEnv ?? '');
   const found: PgTool[] = [];
   for (const path of candidates) {
-    const version = await toolVersion(path);
+    const version = await toolVersion(path, options.pathEnv ?? '');
     if (version) found.push(version);
   }
   const suitable = found.filter((t) => t.major >= serverMajor).sort((a, b) => a.major - b.major);
@@ -55,9 +55,10 @@ function candidatePaths(tool: string, pathEnv: string): string[] {
 }
 
 /** `pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)` → 15.20; undefined when it does not run. */
-async function toolVersion(path: string): Promise<PgTool | undefined> {
+async function toolVersion(path: string, pathEnv: string): Promise<PgTool | undefined> {
   try {
-    const { stdout } = await run(path, ['--version'], { timeout: 10_000 });
+    // Only PATH: the probe must not see our secrets (a configured directory may hold anything).
+    const { stdout } = await run(path, ['--version'], { timeout: 10_000, env: { PATH: pathEnv } });
     const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
     if (!match?.[1]) return undefined;
     const major = Number(match[1]);

@@ -7,7 +7,7 @@ import { watchChild, type ChildProcessError } from './child-stream.js';
 import type { ChildConnection } from './connection.js';
 
 export interface PsqlSession {
-  /** Writes SQL; rejects with psql's own error when psql has exited. */
+  /** Writes SQL; rejects with psql's own error once psql has exited. */
   send(sql: string | Buffer): Promise<void>;
   /** Runs a query whose rows are tagged with `marker`, and resolves with them (fields split on `|`). */
   query(sql: string, marker: string): Promise<string[][]>;
@@ -24,31 +24,44 @@ export function startPsql(options: { binary: string; connection: ChildConnection
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const watched = watchChild(child, 'psql');
+  let gone = false;
+  child.once('close', () => (gone = true));
   let stdout = '';
-  const waiters: (() => void)[] = [];
   child.stdout.setEncoding('utf8').on('data', (text: string) => {
     stdout += text;
-    for (const wake of waiters.splice(0)) wake();
+    child.emit('offsite:stdout');
   });
   child.stdin.on('error', () => undefined); // psql gone: its exit status carries the reason
-  const exitedEarly = watched.exited.then((error) => Promise.reject(error ?? new Error('psql exited before the restore finished')));
-  exitedEarly.catch(() => undefined);
-  const write = (chunk: string | Buffer): Promise<void> =>
-    Promise.race([
-      exitedEarly,
-      new Promise<void>((resolve) => {
-        if (child.stdin.write(chunk)) resolve();
-        else child.stdin.once('drain', resolve);
-      }),
-    ]);
+  const exitError = async (): Promise<Error> => (await watched.exited) ?? new Error('psql exited before the restore finished');
+
+  /** Resolves on `event`, rejects with psql's error if it exits first; leaves no listener behind. */
+  const until = (emitter: NodeJS.EventEmitter, event: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const onEvent = () => {
+        child.off('close', onClose);
+        resolve();
+      };
+      const onClose = () => {
+        emitter.off(event, onEvent);
+        exitError().then(reject, reject);
+      };
+      emitter.once(event, onEvent);
+      child.once('close', onClose);
+    });
+
+  const send = async (chunk: string | Buffer): Promise<void> => {
+    if (gone) throw await exitError();
+    if (!child.stdin.write(chunk)) await until(child.stdin, 'drain');
+  };
+
   return {
-    send: write,
+    send,
     async query(sql, marker) {
-      const done = `${marker}-done`;
-      await write(`${sql}\n\\echo ${done}\n`);
-      while (!stdout.includes(`${done}\n`)) {
-        const exitedEarly = await Promise.race([new Promise<false>((resolve) => waiters.push(() => resolve(false))), watched.exited.then(() => true)]);
-        if (exitedEarly && !stdout.includes(`${done}\n`)) throw (await watched.exited) ?? new Error('psql exited early');
+      const done = `${marker}-done\n`;
+      await send(`${sql}\n\\echo ${done}`);
+      while (!stdout.includes(done)) {
+        if (gone) throw await exitError();
+        await until(child, 'offsite:stdout');
       }
       const rows = stdout.split('\n').filter((line) => line.startsWith(`${marker}|`)).map((line) => line.split('|').slice(1));
       stdout = '';

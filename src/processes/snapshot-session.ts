@@ -21,6 +21,8 @@ export interface SnapshotSession {
   /** pg_database_size: an upper bound for sizing upload parts. */
   databaseBytes: number;
   countRows(mode: RowCountMode): Promise<TableCount[]>;
+  /** Drops the connection at once: a running count fails instead of finishing. */
+  abort(): void;
   close(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ const TABLES_SQL = `
 
 /** @throws DatabaseError when the server cannot be reached or refuses the connection. */
 export async function openSnapshotSession(databaseUrl: string, applicationName: string): Promise<SnapshotSession> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: applicationName, connectionTimeoutMillis: 15_000 });
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: applicationName, connectionTimeoutMillis: 15_000, keepAlive: true });
   let lastError: unknown;
   client.on('error', (error) => {
     lastError = error;
@@ -66,6 +68,9 @@ export async function openSnapshotSession(databaseUrl: string, applicationName: 
       serverMajor: Math.floor(Number(row.num) / 10_000),
       databaseBytes: Number(row.size),
       countRows: (mode) => countRows(client, mode).catch((error: unknown) => Promise.reject(asDatabaseError(lastError ?? error))),
+      abort: () => {
+        (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      },
       close: async () => {
         await client.query('COMMIT').catch(() => undefined);
         await client.end().catch(() => undefined);

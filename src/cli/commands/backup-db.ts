@@ -6,7 +6,7 @@ import { formatBytes, formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Writer } from '../../store/s3-writer.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
-import { childEnvOf, databaseUrlOf, encryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
+import { childEnvOf, databaseUrlOf, encryptSpecOf, environmentOf, partSizeOf, prefixOf, requireSetting, retentionDaysOf, s3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
@@ -24,6 +24,7 @@ export function registerBackupDb(parent: Command, context: CliContext): void {
   addSettingFlags(command, SETTINGS).action(async (flags: Record<string, unknown>) => {
     const given = settingFlags(flags, SETTINGS);
     const settings = loadCommandSettings(context, given, flags.config as string | undefined);
+    const partSize = partSizeOf(settings);
     const options = {
       databaseUrl: databaseUrlOf(settings, given),
       environment: environmentOf(settings),
@@ -31,12 +32,12 @@ export function registerBackupDb(parent: Command, context: CliContext): void {
       dumpFormat: settings.dumpFormat ?? 'custom',
       compression: settings.compression ?? 'zstd',
       encrypt: encryptSpecOf(settings),
-      retentionDays: settings.retentionDays ?? 35,
+      retentionDays: retentionDaysOf(settings, context.now()),
       lockMode: settings.lockMode ?? 'COMPLIANCE',
       rowCounts: settings.rowCounts ?? 'exact',
       childEnv: childEnvOf(context.env),
       ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
-      ...(settings.partSizeMiB ? { partSize: settings.partSizeMiB * 1024 * 1024 } : {}),
+      ...(partSize ? { partSize } : {}),
     };
     const writer = new S3Writer(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
     const json = wantsJson(context, flags.json as boolean | undefined);
