@@ -9,6 +9,8 @@ import { z } from 'zod';
 
 export const MANIFEST_FORMAT = 'offsite-manifest';
 export const MANIFEST_VERSION = 1;
+/** Manifests are small; a larger object under a manifest key is not one. */
+export const MANIFEST_MAX_BYTES = 1024 * 1024;
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
 const isoTime = z.iso.datetime();

@@ -3,14 +3,15 @@
  * an id), then restore it into the target in one transaction (see restore-db-attempt.ts).
  * A corrupt newer backup is skipped with a warning; the target is never left half-restored.
  */
-import { parseManifest, parseSealed, type Manifest, type SealedContents } from '../format/manifest.js';
-import { configError, describe, jobFailed } from '../errors.js';
-import { openSealed, type DecryptSpec } from '../pipeline/cipher.js';
+import type { Manifest, SealedContents } from '../format/manifest.js';
+import { configError, jobFailed } from '../errors.js';
+import type { DecryptSpec } from '../pipeline/cipher.js';
 import { childConnection } from '../processes/connection.js';
 import { findPgTool } from '../processes/pg-tools.js';
 import type { TargetFacts } from '../processes/target-db.js';
 import type { Reporter } from '../report/reporter.js';
-import { StoreError, type ObjectReader } from '../store/store.js';
+import type { ObjectReader } from '../store/store.js';
+import { openCandidate, readCandidate } from './restore-db-candidate.js';
 import { listBackups } from './list.js';
 import { attemptRestore, PayloadMismatch, type AttemptResult } from './restore-db-attempt.js';
 import { selectCandidates, type Selection } from './restore-db-select.js';
@@ -42,8 +43,6 @@ export interface RestoreDbResult {
   verified: boolean;
 }
 
-const MANIFEST_MAX_BYTES = 1024 * 1024;
-
 /** @throws OffsiteError: usage/config for settings, failed when no backup could be restored. */
 export async function restoreDatabase(options: RestoreDbOptions, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<RestoreDbResult> {
   const mode = restoreMode(options.mode);
@@ -58,14 +57,15 @@ export async function restoreDatabase(options: RestoreDbOptions, deps: { reader:
       skipped.push({ id, reason });
     };
     for (const entry of candidates.ordered) {
-      const checked = await checkCandidate(entry, options.decrypt, deps.reader);
+      const checked = await readCandidate(entry, deps.reader);
       if (typeof checked === 'string') {
         if (!candidates.fallBack) throw jobFailed(`backup ${entry.id} cannot be restored: ${checked}`);
         skip(entry.id, checked);
         continue;
       }
       try {
-        return { ...(await restoreOne(options, mode, entry, checked, deps)), skipped };
+        const sealed = await openCandidate(entry.id, checked, options.decrypt);
+        return { ...(await restoreOne(options, mode, entry, { manifest: checked, sealed }, deps)), skipped };
       } catch (error) {
         if (!(error instanceof PayloadMismatch) || !candidates.fallBack) throw error;
         skip(entry.id, `${error.message} (nothing was committed)`);
@@ -75,31 +75,6 @@ export async function restoreDatabase(options: RestoreDbOptions, deps: { reader:
   } catch (error) {
     throw classifyRestoreError(error);
   }
-}
-
-/** Reads and opens the manifest; a string says why this backup is unusable. A wrong key throws. */
-async function checkCandidate(entry: CatalogEntry, decrypt: DecryptSpec, reader: ObjectReader): Promise<{ manifest: Manifest; sealed: SealedContents } | string> {
-  if (entry.status !== 'complete' || !entry.manifest || !entry.payload) return entry.problem ?? entry.status;
-  let manifest: Manifest;
-  try {
-    manifest = parseManifest(await reader.getBytes(entry.manifest.key, { versionId: entry.manifest.versionId, maxBytes: MANIFEST_MAX_BYTES }));
-  } catch (error) {
-    if (error instanceof StoreError) throw error;
-    return describe(error);
-  }
-  if (manifest.payload.key !== entry.payload.key) return `the manifest names another payload (${manifest.payload.key})`;
-  if (!entry.payload.isLatest) return 'not the newest version of its key';
-  if (manifest.payload.size !== entry.payload.size) return `the payload is ${entry.payload.size} bytes, the manifest says ${manifest.payload.size}`;
-  if (manifest.payload.encryption.scheme !== decrypt.scheme) {
-    throw configError(`backup ${entry.id} is encrypted with ${manifest.payload.encryption.scheme}, but the key given is for ${decrypt.scheme}: set ${decrypt.scheme === 'age' ? 'OFFSITE_ENCRYPTION_PASSWORD' : 'OFFSITE_AGE_IDENTITY_FILE'}`);
-  }
-  let sealed: SealedContents;
-  try {
-    sealed = parseSealed(await openSealed(decrypt, Buffer.from(manifest.sealed, 'base64')));
-  } catch (error) {
-    throw configError(`cannot decrypt backup ${entry.id} with the key given (${describe(error)}); check OFFSITE_AGE_IDENTITY_FILE or OFFSITE_ENCRYPTION_PASSWORD`, error);
-  }
-  return { manifest, sealed };
 }
 
 async function restoreOne(options: RestoreDbOptions, mode: RestoreMode, entry: CatalogEntry, checked: { manifest: Manifest; sealed: SealedContents }, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<Omit<RestoreDbResult, 'skipped'>> {

@@ -6,7 +6,7 @@
  */
 import { configError, describe, isOffsiteError, jobFailed } from '../errors.js';
 import type { CatalogEntry } from '../format/catalog.js';
-import { parseManifest, parseSealed, type Manifest, type SealedContents } from '../format/manifest.js';
+import { MANIFEST_MAX_BYTES, parseManifest, parseSealed, type Manifest, type SealedContents } from '../format/manifest.js';
 import { openSealed, type DecryptSpec } from '../pipeline/cipher.js';
 import { findPgTool, PgToolError } from '../processes/pg-tools.js';
 import { StoreError, type ObjectReader, type ObjectVersion } from '../store/store.js';
@@ -45,7 +45,6 @@ export interface VerifyResult {
   sealed?: SealedContents;
 }
 
-const MANIFEST_MAX_BYTES = 1024 * 1024;
 
 /**
  * Never throws for a bad backup: what is wrong goes into `problems`.

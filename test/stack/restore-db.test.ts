@@ -4,7 +4,7 @@
  * connection, the old shell pipeline's backups, and bad input that leaves the target untouched.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -73,6 +73,28 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     await assertSameAsSource(targetUrl);
     const tables = summary.tables as { rows: number; expected: number }[];
     assert.ok(tables.length >= 10 && tables.every((t) => t.rows === t.expected));
+  });
+
+  it('prints break-glass commands that restore identical data with aws, age, zstd and pg_restore alone', async () => {
+    const targetUrl = await newDatabase('breakglass');
+    const target = libpqEnv(targetUrl);
+    const printed = await restore(targetUrl, ['--print-commands'], { OFFSITE_AGE_IDENTITY_FILE: '' });
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(printed.stdout, /aws s3api get-object/);
+    assert.equal(printed.stdout.includes(target.env.PGPASSWORD ?? '-'), false, 'no password in the commands');
+    const script = join(dir.path, 'break-glass.sh');
+    writeFileSync(script, printed.stdout, { mode: 0o700 });
+    await bash(`bash "$SCRIPT"`, {
+      ...target.env,
+      SCRIPT: script,
+      AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: join(dir.path, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir.path, 'no-aws-credentials'),
+      AGE_IDENTITY_FILE: identity.file,
+    });
+    await assertSameAsSource(targetUrl);
   });
 
   it('restores into a new database with --create-database', async () => {

@@ -1,7 +1,9 @@
 /** `offsite restore db`: choose a backup, restore it into the target in one transaction, compare row counts. */
 import type { Command } from 'commander';
 import type { SettingName } from '../../config/settings.js';
-import { usageError } from '../../errors.js';
+import { configError, usageError } from '../../errors.js';
+import { BreakGlassError } from '../../format/break-glass.js';
+import { restoreCommands } from '../../jobs/restore-db-print.js';
 import { backupIdTime } from '../../format/layout.js';
 import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from '../../jobs/restore-db.js';
 import { formatBytes } from '../../report/units.js';
@@ -27,6 +29,7 @@ interface Flags {
   keepOwner?: boolean;
   keepPrivileges?: boolean;
   json?: boolean;
+  printCommands?: boolean;
   config?: string;
 }
 
@@ -45,27 +48,40 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     .option('--table <name>', 'restore only this table (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--keep-owner', 'restore object owners (default: --no-owner, as managed databases have other roles)')
     .option('--keep-privileges', 'restore grants (default: --no-privileges)')
+    .option('--print-commands', 'print the shell commands (aws, age/openssl, zstd, pg_restore/psql) that restore the chosen backup without Offsite, and exit')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nEverything happens in one transaction: on any failure the target is left exactly as it was.\nExit status: 0 restored and checked, 1 the restore failed, 2 bad usage or configuration.');
   addSettingFlags(command, SETTINGS).action(async (flags: Flags & Record<string, unknown>) => {
     const given = settingFlags(flags, SETTINGS);
     const settings = loadCommandSettings(context, given, flags.config);
-    const options: RestoreDbOptions = {
+    const base = {
       environment: environmentOf(settings),
       prefix: prefixOf(settings),
       source: sourceOf(flags),
       targetUrl: databaseUrlOf(settings, given, 'targetUrl'),
-      ...(flags.createDatabase ? { createDatabase: flags.createDatabase } : {}),
       mode: {
         schemaOnly: flags.schemaOnly === true, dataOnly: flags.dataOnly === true, truncateFirst: flags.truncateFirst === true, clean: flags.clean === true,
         tables: flags.table ?? [], noOwner: flags.keepOwner !== true, noPrivileges: flags.keepPrivileges !== true,
       },
+    };
+    const s3 = s3SettingsOf(settings);
+    const bucket = requireSetting(settings, 'bucket');
+    const reader = new S3Reader(createS3Client(s3), bucket);
+    const json = wantsJson(context, flags.json);
+    if (flags.printCommands) {
+      const script = await restoreCommands({ ...base, bucket, region: s3.region, ...(s3.endpoint ? { endpoint: s3.endpoint } : {}) }, { reader, reporter: reporterFor(context, true) }).catch((error: unknown) => {
+        throw error instanceof BreakGlassError ? configError(error.message, error) : error;
+      });
+      context.stdout.write(script);
+      return;
+    }
+    const options: RestoreDbOptions = {
+      ...base,
+      ...(flags.createDatabase ? { createDatabase: flags.createDatabase } : {}),
       decrypt: decryptSpecOf(settings),
       childEnv: childEnvOf(context.env),
       ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
     };
-    const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
-    const json = wantsJson(context, flags.json);
     const result = await restoreDatabase(options, { reader, reporter: reporterFor(context, json), signal: context.signal });
     printResult(context, json, { event: 'restore.complete', ...result }, () => describeRestore(result));
   });
