@@ -2,12 +2,10 @@
 import { configError, describe, isOffsiteError, jobFailed, type OffsiteError } from '../errors.js';
 import { ChildProcessError } from '../processes/child-stream.js';
 import { PgToolError } from '../processes/pg-tools.js';
-import { DatabaseError } from '../processes/snapshot-session.js';
+import { DatabaseError } from '../processes/database-error.js';
 import { StoreError } from '../store/store.js';
 import { fromStoreError } from './store-errors.js';
 
-/** SQLSTATEs that mean the settings are wrong, not the world: bad password, no such role or database. */
-const SETTINGS_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
 const NOTHING_WRITTEN = 'no backup was written';
 
 export function classifyBackupError(error: unknown): OffsiteError {
@@ -17,8 +15,8 @@ export function classifyBackupError(error: unknown): OffsiteError {
   if (error instanceof StoreError) return fromStoreError(error, `; ${NOTHING_WRITTEN}`);
   if (error instanceof DatabaseError) {
     const message = `database: ${error.message}`;
-    return error.code && SETTINGS_SQLSTATES.has(error.code)
-      ? configError(`${message}; check DATABASE_URL (or --database-url) and the password (PGPASSWORD or a passfile)`, error)
+    return error.isSettingsProblem
+      ? configError(`${message}; check DATABASE_URL (or --database-url), its password (PGPASSWORD or a passfile) and the role's rights`, error)
       : jobFailed(`${message}; ${NOTHING_WRITTEN}`, error);
   }
   if ((error as { name?: string }).name === 'AbortError') return jobFailed(`backup cancelled; ${NOTHING_WRITTEN}`, error);

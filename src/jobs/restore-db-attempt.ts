@@ -87,7 +87,9 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     checkHashes(input.expected, stored.result(), plain.result());
     await psql.send(epilogueSql(input.wrap));
     const rows = await psql.query(countSql(input.countTables, MARKER), MARKER);
-    const tables = rows.map(([schema = '', name = '', count = '0']) => ({ schema, name, rows: Number(count), ...expectedFor(input.expected?.tables, schema, name) }));
+    const tables = rows
+      .map(([schema = '', name = '', count = '0']) => ({ schema, name, rows: Number(count), ...expectedFor(input.expected?.tables, schema, name) }))
+      .sort((a, b) => a.schema.localeCompare(b.schema) || a.name.localeCompare(b.name));
     const differing = tables.filter((t) => t.expected !== undefined && t.expected !== t.rows);
     if (differing.length > 0) {
       throw new RowCountMismatch(`row counts differ from the backup's record: ${differing.slice(0, 5).map((t) => `${t.schema}.${t.name} has ${t.rows}, expected ${t.expected}`).join('; ')}`);

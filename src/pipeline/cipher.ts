@@ -7,9 +7,9 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptionDetail } from '../format/manifest.js';
 import { createAgeDecryptStream, createAgeEncryptStream } from './age.js';
-import { createOpensslDecryptStream, createOpensslEncryptStream } from './openssl.js';
+import { createOpensslDecryptStream, createOpensslEncryptStream, OPENSSL_ITERATIONS } from './openssl.js';
 
-export const OPENSSL_ITERATIONS = 10_000;
+export { OPENSSL_ITERATIONS };
 
 export type EncryptSpec =
   | { scheme: 'age'; recipients: readonly string[] }

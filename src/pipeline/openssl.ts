@@ -12,7 +12,8 @@ const MAGIC = Buffer.from('Salted__', 'latin1');
 const SALT_LENGTH = 8;
 const HEADER_LENGTH = MAGIC.length + SALT_LENGTH;
 const BLOCK = 16;
-const DEFAULT_ITERATIONS = 10_000;
+/** OpenSSL's default for `-pbkdf2`; weak offline, kept for compatibility with the old runbook. */
+export const OPENSSL_ITERATIONS = 10_000;
 
 /** The 8 bytes every `openssl enc` file with a salt starts with (`Salted__`). A copy: changing it changes nothing here. */
 export const OPENSSL_MAGIC: Uint8Array = Uint8Array.from(MAGIC);
@@ -131,7 +132,7 @@ const noHeader = (): OpensslFormatError =>
   new OpensslFormatError('not an openssl-encrypted stream (no Salted__ header)');
 
 function checkIterations(iterations: number | undefined): number {
-  const value = iterations ?? DEFAULT_ITERATIONS;
+  const value = iterations ?? OPENSSL_ITERATIONS;
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new OpensslFormatError(`openssl iterations must be a positive integer, got ${String(value)}`);
   }

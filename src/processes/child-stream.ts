@@ -20,8 +20,6 @@ const STDERR_KEEP = 16 * 1024;
 export interface WatchedChild {
   /** Settles when the process has exited: undefined on success, the error otherwise. */
   exited: Promise<ChildProcessError | undefined>;
-  /** The last lines the process wrote to stderr. */
-  stderr(): string;
 }
 
 /** Collects stderr and turns the exit into a {@link ChildProcessError} naming the tool and its last error line. */
@@ -38,7 +36,7 @@ export function watchChild(child: ChildProcessByStdio<Writable | null, Readable 
       else resolve(new ChildProcessError(tool, `${tool} ${signal ? `was killed (${signal})` : `exited with code ${code}`}${summarize(stderr, tool)}`));
     });
   });
-  return { exited, stderr: () => stderr };
+  return { exited };
 }
 
 /** The child's stdout, ending only after a clean exit. */

@@ -2,9 +2,8 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { gatedOutput, watchChild } from './child-stream.js';
+import type { DumpFormat } from '../format/layout.js';
 import type { ChildConnection } from './connection.js';
-
-export type DumpFormat = 'custom' | 'plain';
 
 export interface PgDumpOptions {
   binary: string;

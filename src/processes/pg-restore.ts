@@ -20,10 +20,14 @@ export function pgRestoreArgs(options: PgRestoreOptions): string[] {
   if (options.clean) args.push('--clean', '--if-exists');
   if (options.noOwner) args.push('--no-owner');
   if (options.noPrivileges) args.push('--no-privileges');
+  // pg_restore matches -t by name in every schema; -n narrows it (for all tables at once).
+  const schemas = new Set<string>();
   for (const table of options.tables) {
     const dot = table.indexOf('.');
+    if (dot >= 0) schemas.add(table.slice(0, dot));
     args.push(`--table=${dot < 0 ? table : table.slice(dot + 1)}`);
   }
+  for (const schema of schemas) args.push(`--schema=${schema}`);
   return args;
 }
 

@@ -4,13 +4,10 @@
  * has finished: the exported snapshot lives only as long as this transaction.
  */
 import pg from 'pg';
+import type { TableCount } from '../format/manifest.js';
+import { asDatabaseError } from './database-error.js';
 
-export interface TableCount {
-  schema: string;
-  name: string;
-  rows: number;
-}
-
+export type { TableCount };
 export type RowCountMode = 'exact' | 'estimate';
 
 export interface SnapshotSession {
@@ -24,17 +21,6 @@ export interface SnapshotSession {
   /** Drops the connection at once: a running count fails instead of finishing. */
   abort(): void;
   close(): Promise<void>;
-}
-
-/** Raised for any database error; `code` is the SQLSTATE or the socket error code. */
-export class DatabaseError extends Error {
-  override name = 'DatabaseError';
-  readonly code: string | undefined;
-
-  constructor(message: string, code: string | undefined, cause?: unknown) {
-    super(message, { cause });
-    this.code = code;
-  }
 }
 
 const TABLES_SQL = `
@@ -96,11 +82,4 @@ async function exactCount(client: pg.Client, schema: string, name: string): Prom
   const quoted = `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`;
   const result = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${quoted}`);
   return Number(result.rows[0]?.n ?? 0);
-}
-
-function asDatabaseError(error: unknown): DatabaseError {
-  if (error instanceof DatabaseError) return error;
-  const code = (error as { code?: string }).code;
-  const message = error instanceof Error ? error.message : String(error);
-  return new DatabaseError(message, code, error);
 }

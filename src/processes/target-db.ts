@@ -1,6 +1,6 @@
 /** What a restore needs to know about its target database, read with a short-lived connection. */
 import pg from 'pg';
-import { DatabaseError } from './snapshot-session.js';
+import { asDatabaseError } from './database-error.js';
 
 export interface ForeignKey {
   table: string;
@@ -10,7 +10,6 @@ export interface ForeignKey {
 
 export interface TargetFacts {
   database: string;
-  serverMajor: number;
   /** `schema.table` of every ordinary user table. */
   tables: string[];
   /** Foreign keys on or referencing user tables (quoted names, ready for SQL). */
@@ -33,8 +32,7 @@ export async function withTarget<T>(url: string, use: (client: pg.Client) => Pro
     await client.connect();
     return await use(client);
   } catch (error) {
-    if (error instanceof DatabaseError) throw error;
-    throw new DatabaseError(error instanceof Error ? error.message : String(error), (error as { code?: string }).code, error);
+    throw asDatabaseError(error);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -43,14 +41,13 @@ export async function withTarget<T>(url: string, use: (client: pg.Client) => Pro
 /** @throws DatabaseError when the target cannot be reached. */
 export function readTarget(url: string): Promise<TargetFacts> {
   return withTarget(url, async (client) => {
-    const info = await client.query<{ database: string; num: string }>(`SELECT current_database() AS database, current_setting('server_version_num') AS num`);
+    const info = await client.query<{ database: string }>('SELECT current_database() AS database');
     const tables = await client.query<{ schema: string; name: string }>(TABLES_SQL);
     // An empty search_path makes pg_get_constraintdef qualify every name, as the restored SQL runs with one.
     await client.query(`SET search_path = ''`);
     const foreignKeys = await client.query<ForeignKey>(FOREIGN_KEYS_SQL);
     return {
       database: info.rows[0]?.database ?? '',
-      serverMajor: Math.floor(Number(info.rows[0]?.num ?? 0) / 10_000),
       tables: tables.rows.map((t) => `${t.schema}.${t.name}`),
       foreignKeys: foreignKeys.rows,
     };

@@ -21,10 +21,3 @@ export interface Reporter {
   /** Ends any progress display before the final result is printed. */
   close(): void;
 }
-
-export const silentReporter: Reporter = {
-  progress: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  close: () => undefined,
-};
