@@ -68,7 +68,8 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     const origins = recordErrorOrigins({ source: input.payload, decrypt, decompress, ...(restore ? { restore: restore.stage } : {}) });
     const cancel = new AbortController();
     const running = runPipeline(input.payload, stages, cancel.signal);
-    const tick = () => input.reporter.progress({ phase: 'restoring', bytesIn: stored.bytes(), bytesOut: plain.bytes(), ...(input.storedTotal ? { totalIn: input.storedTotal } : {}) });
+    const tick = () => input.reporter.progress({ phase: 'restoring', labels: ['downloaded', 'decrypted'], bytesIn: stored.bytes(), bytesOut: plain.bytes(), ...(input.storedTotal ? { totalIn: input.storedTotal } : {}) });
+    tick();
     const ticker = setInterval(tick, 250);
     try {
       await settleTogether([running.done, pump(running.output, psql.send)] as const, () => {

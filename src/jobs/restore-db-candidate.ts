@@ -19,6 +19,7 @@ export async function readCandidate(entry: CatalogEntry, reader: ObjectReader): 
     if (error instanceof StoreError) throw error;
     return describe(error);
   }
+  if (manifest.id !== entry.id || manifest.environment !== entry.environment) return `the manifest is for backup ${manifest.id} in ${manifest.environment}`;
   if (manifest.payload.key !== entry.payload.key) return `the manifest names another payload (${manifest.payload.key})`;
   if (!entry.payload.isLatest) return 'not the newest version of its key';
   if (manifest.payload.size !== entry.payload.size) return `the payload is ${entry.payload.size} bytes, the manifest says ${manifest.payload.size}`;

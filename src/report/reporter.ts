@@ -10,6 +10,8 @@ export interface Progress {
   bytesOut: number;
   /** Expected total of bytesIn, when known: enables an ETA. */
   totalIn?: number;
+  /** How to name bytesIn and bytesOut; default "read" and "stored". */
+  labels?: readonly [string, string];
 }
 
 export type Fields = Record<string, unknown>;

@@ -36,7 +36,8 @@ export function createTerminalReporter(stream: NodeJS.WriteStream, now: () => nu
 /** `dumping: read 1.2 GB, stored 380 MB, 85 MB/s, 14s elapsed, ETA 20s` */
 export function progressLine(progress: Progress, elapsedSeconds: number): string {
   const rate = elapsedSeconds > 0 ? progress.bytesIn / elapsedSeconds : 0;
-  const parts = [`${progress.phase}: read ${formatBytes(progress.bytesIn)}`, `stored ${formatBytes(progress.bytesOut)}`, `${formatBytes(rate)}/s`, `${formatDuration(elapsedSeconds)} elapsed`];
+  const [inLabel, outLabel] = progress.labels ?? ['read', 'stored'];
+  const parts = [`${progress.phase}: ${inLabel} ${formatBytes(progress.bytesIn)}`, `${outLabel} ${formatBytes(progress.bytesOut)}`, `${formatBytes(rate)}/s`, `${formatDuration(elapsedSeconds)} elapsed`];
   if (progress.totalIn && rate > 0 && progress.totalIn > progress.bytesIn) {
     parts.push(`ETA ~${formatDuration((progress.totalIn - progress.bytesIn) / rate)}`);
   }

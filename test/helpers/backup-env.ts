@@ -63,3 +63,14 @@ export function libpqEnv(url: string): { url: string; env: Record<string, string
 }
 
 export const readText = (path: string): string => readFileSync(path, 'utf8');
+
+/** The reader's credentials for the aws CLI, with no profile or config file of the machine running the tests. */
+export function readerAwsEnv(dir: string): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+  };
+}

@@ -1,11 +1,11 @@
-/** On a terminal, a backup shows a progress line and a human summary instead of JSON. */
+/** On a terminal, backups and restores show a progress line and a human summary instead of JSON. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { bash, generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { createDatabase, dropDatabase, fillSampleDatabase } from '../helpers/sample-db.js';
 import { REPO_DIR, stack, uniqueName } from '../helpers/stack.js';
 
-describe('backup db on a terminal', { timeout: 120_000 }, () => {
+describe('backup and restore on a terminal', { timeout: 120_000 }, () => {
   let dir: TempDir;
   let databaseUrl: string;
   const database = uniqueName('tty');
@@ -22,7 +22,7 @@ describe('backup db on a terminal', { timeout: 120_000 }, () => {
   });
 
   it('shows progress with bytes and rate, then a readable summary', async () => {
-    const { recipient } = await generateIdentity(dir.path);
+    const { recipient, file: identityFile } = await generateIdentity(dir.path);
     const env = writerEnv(databaseUrl, { OFFSITE_AGE_RECIPIENTS: recipient });
     // `script` gives the command a pseudo-terminal, as a person at a shell would have.
     const screen = await bash(`script -qefc "$NODE $BIN backup db" /dev/null`, { ...env, NODE: process.execPath, BIN: `${REPO_DIR}bin/offsite.js` });
@@ -30,5 +30,25 @@ describe('backup db on a terminal', { timeout: 120_000 }, () => {
     assert.match(screen, /backup \d{8}T\d{6}Z-[a-z2-9]{8} complete \(test_/);
     assert.match(screen, /payload +\S+\.dump\.zst\.age/);
     assert.equal(screen.includes('{"'), false, 'no JSON on a terminal');
+
+    const target = uniqueName('ttyrestore');
+    const restoreEnv = {
+      ...env,
+      AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
+      OFFSITE_AGE_IDENTITY_FILE: identityFile,
+      OFFSITE_TARGET_URL: `${stack().pgUrlBase}/postgres`,
+      NODE: process.execPath,
+      BIN: `${REPO_DIR}bin/offsite.js`,
+      TARGET: target,
+    };
+    try {
+      const restored = await bash(`script -qefc "$NODE $BIN restore db --create-database $TARGET" /dev/null`, restoreEnv);
+      assert.match(restored, /restoring: downloaded [\d.]+ [kMG]?B, decrypted [\d.]+ [kMG]?B/);
+      assert.match(restored, new RegExp(`restored \\d{8}T\\d{6}Z-[a-z2-9]{8} into ${target} \\([\\d.]+ [kMG]?B read, hashes match the manifest\\)`));
+      assert.match(restored, /public\.accounts: \d+ rows \(matches the backup\)/);
+    } finally {
+      await dropDatabase(stack().pgUrlBase, target);
+    }
   });
 });

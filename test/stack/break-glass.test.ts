@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { breakGlassScript, type BreakGlassInput } from '../../src/format/break-glass.js';
 import { parseManifest, type Manifest } from '../../src/format/manifest.js';
-import { generateIdentity, libpqEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf } from '../helpers/cli.js';
 import { readAsAdmin } from '../helpers/s3.js';
 import { createDatabase, dropDatabase, fillSampleDatabase, sequenceValues, tableChecksums, userTableCount } from '../helpers/sample-db.js';
@@ -72,12 +72,7 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
       env: {
         ...inherited,
         PATH: `${stack().pgBin}:${process.env.PATH ?? ''}`,
-        // Only the reader's keys; no profile or config file of the machine running the tests.
-        AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-        AWS_DEFAULT_REGION: 'us-east-1',
-        AWS_CONFIG_FILE: join(dir.path, 'no-aws-config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(dir.path, 'no-aws-credentials'),
+        ...readerAwsEnv(dir.path),
         TMPDIR: dir.path,
         ...env,
       },

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { bash, generateIdentity, libpqEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { bash, generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
 import { readAsAdmin, s3As } from '../helpers/s3.js';
 import { createDatabase, dropDatabase, fillSampleDatabase, sequenceValues, tableChecksums, userTableCount, withClient } from '../helpers/sample-db.js';
@@ -87,11 +87,7 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     await bash(`bash "$SCRIPT"`, {
       ...target.env,
       SCRIPT: script,
-      AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: join(dir.path, 'no-aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(dir.path, 'no-aws-credentials'),
+      ...readerAwsEnv(dir.path),
       AGE_IDENTITY_FILE: identity.file,
     });
     await assertSameAsSource(targetUrl);
