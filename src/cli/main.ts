@@ -7,7 +7,9 @@ import { isOffsiteError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { registerBackupDb } from './commands/backup-db.js';
 import { registerKeysGenerate } from './commands/keys-generate.js';
+import { registerBucket } from './commands/bucket.js';
 import { registerList } from './commands/list.js';
+import { registerPolicy } from './commands/policy.js';
 import { registerRestoreDb } from './commands/restore-db.js';
 import { registerVerify } from './commands/verify.js';
 import type { CliContext } from './context.js';
@@ -22,6 +24,8 @@ export function buildProgram(context: CliContext): Command {
   const backup = program.command('backup').description('take a backup');
   registerBackupDb(backup, context);
   registerList(program, context);
+  registerPolicy(program, context);
+  registerBucket(program, context);
   registerVerify(program, context);
   const restore = program.command('restore').description('restore a backup');
   registerRestoreDb(restore, context);
@@ -40,6 +44,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     abort.abort(new Error(`stopped by ${signal}`));
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  // `offsite list | head`: a reader that went away is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const context: CliContext = { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, now: () => new Date(), signal: abort.signal };
   process.exitCode = await run(buildProgram(context), argv, context);
 }
