@@ -81,6 +81,21 @@ describe('bucket init and audit on the real stack', { timeout: 300_000 }, () => 
     assert.deepEqual((JSON.parse(again.stdout) as { changes: string[] }).changes, []);
   });
 
+  it('applies the policy printed by `offsite policy writer`: backups work and the probe passes', async () => {
+    const bucket = newBucket();
+    const setUp = await runCli(['bucket', 'init', '--retention-days', '2', '--expire-days', '5', '--json'], { env: adminEnv(bucket) });
+    assert.equal(setUp.code, 0, setUp.stderr);
+    const printed = await runCli(['policy', 'writer', '--bucket', bucket, '--bucket-policy', '--principal', WRITER, '--owner', OWNER, '--json'], { env: {} });
+    assert.equal(printed.code, 0, printed.stderr);
+    await admin().send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: printed.stdout }));
+
+    const { recipient } = await generateIdentity(dir.path, `${uniqueName('id')}.txt`);
+    const backup = await runCli(['backup', 'db'], { env: writerEnv(`${stack().pgUrlBase}/${database}`, { OFFSITE_BUCKET: bucket, OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_RETENTION_DAYS: '2' }) });
+    assert.equal(backup.code, 0, backup.stderr);
+    const run = await audit(bucket);
+    assert.deepEqual(checks(run).filter((c) => c.startsWith('writer')), [], run.stdout);
+  });
+
   const misconfigurations: [string, string, (bucket: string) => Promise<unknown>][] = [
     ['a bucket without object lock', 'object-lock-off', (bucket) => admin().send(new CreateBucketCommand({ Bucket: bucket }))],
     ['a GOVERNANCE default', 'governance-mode', (bucket) => admin().send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 2 } } } }))],
