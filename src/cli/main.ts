@@ -8,7 +8,9 @@ import { TOOL_VERSION } from '../version.js';
 import { registerBackupDb } from './commands/backup-db.js';
 import { registerKeysGenerate } from './commands/keys-generate.js';
 import { registerBucket } from './commands/bucket.js';
+import { registerDrill } from './commands/drill.js';
 import { registerList } from './commands/list.js';
+import { registerStatus } from './commands/status.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRestoreDb } from './commands/restore-db.js';
 import { registerVerify } from './commands/verify.js';
@@ -24,6 +26,8 @@ export function buildProgram(context: CliContext): Command {
   const backup = program.command('backup').description('take a backup');
   registerBackupDb(backup, context);
   registerList(program, context);
+  registerStatus(program, context);
+  registerDrill(program, context);
   registerPolicy(program, context);
   registerBucket(program, context);
   registerVerify(program, context);

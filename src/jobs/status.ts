@@ -1,0 +1,53 @@
+/**
+ * `status`: per environment and kind, the newest complete backup and its age; stale when older
+ * than allowed (or when there is none). Reader credentials suffice.
+ */
+import type { CatalogEntry } from '../format/catalog.js';
+import type { BackupKind } from '../format/layout.js';
+import type { ObjectReader } from '../store/store.js';
+import { listBackups } from './list.js';
+
+export interface StatusOptions {
+  prefix: string;
+  /** Only this environment; otherwise every environment found, plus `expected` ones. */
+  environment?: string;
+  /** Maximum age per kind, in milliseconds; kinds without one are reported, never stale. */
+  maxAge: Partial<Record<BackupKind, number>>;
+  now: Date;
+}
+
+export interface StatusLine {
+  environment: string;
+  kind: BackupKind;
+  newest: { id: string; completedAt: string; ageSeconds: number } | null;
+  maxAgeSeconds: number | null;
+  stale: boolean;
+}
+
+export async function backupStatus(options: StatusOptions, reader: ObjectReader): Promise<StatusLine[]> {
+  const catalog = await listBackups({ prefix: options.prefix, ...(options.environment ? { environment: options.environment } : {}) }, reader);
+  const groups = new Map<string, CatalogEntry[]>();
+  for (const entry of catalog) groups.set(`${entry.environment}\u0000${entry.kind}`, [...(groups.get(`${entry.environment}\u0000${entry.kind}`) ?? []), entry]);
+  if (options.environment) {
+    for (const kind of Object.keys(options.maxAge) as BackupKind[]) {
+      if (!groups.has(`${options.environment}\u0000${kind}`)) groups.set(`${options.environment}\u0000${kind}`, []);
+    }
+  }
+  return [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([group, entries]) => line(group, entries, options));
+}
+
+function line(group: string, entries: CatalogEntry[], options: StatusOptions): StatusLine {
+  const [environment = '', kind = 'db'] = group.split('\u0000') as [string, BackupKind];
+  const newest = entries.find((e) => e.status === 'complete');
+  // Completion is when the manifest was written; the id's time is when the backup started.
+  const completed = newest?.manifest?.lastModified ?? newest?.time;
+  const ageMs = completed ? options.now.getTime() - completed.getTime() : undefined;
+  const maxAge = options.maxAge[kind];
+  return {
+    environment,
+    kind,
+    newest: newest && completed && ageMs !== undefined ? { id: newest.id, completedAt: completed.toISOString(), ageSeconds: Math.max(0, Math.round(ageMs / 1000)) } : null,
+    maxAgeSeconds: maxAge === undefined ? null : Math.round(maxAge / 1000),
+    stale: maxAge !== undefined && (ageMs === undefined || ageMs > maxAge),
+  };
+}

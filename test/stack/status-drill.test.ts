@@ -1,0 +1,93 @@
+/** `status` (freshness) and `drill` (a restore into a scratch database) on the real stack. */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { bash, generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { runCli, summaryOf } from '../helpers/cli.js';
+import { readAsAdmin, s3As } from '../helpers/s3.js';
+import { createDatabase, dropDatabase, fillSampleDatabase, withClient } from '../helpers/sample-db.js';
+import { stack, uniqueName } from '../helpers/stack.js';
+
+describe('status and drill on the real stack', { timeout: 300_000 }, () => {
+  let dir: TempDir;
+  let env: Record<string, string>;
+  let identity: { file: string; recipient: string };
+  let backup: Record<string, unknown>;
+  const database = uniqueName('drillsrc');
+
+  const readerEnv = (extra: Record<string, string> = {}): Record<string, string | undefined> => ({
+    ...env,
+    DATABASE_URL: undefined,
+    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
+    OFFSITE_AGE_IDENTITY_FILE: identity.file,
+    OFFSITE_TARGET_URL: `${stack().pgUrlBase}/postgres`,
+    ...extra,
+  });
+  const scratchDatabases = () =>
+    withClient(`${stack().pgUrlBase}/postgres`, async (client) => (await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'offsite_drill_%'`)).rows.length);
+
+  before(async () => {
+    dir = tempDir();
+    const url = await createDatabase(stack().pgUrlBase, database);
+    await fillSampleDatabase(url, { targetBytes: 2_000_000 });
+    identity = await generateIdentity(dir.path);
+    env = writerEnv(url, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
+    const run = await runCli(['backup', 'db'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    backup = summaryOf(run);
+  });
+
+  after(async () => {
+    await dropDatabase(stack().pgUrlBase, database);
+    dir.remove();
+  });
+
+  it('status exits 0 after a fresh backup and 1 once it is older than --max-age', async () => {
+    const fresh = await runCli(['status', '--max-age', '1h', '--json'], { env: readerEnv() });
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const [line] = (JSON.parse(fresh.stdout) as { status: { stale: boolean; newest: { id: string } }[] }).status;
+    assert.deepEqual([line?.stale, line?.newest.id], [false, backup.id]);
+
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const stale = await runCli(['status', '--max-age', 'db=1s'], { env: readerEnv() });
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, new RegExp(`^offsite: stale: ${env.OFFSITE_ENVIRONMENT}/db is \\d+s old$`, 'm'));
+  });
+
+  it('status reports an environment without any backup as stale', async () => {
+    const run = await runCli(['status', '--max-age', '1d'], { env: readerEnv({ OFFSITE_ENVIRONMENT: uniqueName('nothing') }) });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^offsite: stale: nothing_\S+\/db has no complete backup$/m);
+  });
+
+  it('drill restores the newest backup into a scratch database, matches its manifest, and drops it', async () => {
+    const before = await scratchDatabases();
+    const run = await runCli(['drill', '--json'], { env: readerEnv() });
+    assert.equal(run.code, 0, run.stderr);
+    const report = summaryOf(run);
+    assert.equal(report.id, backup.id);
+    assert.ok((report.tables as { rows: number; expected: number }[]).every((t) => t.rows === t.expected));
+    assert.equal(await scratchDatabases(), before);
+  });
+
+  it('drill exits 1 when the backup differs from what its manifest recorded', async () => {
+    const manifestKey = String(backup.manifestKey);
+    const manifest = JSON.parse((await readAsAdmin(manifestKey)).toString('utf8')) as { sealed: string };
+    const sealedPath = join(dir.path, 'sealed');
+    const opened = JSON.parse(await bash(`printf %s "$SEALED" | base64 -d | age -d -i "$KEY"`, { SEALED: manifest.sealed, KEY: identity.file })) as { tables: { rows: number }[] };
+    const first = opened.tables.find((t) => t.rows > 0);
+    assert.ok(first);
+    first.rows += 1;
+    await bash(`printf %s "$JSON" | age -r "$RECIPIENT" > "$OUT"`, { JSON: JSON.stringify(opened), RECIPIENT: identity.recipient, OUT: sealedPath });
+    manifest.sealed = (await bash(`base64 -w0 "$IN"`, { IN: sealedPath })).trim();
+    await s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: manifestKey, Body: JSON.stringify(manifest) }));
+
+    const before = await scratchDatabases();
+    const run = await runCli(['drill'], { env: readerEnv() });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, new RegExp(`^offsite: drill of backup ${String(backup.id)} failed: row counts differ from the backup's record: .* expected \\d+`, 'm'));
+    assert.equal(await scratchDatabases(), before, 'the scratch database is dropped');
+  });
+});
