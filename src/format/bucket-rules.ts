@@ -79,7 +79,8 @@ export function auditConfig(config: BucketConfig, requirements: Requirements): F
 }
 
 function auditLifecycle(config: BucketConfig, requirements: Requirements, add: (s: Severity, c: string, p: string, f: string) => void): void {
-  const covers = (rule: LifecycleSettings) => rule.enabled && (rule.prefix === '' || `${requirements.prefix}/`.startsWith(rule.prefix) || requirements.prefix === '');
+  // A rule protects the backups only if it applies to all of them: no prefix, or one the backup prefix starts with.
+  const covers = (rule: LifecycleSettings) => rule.enabled && (rule.prefix === '' || (requirements.prefix !== '' && `${requirements.prefix}/`.startsWith(rule.prefix)));
   const rules = config.lifecycle.filter(covers);
   const expiries = rules.flatMap((r) => (r.expireDays ? [r.expireDays] : []));
   const retention = Math.max(config.objectLock.days ?? 0, requirements.retentionDays);

@@ -65,7 +65,7 @@ function plan(current: BucketConfig, options: BucketInitOptions, bucket: S3Bucke
   if (!access?.ignorePublicAcls || access.blockPublicAcls) {
     steps.push({ change: 'public access: ignore public ACLs (BlockPublicAcls off: on Ceph RGW it refuses every upload)', apply: () => bucket.putPublicAccessBlock() });
   }
-  const policy = options.policy;
+  const policy = options.policy ? mergePolicy(current.policy, options.policy) : undefined;
   if (policy && !sameJson(policy, current.policy)) steps.push({ change: 'bucket policy: the writer may only put; owner and reader may read', apply: () => bucket.putPolicy(policy) });
   return steps;
 }
@@ -84,6 +84,20 @@ function mergeLifecycle(current: LifecycleSettings[], desired: LifecycleSettings
   const unchanged = desired.every((rule) => current.some((c) => sameJson(JSON.stringify(c), JSON.stringify(rule))));
   if (unchanged) return undefined;
   return [...current.filter((r) => !ours.has(r.id)), ...desired];
+}
+
+/** Our statements replace those with the same Sid; every other statement of the existing policy stays. */
+function mergePolicy(existing: string | undefined, ours: string): string {
+  const wanted = JSON.parse(ours) as { Statement: { Sid?: string }[] };
+  let kept: { Sid?: string }[] = [];
+  try {
+    const parsed = existing ? (JSON.parse(existing) as { Statement?: { Sid?: string }[] | { Sid?: string } }) : {};
+    kept = Array.isArray(parsed.Statement) ? parsed.Statement : parsed.Statement ? [parsed.Statement] : [];
+  } catch {
+    kept = [];
+  }
+  const sids = new Set(wanted.Statement.map((s) => s.Sid));
+  return JSON.stringify({ ...wanted, Statement: [...kept.filter((s) => !sids.has(s.Sid)), ...wanted.Statement] });
 }
 
 function sameJson(a: string, b: string | undefined): boolean {

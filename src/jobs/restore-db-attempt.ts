@@ -12,6 +12,7 @@ import { createDecompressStream } from '../pipeline/compress.js';
 import { createDecryptStream, type DecryptSpec } from '../pipeline/cipher.js';
 import { createMeter, type Measurement } from '../pipeline/meter.js';
 import { runPipeline } from '../pipeline/run.js';
+import { createTransactionGuard } from '../pipeline/transaction-guard.js';
 import type { ChildConnection } from '../processes/connection.js';
 import { createPgRestoreStage, type PgRestoreOptions } from '../processes/pg-restore.js';
 import { startPsql } from '../processes/psql-session.js';
@@ -64,7 +65,7 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     const restore = input.format === 'custom' && input.tools.pgRestore ? createPgRestoreStage(input.tools.pgRestore, input.restore, input.childEnv) : undefined;
     const decrypt = createDecryptStream(input.decrypt);
     const decompress = createDecompressStream(input.compression);
-    const stages = [stored.stream, decrypt, decompress, plain.stream, ...(restore ? [restore.stage] : [])];
+    const stages = [stored.stream, decrypt, decompress, plain.stream, ...(restore ? [restore.stage] : []), createTransactionGuard()];
     const origins = recordErrorOrigins({ source: input.payload, decrypt, decompress, ...(restore ? { restore: restore.stage } : {}) });
     const cancel = new AbortController();
     const running = runPipeline(input.payload, stages, cancel.signal);

@@ -16,7 +16,7 @@ export async function readCandidate(entry: CatalogEntry, reader: ObjectReader): 
   try {
     manifest = parseManifest(await reader.getBytes(entry.manifest.key, { versionId: entry.manifest.versionId, maxBytes: MANIFEST_MAX_BYTES }));
   } catch (error) {
-    if (error instanceof StoreError) throw error;
+    if (error instanceof StoreError && error.kind === 'config') throw error;
     return describe(error);
   }
   if (manifest.id !== entry.id || manifest.environment !== entry.environment) return `the manifest is for backup ${manifest.id} in ${manifest.environment}`;

@@ -27,9 +27,12 @@ const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`
  * `truncateFirst` clears rows the application created at start-up.
  */
 export function preludeSql(options: WrapOptions): string {
-  const lines = ['BEGIN;'];
+  // A live application may hold locks: wait a minute at most rather than forever.
+  const lines = ['BEGIN;', "SET LOCAL lock_timeout = '60s';"];
   if (options.dataOnly) {
     for (const key of options.foreignKeys) lines.push(`ALTER TABLE ${key.table} DROP CONSTRAINT ${key.name};`);
+    // The application's own triggers (updated_at = now(), audit rows) must not rewrite restored rows.
+    for (const table of options.tables) lines.push(`ALTER TABLE ${qualified(table)} DISABLE TRIGGER USER;`);
     if (options.truncateFirst && options.tables.length > 0) lines.push(`TRUNCATE ${options.tables.map(qualified).join(', ')};`);
   }
   return `${lines.join('\n')}\n`;
@@ -38,7 +41,8 @@ export function preludeSql(options: WrapOptions): string {
 /** Restores what the prelude dropped. */
 export function epilogueSql(options: WrapOptions): string {
   if (!options.dataOnly) return '';
-  return options.foreignKeys.map((key) => `ALTER TABLE ${key.table} ADD CONSTRAINT ${key.name} ${key.definition};\n`).join('');
+  const triggers = options.tables.map((table) => `ALTER TABLE ${qualified(table)} ENABLE TRIGGER USER;\n`);
+  return [...triggers, ...options.foreignKeys.map((key) => `ALTER TABLE ${key.table} ADD CONSTRAINT ${key.name} ${key.definition};\n`)].join('');
 }
 
 /** One row per table, `marker|schema|name|count`, for psql's unaligned output. */

@@ -52,6 +52,7 @@ export async function restoreDatabase(options: RestoreDbOptions, deps: { reader:
     const candidates = selectCandidates(catalog, options.source);
     if (!candidates.ordered.some((e) => e.status === 'complete')) throw jobFailed(noBackupMessage(options, catalog.length));
     const skipped: RestoreDbResult['skipped'] = [];
+    let keyError: unknown;
     const skip = (id: string, reason: string) => {
       deps.reporter.warn(`skipping backup ${id}: ${reason}`);
       skipped.push({ id, reason });
@@ -63,14 +64,24 @@ export async function restoreDatabase(options: RestoreDbOptions, deps: { reader:
         skip(entry.id, checked);
         continue;
       }
+      let sealed: SealedContents;
       try {
-        const sealed = await openCandidate(entry.id, checked, options.decrypt);
+        sealed = await openCandidate(entry.id, checked, options.decrypt);
+      } catch (error) {
+        // A damaged (or planted) manifest looks like a wrong key: try older backups, blame the key only if none opens.
+        if (!candidates.fallBack) throw error;
+        keyError ??= error;
+        skip(entry.id, 'its manifest does not open with the key given (damaged, or made with another key)');
+        continue;
+      }
+      try {
         return { ...(await restoreOne(options, mode, entry, { manifest: checked, sealed }, deps)), skipped };
       } catch (error) {
         if (!(error instanceof PayloadMismatch) || !candidates.fallBack) throw error;
         skip(entry.id, `${error.message} (nothing was committed)`);
       }
     }
+    if (keyError) throw keyError;
     throw jobFailed(`no intact backup to restore in environment ${options.environment}: ${skipped.map((s) => `${s.id} (${s.reason})`).join('; ')}`);
   } catch (error) {
     throw classifyRestoreError(error);
@@ -115,7 +126,8 @@ async function restoreLegacy(options: RestoreDbOptions, key: string, mode: Resto
 
 async function findTools(format: 'custom' | 'plain', major: number, options: RestoreDbOptions): Promise<{ psql: string; pgRestore?: string }> {
   const where = { ...(options.pgBinDir ? { binDir: options.pgBinDir } : {}), pathEnv: options.childEnv.PATH ?? '' };
-  const psql = await findPgTool('psql', 0, where);
+  // psql of the dump's major or newer: it must understand what pg_restore of that major writes.
+  const psql = await findPgTool('psql', major, where);
   if (format === 'plain') return { psql: psql.path };
   return { psql: psql.path, pgRestore: (await findPgTool('pg_restore', major, where)).path };
 }

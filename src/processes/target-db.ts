@@ -23,7 +23,7 @@ const TABLES_SQL = `
 const FOREIGN_KEYS_SQL = `
   SELECT format('%I.%I', n.nspname, c.relname) AS table, format('%I', k.conname) AS name, pg_get_constraintdef(k.oid) AS definition
   FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE k.contype = 'f' ORDER BY 1, 2`;
+  WHERE k.contype = 'f' AND k.conparentid = 0 ORDER BY 1, 2`;
 
 export async function withTarget<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: 'offsite restore', connectionTimeoutMillis: 15_000 });

@@ -71,16 +71,27 @@ export class S3Bucket {
     await this.#call('enabling versioning of', () => this.#client.send(new PutBucketVersioningCommand({ Bucket: this.#bucket, VersioningConfiguration: { Status: 'Enabled' } })));
   }
 
+  /** Sets our rules; every other rule of the bucket is kept exactly as the server returned it. */
   async putLifecycle(rules: LifecycleSettings[]): Promise<void> {
+    const Bucket = this.#bucket;
+    const ours = new Set(rules.map((r) => r.id));
+    const current = await this.#optional('reading the lifecycle of', () => this.#client.send(new GetBucketLifecycleConfigurationCommand({ Bucket })));
+    const others = (current?.Rules ?? []).filter((rule) => !ours.has(rule.ID ?? ''));
     await this.#call('setting the lifecycle of', () =>
-      this.#client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: this.#bucket, LifecycleConfiguration: { Rules: rules.map(writeRule) } })),
+      this.#client.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: [...others, ...rules.map(writeRule)] } })),
     );
   }
 
-  /** IgnorePublicAcls only: on Ceph RGW, BlockPublicAcls refuses every upload. */
+  /**
+   * Ignores public ACLs. BlockPublicAcls goes off because on Ceph RGW it refuses every upload;
+   * the bucket's other public-access settings are kept as they are.
+   */
   async putPublicAccessBlock(): Promise<void> {
+    const Bucket = this.#bucket;
+    const current = await this.#optional('reading the public access block of', () => this.#client.send(new GetPublicAccessBlockCommand({ Bucket })));
+    const kept = current?.PublicAccessBlockConfiguration ?? {};
     await this.#call('setting the public access block of', () =>
-      this.#client.send(new PutPublicAccessBlockCommand({ Bucket: this.#bucket, PublicAccessBlockConfiguration: { IgnorePublicAcls: true, BlockPublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false } })),
+      this.#client.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: { ...kept, IgnorePublicAcls: true, BlockPublicAcls: false } })),
     );
   }
 
@@ -112,7 +123,8 @@ function readRule(rule: LifecycleRule): LifecycleSettings {
   return {
     id: rule.ID ?? '',
     enabled: rule.Status === 'Enabled',
-    prefix: rule.Filter?.Prefix ?? legacyPrefix ?? '',
+    // A rule filtered by tags or size covers only some objects: give it a prefix nothing matches.
+    prefix: rule.Filter?.Tag || rule.Filter?.And || rule.Filter?.ObjectSizeGreaterThan || rule.Filter?.ObjectSizeLessThan ? '\u0000filtered' : (rule.Filter?.Prefix ?? legacyPrefix ?? ''),
     ...(rule.Expiration?.Days ? { expireDays: rule.Expiration.Days } : {}),
     ...(rule.Expiration?.ExpiredObjectDeleteMarker ? { deleteMarkers: true } : {}),
     ...(rule.NoncurrentVersionExpiration?.NoncurrentDays ? { noncurrentDays: rule.NoncurrentVersionExpiration.NoncurrentDays } : {}),

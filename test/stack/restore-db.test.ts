@@ -132,6 +132,28 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     assert.equal(await userTableCount(targetUrl), 0);
   });
 
+  it('keeps large objects inside the one transaction: a failed check leaves no row and no large object behind', async () => {
+    const loSource = await newDatabase('losource');
+    await withClient(loSource, async (client) => {
+      await client.query('CREATE TABLE docs (id int PRIMARY KEY, blob oid)');
+      await client.query(`INSERT INTO docs VALUES (1, lo_from_bytea(0, 'large object contents'))`);
+    });
+    const loEnv = { ...writerEnv(loSource, { OFFSITE_AGE_RECIPIENTS: identity.recipient }) };
+    assert.equal((await runCli(['backup', 'db'], { env: loEnv })).code, 0);
+    const targetUrl = await newDatabase('lotarget');
+    const restoreLo = (args: string[]) => runCli(['restore', 'db', ...args], { env: { ...readerEnv(targetUrl), OFFSITE_ENVIRONMENT: loEnv.OFFSITE_ENVIRONMENT } });
+    assert.equal((await restoreLo(['--schema-only'])).code, 0);
+    await withClient(targetUrl, (client) => client.query('INSERT INTO docs VALUES (2, NULL)'));
+
+    const run = await restoreLo(['--data-only']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(lastLine(run.stderr), /row counts differ .*public\.docs has 2, expected 1/);
+    await withClient(targetUrl, async (client) => {
+      assert.deepEqual((await client.query('SELECT id FROM docs ORDER BY id')).rows, [{ id: 2 }]);
+      assert.equal((await client.query('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows[0]?.n, 0);
+    });
+  });
+
   it('skips a newer backup whose payload was overwritten with a flipped byte, warns, and restores the older one', async () => {
     const b = await backup();
     const payload = await readAsAdmin(String(b.payloadKey));

@@ -4,6 +4,7 @@ import type { SettingName } from '../../config/settings.js';
 import { configError, usageError } from '../../errors.js';
 import { BreakGlassError } from '../../format/break-glass.js';
 import { restoreCommands } from '../../jobs/restore-db-print.js';
+import { OPENSSL_ITERATIONS } from '../../pipeline/cipher.js';
 import { backupIdTime } from '../../format/layout.js';
 import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from '../../jobs/restore-db.js';
 import { formatBytes } from '../../report/units.js';
@@ -78,7 +79,8 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     const options: RestoreDbOptions = {
       ...base,
       ...(flags.createDatabase ? { createDatabase: flags.createDatabase } : {}),
-      decrypt: decryptSpecOf(settings),
+      // Old-pipeline backups are openssl: the password wins even when an identity file is also set.
+      decrypt: base.source.kind === 'key' && settings.encryptionPassword ? { scheme: 'openssl', password: settings.encryptionPassword.reveal(), iterations: OPENSSL_ITERATIONS } : decryptSpecOf(settings),
       childEnv: childEnvOf(context.env),
       ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
     };
@@ -96,8 +98,8 @@ function sourceOf(flags: Flags): RestoreDbOptions['source'] {
     return { kind: 'id', id: flags.id };
   }
   if (flags.before !== undefined) {
-    const time = new Date(flags.before);
-    if (Number.isNaN(time.getTime())) throw usageError(`--before "${flags.before}" is not a time: use ISO 8601, e.g. 2026-11-26T09:00Z`);
+    const time = parseUtcTime(flags.before);
+    if (!time) throw usageError(`--before "${flags.before}" is not a time: use ISO 8601, e.g. 2026-11-26T09:00Z (UTC unless an offset is given)`);
     return { kind: 'before', time };
   }
   return { kind: 'latest' };
@@ -108,4 +110,13 @@ function describeRestore(result: RestoreDbResult): string {
   for (const s of result.skipped) lines.push(`  skipped ${s.id}: ${s.reason}`);
   for (const t of result.tables) lines.push(`  ${t.schema}.${t.name}: ${t.rows} rows${t.expected === undefined ? '' : t.expected === t.rows ? ' (matches the backup)' : ` (backup had ${t.expected})`}`);
   return lines.join('\n');
+}
+
+/** ISO 8601 only; without Z or an offset the time is UTC, never the machine's local time. */
+function parseUtcTime(text: string): Date | undefined {
+  const match = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
+  if (!match) return undefined;
+  const iso = text.trim().replace(' ', 'T');
+  const time = new Date(match[1] ? iso : iso.includes('T') ? `${iso}Z` : `${iso}T00:00Z`);
+  return Number.isNaN(time.getTime()) ? undefined : time;
 }
