@@ -42,7 +42,7 @@ export const SETTINGS = {
   retentionDays: spec({ name: 'retentionDays', env: 'OFFSITE_RETENTION_DAYS', flag: 'retention-days', type: 'integer', description: 'object lock retention in days (default 35)' }),
   lockMode: spec({ name: 'lockMode', env: 'OFFSITE_LOCK_MODE', flag: 'lock-mode', type: 'string', choices: ['COMPLIANCE', 'GOVERNANCE'], description: 'object lock mode (default COMPLIANCE)' }),
   rowCounts: spec({ name: 'rowCounts', env: 'OFFSITE_ROW_COUNTS', flag: 'row-counts', type: 'string', choices: ['exact', 'estimate'], description: 'row counts in the manifest (default exact)' }),
-  pgBinDir: spec({ name: 'pgBinDir', env: 'OFFSITE_PG_BIN_DIR', flag: 'pg-bin-dir', type: 'string', description: 'directory holding pg_dump (default: PATH and /usr/lib/postgresql/*/bin)' }),
+  pgBinDir: spec({ name: 'pgBinDir', env: 'OFFSITE_PG_BIN_DIR', flag: 'pg-bin-dir', type: 'string', description: 'directory holding pg_dump, pg_restore and psql (default: the oldest suitable major in /usr/lib/postgresql/*/bin and PATH)' }),
   partSizeMiB: spec({ name: 'partSizeMiB', env: 'OFFSITE_PART_SIZE_MIB', flag: 'part-size-mib', type: 'integer', description: 'multipart part size in MiB (default: from the database size)' }),
 } as const;
 
