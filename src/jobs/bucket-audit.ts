@@ -8,7 +8,8 @@ import { auditConfig, auditWriterPolicy, type Finding, type Requirements } from 
 import type { S3Bucket } from '../store/s3-bucket.js';
 import { StoreError, type ObjectReader } from '../store/store.js';
 import { listBackups } from './list.js';
-import { probeWriter, type WriterProbe } from './bucket-audit-probe.js';
+import type { S3Probe } from '../store/s3-probe.js';
+import { probeWriter } from './bucket-audit-probe.js';
 
 export interface BucketAuditOptions {
   bucket: string;
@@ -31,7 +32,7 @@ export interface BucketAuditResult {
 const DAY_MS = 86_400_000;
 
 /** @throws OffsiteError (config) when the bucket cannot be read at all: wrong credentials, endpoint unreachable. */
-export async function auditBucket(options: BucketAuditOptions, deps: { bucket: S3Bucket; reader: ObjectReader; writer?: WriterProbe }): Promise<BucketAuditResult> {
+export async function auditBucket(options: BucketAuditOptions, deps: { bucket: S3Bucket; reader: ObjectReader; writer?: S3Probe }): Promise<BucketAuditResult> {
   try {
     const config = await deps.bucket.read();
     const findings = auditConfig(config, options.requirements);

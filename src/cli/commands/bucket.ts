@@ -8,6 +8,7 @@ import { auditBucket } from '../../jobs/bucket-audit.js';
 import { initBucket } from '../../jobs/bucket-init.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Bucket } from '../../store/s3-bucket.js';
+import { S3Probe } from '../../store/s3-probe.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, wantsJson, type CliContext } from '../context.js';
 import { prefixOf, requireSetting, s3SettingsOf } from '../options.js';
@@ -75,7 +76,7 @@ function registerAudit(parent: Command, context: CliContext): void {
     const name = requireSetting(settings, 'bucket');
     const s3 = s3SettingsOf(settings);
     const client = createS3Client(s3);
-    const writer = flags.writerCredentials ? { client: createS3Client({ ...s3, credentials: writerCredentials(context.env) }) } : undefined;
+    const writer = flags.writerCredentials ? new S3Probe(createS3Client({ ...s3, credentials: writerCredentials(context.env) }), name) : undefined;
     const result = await auditBucket(
       { bucket: name, requirements: requirementsOf(settings, flags), ...(flags.writer ? { writer: flags.writer } : {}), sample: positive(flags.sample, '--sample', 3), now: context.now() },
       { bucket: new S3Bucket(client, name), reader: new S3Reader(client, name), ...(writer ? { writer } : {}) },
