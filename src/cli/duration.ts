@@ -7,3 +7,12 @@ export function parseDuration(text: string): number | undefined {
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text.trim().replace(/\s+/g, '')) return undefined;
   return parts.reduce((sum, [, n, unit]) => sum + Number(n) * (UNIT_MS[unit ?? 's'] ?? 0), 0);
 }
+
+/** ISO 8601 only; without Z or an offset the time is UTC, never the machine's local time. */
+export function parseUtcTime(text: string): Date | undefined {
+  const match = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
+  if (!match) return undefined;
+  const iso = text.trim().replace(' ', 'T');
+  const time = new Date(match[1] ? iso : iso.includes('T') ? `${iso}Z` : `${iso}T00:00Z`);
+  return Number.isNaN(time.getTime()) ? undefined : time;
+}

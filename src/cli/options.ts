@@ -148,3 +148,30 @@ export function partSizeOf(settings: Settings): number | undefined {
   if (mib < MIN_PART_MIB || mib > MAX_PART_MIB) throw configError(`${settingLabel('partSizeMiB')} must be between ${MIN_PART_MIB} and ${MAX_PART_MIB} (S3's part size limits), got ${mib}`);
   return mib * 1024 * 1024;
 }
+
+/** The files source bucket's connection: its own endpoint and credentials, never the backup bucket's. */
+export function sourceS3SettingsOf(settings: Settings): S3Settings & { bucket: string } {
+  const endpoint = settings.sourceS3Endpoint;
+  if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint)) {
+    throw configError(`${settingLabel('sourceS3Endpoint')} "${endpoint}" is not an http(s) URL`);
+  }
+  const { sourceAccessKeyId: accessKeyId, sourceSecretAccessKey: secretAccessKey } = settings;
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw configError('set both OFFSITE_SOURCE_ACCESS_KEY_ID and OFFSITE_SOURCE_SECRET_ACCESS_KEY, or neither (to use the SDK default credentials)');
+  }
+  return {
+    bucket: requireSetting(settings, 'sourceBucket'),
+    region: settings.sourceRegion ?? settings.region ?? 'us-east-1',
+    forcePathStyle: settings.sourceS3ForcePathStyle ?? false,
+    ...(endpoint ? { endpoint } : {}),
+    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId: accessKeyId.reveal(), secretAccessKey: secretAccessKey.reveal() } } : {}),
+  };
+}
+
+/** A key prefix inside the source bucket, kept exactly (keys are not paths): only empty means everything. */
+export const sourcePrefixOf = (settings: Settings): string => settings.sourcePrefix ?? '';
+
+const DEFAULT_PART_MIB = 32;
+
+/** Part size for file blobs: small files go in one request (and get their own lock on every server). */
+export const blobPartSizeOf = (settings: Settings): number => partSizeOf(settings) ?? DEFAULT_PART_MIB * 1024 * 1024;

@@ -43,6 +43,17 @@ export const SETTINGS = {
   lockMode: spec({ name: 'lockMode', env: 'OFFSITE_LOCK_MODE', flag: 'lock-mode', type: 'string', choices: ['COMPLIANCE', 'GOVERNANCE'], description: 'object lock mode (default COMPLIANCE)' }),
   rowCounts: spec({ name: 'rowCounts', env: 'OFFSITE_ROW_COUNTS', flag: 'row-counts', type: 'string', choices: ['exact', 'estimate'], description: 'row counts in the manifest (default exact)' }),
   pgBinDir: spec({ name: 'pgBinDir', env: 'OFFSITE_PG_BIN_DIR', flag: 'pg-bin-dir', type: 'string', description: 'directory holding pg_dump, pg_restore and psql (default: the oldest suitable major in /usr/lib/postgresql/*/bin and PATH)' }),
+  sourceBucket: spec({ name: 'sourceBucket', env: 'OFFSITE_SOURCE_BUCKET', flag: 'source-bucket', type: 'string', description: 'the bucket whose files are backed up (and restored into)' }),
+  sourcePrefix: spec({ name: 'sourcePrefix', env: 'OFFSITE_SOURCE_PREFIX', flag: 'source-prefix', type: 'string', description: 'back up only keys under this prefix of the source bucket' }),
+  sourceS3Endpoint: spec({ name: 'sourceS3Endpoint', env: 'OFFSITE_SOURCE_S3_ENDPOINT', flag: 'source-s3-endpoint', type: 'string', description: "the source bucket's S3 endpoint URL (omit for AWS)" }),
+  sourceS3ForcePathStyle: spec({ name: 'sourceS3ForcePathStyle', env: 'OFFSITE_SOURCE_S3_FORCE_PATH_STYLE', flag: 'source-s3-force-path-style', type: 'boolean', description: 'path-style addressing for the source bucket' }),
+  sourceRegion: spec({ name: 'sourceRegion', env: 'OFFSITE_SOURCE_REGION', flag: 'source-region', type: 'string', description: "the source bucket's region" }),
+  sourceAccessKeyId: spec({ name: 'sourceAccessKeyId', env: 'OFFSITE_SOURCE_ACCESS_KEY_ID', type: 'string', secret: true, description: 'access key id for the source bucket (read: list and get)' }),
+  sourceSecretAccessKey: spec({ name: 'sourceSecretAccessKey', env: 'OFFSITE_SOURCE_SECRET_ACCESS_KEY', type: 'string', secret: true, description: 'secret access key for the source bucket' }),
+  filesStateCache: spec({ name: 'filesStateCache', env: 'OFFSITE_FILES_STATE_CACHE', flag: 'state-cache', type: 'string', description: 'the files backup state cache file (default under ~/.cache/offsite); keep it between runs to skip unchanged objects' }),
+  filesReuseDays: spec({ name: 'filesReuseDays', env: 'OFFSITE_FILES_REUSE_DAYS', flag: 'reuse-days', type: 'integer', description: 'days an uploaded file blob may be reused by later snapshots; blobs are locked retention + this (default 30)' }),
+  filesConcurrency: spec({ name: 'filesConcurrency', env: 'OFFSITE_FILES_CONCURRENCY', flag: 'concurrency', type: 'integer', description: 'objects transferred at once (default 8)' }),
+  s3MultipartLock: spec({ name: 's3MultipartLock', env: 'OFFSITE_S3_MULTIPART_LOCK', flag: 's3-multipart-lock', type: 'boolean', description: 'the backup server applies lock headers to multipart uploads (default: true on AWS, false with an endpoint: Ceph RGW 16 ignores them)' }),
   partSizeMiB: spec({ name: 'partSizeMiB', env: 'OFFSITE_PART_SIZE_MIB', flag: 'part-size-mib', type: 'integer', description: 'multipart part size in MiB (default: from the database size)' }),
 } as const;
 

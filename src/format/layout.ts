@@ -6,13 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 
-export type BackupKind = 'db';
+export type BackupKind = 'db' | 'files';
 export type DumpFormat = 'custom' | 'plain';
 export type Compression = 'zstd' | 'gzip' | 'none';
 export type Encryption = 'age' | 'openssl';
 
 export interface PayloadShape {
-  format: DumpFormat;
+  /** A database dump, or the index of a files snapshot. */
+  format: DumpFormat | 'files-index';
   compression: Compression;
   encryption: Encryption;
 }
@@ -73,7 +74,7 @@ export function kindFolder(location: Omit<BackupLocation, 'id'>): string {
 
 /** The file extension that says what a payload holds: `.dump.zst.age`, `.sql.enc`, ... */
 export function payloadExtension(shape: PayloadShape): string {
-  const dump = shape.format === 'custom' ? '.dump' : '.sql';
+  const dump = { custom: '.dump', plain: '.sql', 'files-index': '.index.jsonl' }[shape.format];
   const compression = { zstd: '.zst', gzip: '.gz', none: '' }[shape.compression];
   const encryption = shape.encryption === 'age' ? '.age' : '.enc';
   return `${dump}${compression}${encryption}`;

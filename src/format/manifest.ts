@@ -12,8 +12,8 @@ export const MANIFEST_VERSION = 1;
 /** Manifests are small; a larger object under a manifest key is not one. */
 export const MANIFEST_MAX_BYTES = 1024 * 1024;
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
-const isoTime = z.iso.datetime();
+export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
+export const isoTime = z.iso.datetime();
 
 const ageDetail = z.strictObject({ scheme: z.literal('age'), recipients: z.array(z.string()).min(1) });
 const opensslDetail = z.strictObject({
@@ -23,6 +23,10 @@ const opensslDetail = z.strictObject({
   iterations: z.number().int().positive(),
 });
 
+export const encryptionSchema = z.discriminatedUnion('scheme', [ageDetail, opensslDetail]);
+export const retentionSchema = z.strictObject({ mode: z.enum(['COMPLIANCE', 'GOVERNANCE']), retainUntil: isoTime });
+export const toolSchema = z.strictObject({ name: z.literal('offsite'), version: z.string() });
+
 const plainSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
   version: z.literal(MANIFEST_VERSION),
@@ -31,7 +35,7 @@ const plainSchema = z.strictObject({
   environment: z.string(),
   startedAt: isoTime,
   finishedAt: isoTime,
-  tool: z.strictObject({ name: z.literal('offsite'), version: z.string() }),
+  tool: toolSchema,
   payload: z.strictObject({
     key: z.string(),
     versionId: z.string().nullable(),
@@ -40,9 +44,9 @@ const plainSchema = z.strictObject({
     dumpFormat: z.enum(['custom', 'plain']),
     pgDumpVersion: z.string(),
     compression: z.enum(['zstd', 'gzip', 'none']),
-    encryption: z.discriminatedUnion('scheme', [ageDetail, opensslDetail]),
+    encryption: encryptionSchema,
   }),
-  retention: z.strictObject({ mode: z.enum(['COMPLIANCE', 'GOVERNANCE']), retainUntil: isoTime }),
+  retention: retentionSchema,
   sealed: z.string().min(1),
 });
 
@@ -77,7 +81,11 @@ export const encodeSealed = (contents: SealedContents): Uint8Array =>
  * @throws ManifestError naming what is wrong: not JSON, another format, an unknown version, a bad field.
  */
 export function parseManifest(bytes: Uint8Array): Manifest {
-  const value = parseJson(bytes, 'manifest');
+  return validate(plainSchema, checkFormat(parseJson(bytes, 'manifest')), 'manifest');
+}
+
+/** The JSON value of a stored manifest of any kind, once its format and version are known to be ours. */
+export function checkFormat(value: unknown): unknown {
   if (typeof value !== 'object' || value === null || (value as { format?: unknown }).format !== MANIFEST_FORMAT) {
     throw new ManifestError(`not an Offsite manifest (format is not "${MANIFEST_FORMAT}")`);
   }
@@ -85,7 +93,7 @@ export function parseManifest(bytes: Uint8Array): Manifest {
   if (version !== MANIFEST_VERSION) {
     throw new ManifestError(`manifest format version ${String(version)} is not supported (this Offsite reads version ${MANIFEST_VERSION}); upgrade Offsite`);
   }
-  return validate(plainSchema, value, 'manifest');
+  return value;
 }
 
 /**
@@ -95,7 +103,7 @@ export function parseManifest(bytes: Uint8Array): Manifest {
 export const parseSealed = (bytes: Uint8Array): SealedContents =>
   validate(sealedSchema, parseJson(bytes, 'sealed manifest part'), 'sealed manifest part');
 
-function parseJson(bytes: Uint8Array, what: string): unknown {
+export function parseJson(bytes: Uint8Array, what: string): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
@@ -103,7 +111,7 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
   }
 }
 
-function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+export function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

@@ -5,7 +5,7 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { before, describe, it } from 'node:test';
 import { isOffsiteError } from '../errors.js';
-import { backupKeys, type PayloadShape } from '../format/layout.js';
+import { backupKeys, type DumpFormat, type PayloadShape } from '../format/layout.js';
 import { encodeManifest, parseManifest, type Manifest } from '../format/manifest.js';
 import { generateAgeIdentity } from '../pipeline/age.js';
 import { createEncryptStream, OPENSSL_ITERATIONS, type DecryptSpec, type EncryptSpec } from '../pipeline/cipher.js';
@@ -48,7 +48,7 @@ async function storeBackup(reader = new MemoryReader(), options: { shape?: Paylo
   const manifest = await buildManifest({
     id, environment: 'production', keys, startedAt: new Date('2026-11-26T10:00:00Z'), finishedAt: new Date('2026-11-26T10:01:00Z'),
     retention: { mode: 'COMPLIANCE', retainUntil: LOCK.retainUntil }, upload: { versionId }, pgDumpVersion: '15.20',
-    dumpFormat: shape.format, compression: shape.compression, encrypt, plaintext: { bytes: PLAINTEXT.length, sha256: sha256(PLAINTEXT) },
+    dumpFormat: shape.format as DumpFormat, compression: shape.compression, encrypt, plaintext: { bytes: PLAINTEXT.length, sha256: sha256(PLAINTEXT) },
     stored: { bytes: payload.length, sha256: sha256(payload) }, session: { database: 'app', serverVersion: '15.20' }, rowCounts: 'exact', tables: [],
   });
   reader.put(keys.manifest, encodeManifest(manifest), { retention: lock });

@@ -5,6 +5,8 @@ import { Transform } from 'node:stream';
 export interface Measurement {
   bytes: number;
   sha256: string;
+  /** Only when asked for: S3's ETag of a single-part upload is this MD5. */
+  md5?: string;
 }
 
 export interface Meter {
@@ -15,18 +17,20 @@ export interface Meter {
   result(): Measurement;
 }
 
-export function createMeter(): Meter {
+export function createMeter(options: { md5?: boolean } = {}): Meter {
   const hash = createHash('sha256');
+  const md5 = options.md5 ? createHash('md5') : undefined;
   let bytes = 0;
-  let digest: string | undefined;
+  let result: Measurement | undefined;
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
       hash.update(chunk);
+      md5?.update(chunk);
       done(null, chunk);
     },
     flush(done) {
-      digest = hash.digest('hex');
+      result = { bytes, sha256: hash.digest('hex'), ...(md5 ? { md5: md5.digest('hex') } : {}) };
       done();
     },
   });
@@ -34,8 +38,8 @@ export function createMeter(): Meter {
     stream,
     bytes: () => bytes,
     result: () => {
-      if (digest === undefined) throw new Error('meter read before its stream ended');
-      return { bytes, sha256: digest };
+      if (result === undefined) throw new Error('meter read before its stream ended');
+      return result;
     },
   };
 }

@@ -41,6 +41,11 @@ export class MemoryReader implements ObjectReader {
     }
   }
 
+  async listFolders(prefix: string): Promise<string[]> {
+    const folders = this.objects.filter((o) => o.key.startsWith(prefix) && o.key.indexOf('/', prefix.length) >= 0).map((o) => o.key.slice(0, o.key.indexOf('/', prefix.length) + 1));
+    return [...new Set(folders)];
+  }
+
   async getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array> {
     const object = this.#find(key, options.versionId);
     if (object.size > options.maxBytes) throw new StoreError('failed', `memory://${key} is ${object.size} bytes, more than the ${options.maxBytes} expected`);

@@ -36,6 +36,19 @@ export class S3Reader implements ObjectReader {
     } while (keyMarker !== undefined);
   }
 
+  async listFolders(prefix: string): Promise<string[]> {
+    const folders: string[] = [];
+    let keyMarker: string | undefined;
+    do {
+      const page = await this.#client
+        .send(new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix: prefix, Delimiter: '/', KeyMarker: keyMarker }))
+        .catch((error: unknown) => Promise.reject(toStoreError(error, { bucket: this.#bucket, key: prefix, action: 'listing', permission: 's3:ListBucketVersions' })));
+      for (const folder of page.CommonPrefixes ?? []) if (folder.Prefix) folders.push(folder.Prefix);
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    } while (keyMarker);
+    return [...new Set(folders)];
+  }
+
   async getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array> {
     try {
       const object = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }));

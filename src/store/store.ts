@@ -66,6 +66,8 @@ export interface ObjectVersion {
  */
 export interface ObjectReader {
   listVersions(prefix: string): AsyncIterable<ObjectVersion>;
+  /** The folders (common prefixes ending in `/`) directly under a prefix. */
+  listFolders(prefix: string): Promise<string[]>;
   getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array>;
   /** Streams an object (the newest version unless one is named). */
   getStream(key: string, options: { versionId?: string | null; signal?: AbortSignal }): Promise<Readable>;

@@ -12,6 +12,7 @@ import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
 import { childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
+import { parseUtcTime } from '../duration.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
@@ -110,13 +111,4 @@ function describeRestore(result: RestoreDbResult): string {
   for (const s of result.skipped) lines.push(`  skipped ${s.id}: ${s.reason}`);
   for (const t of result.tables) lines.push(`  ${t.schema}.${t.name}: ${t.rows} rows${t.expected === undefined ? '' : t.expected === t.rows ? ' (matches the backup)' : ` (backup had ${t.expected})`}`);
   return lines.join('\n');
-}
-
-/** ISO 8601 only; without Z or an offset the time is UTC, never the machine's local time. */
-function parseUtcTime(text: string): Date | undefined {
-  const match = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
-  if (!match) return undefined;
-  const iso = text.trim().replace(' ', 'T');
-  const time = new Date(match[1] ? iso : iso.includes('T') ? `${iso}Z` : `${iso}T00:00Z`);
-  return Number.isNaN(time.getTime()) ? undefined : time;
 }

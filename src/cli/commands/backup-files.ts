@@ -1,0 +1,108 @@
+/** `offsite backup files`: flags → options → {@link backupFiles} → summary. */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { SettingName, Settings } from '../../config/settings.js';
+import { describe, usageError } from '../../errors.js';
+import { isValidRunId, parseShard, UNSHARDED, type Shard } from '../../format/files-layout.js';
+import { backupFiles, type BackupFilesResult } from '../../jobs/backup-files.js';
+import type { EncryptSpec } from '../../pipeline/cipher.js';
+import { formatBytes, formatDuration } from '../../report/units.js';
+import { cacheScope } from '../../state/files-cache.js';
+import { createS3Client } from '../../store/s3-client.js';
+import { S3SourceBucket } from '../../store/s3-source.js';
+import { S3Writer } from '../../store/s3-writer.js';
+import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
+import { blobPartSizeOf, encryptSpecOf, environmentOf, prefixOf, requireSetting, retentionDaysOf, s3SettingsOf, sourcePrefixOf, sourceS3SettingsOf } from '../options.js';
+import { printResult } from '../render.js';
+import { addSettingFlags, settingFlags } from '../settings-flags.js';
+
+const SETTINGS: readonly SettingName[] = [
+  'environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region', 'encryption', 'ageRecipients', 'retentionDays', 'lockMode', 'partSizeMiB',
+  'sourceBucket', 'sourcePrefix', 'sourceS3Endpoint', 'sourceS3ForcePathStyle', 'sourceRegion', 'filesStateCache', 'filesReuseDays', 'filesConcurrency', 's3MultipartLock',
+];
+
+interface Flags {
+  shard?: string;
+  runId?: string;
+  ignoreStateCache?: boolean;
+  json?: boolean;
+  config?: string;
+}
+
+export function registerBackupFiles(parent: Command, context: CliContext): void {
+  const command = parent
+    .command('files')
+    .description("copy every object of the source bucket, encrypted, into the backup bucket, with a snapshot manifest written last")
+    .option('--shard <i/n>', 'back up only the keys that hash to shard i of n (one worker of a sharded run; needs --run-id)')
+    .option('--run-id <text>', 'the id shared by the shards of one run, e.g. the CI run or Kubernetes job name [OFFSITE_RUN_ID]')
+    .option('--ignore-state-cache', 'upload every object, as without a cache (the cache is then rewritten)')
+    .option('--json', 'print the summary as one JSON line')
+    .addHelpText('after', '\nExit status: 0 snapshot complete, 1 the backup failed (no snapshot manifest written), 2 bad usage or configuration.');
+  addSettingFlags(command, SETTINGS).action(async (flags: Flags & Record<string, unknown>) => {
+    const given = settingFlags(flags, SETTINGS);
+    const settings = loadCommandSettings(context, given, flags.config);
+    const shard = shardOf(flags.shard);
+    const runId = flags.runId ?? context.env.OFFSITE_RUN_ID;
+    if (runId !== undefined && !isValidRunId(runId)) throw usageError(`--run-id "${runId}" must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (shard.count > 1 && runId === undefined) throw usageError('--shard needs --run-id (or OFFSITE_RUN_ID): every shard of one run must name the same run');
+    const environment = environmentOf(settings);
+    const prefix = prefixOf(settings);
+    const backupS3 = s3SettingsOf(settings);
+    const bucket = requireSetting(settings, 'bucket');
+    const sourceS3 = sourceS3SettingsOf(settings);
+    const encrypt = encryptSpecOf(settings);
+    const sourcePrefix = sourcePrefixOf(settings);
+    const scope = cacheScope({ bucket, endpoint: backupS3.endpoint ?? null, prefix, environment, source: sourceS3.bucket, sourceEndpoint: sourceS3.endpoint ?? null, sourcePrefix, encryption: encryptionScope(encrypt) });
+    const statePath = statePathOf(settings, context, environment, scope, shard);
+    const options = {
+      environment, prefix, encrypt, sourcePrefix, shard, cacheScope: scope,
+      retentionDays: retentionDaysOf(settings, context.now()),
+      reuseDays: settings.filesReuseDays ?? 30,
+      lockMode: settings.lockMode ?? 'COMPLIANCE',
+      multipartLockHonoured: settings.s3MultipartLock ?? backupS3.endpoint === undefined,
+      concurrency: settings.filesConcurrency ?? 8,
+      partSize: blobPartSizeOf(settings),
+      ...(runId !== undefined ? { runId } : {}),
+      ...(statePath !== undefined ? { statePath } : {}),
+      ignoreCache: flags.ignoreStateCache === true,
+    };
+    const writer = new S3Writer(createS3Client(backupS3), bucket);
+    const source = new S3SourceBucket(createS3Client(sourceS3), sourceS3.bucket, sourceS3.endpoint ?? null);
+    const json = wantsJson(context, flags.json);
+    const result = await backupFiles(options, { writer, source, reporter: reporterFor(context, json), now: context.now, signal: context.signal });
+    printResult(context, json, { event: 'backup.files.complete', ...result }, () => describeResult(result));
+  });
+}
+
+function shardOf(text: string | undefined): Shard {
+  if (text === undefined) return UNSHARDED;
+  try {
+    return parseShard(text);
+  } catch (error) {
+    throw usageError(`--shard: ${describe(error)}`, error);
+  }
+}
+
+/** The cache depends on who can open the blobs: the recipients, or (hashed) the password. */
+const encryptionScope = (encrypt: EncryptSpec): string =>
+  encrypt.scheme === 'age' ? `age:${[...encrypt.recipients].sort().join(',')}` : `openssl:${cacheScope({ password: encrypt.password })}`;
+
+function statePathOf(settings: Settings, context: CliContext, environment: string, scope: string, shard: Shard): string | undefined {
+  if (settings.filesStateCache) return settings.filesStateCache;
+  const base = context.env.XDG_CACHE_HOME || (context.env.HOME ? join(context.env.HOME, '.cache') : homedir() || undefined);
+  if (!base) return undefined;
+  const shardTag = shard.count > 1 ? `-shard-${shard.index}-of-${shard.count}` : '';
+  return join(base, 'offsite', `files-${environment}-${scope.slice(0, 12)}${shardTag}.jsonl`);
+}
+
+function describeResult(result: BackupFilesResult): string {
+  const shard = result.shard.count > 1 ? ` shard ${result.shard.index}/${result.shard.count} of run ${result.runId}` : '';
+  return [
+    `files snapshot ${result.id}${shard} complete (${result.environment})`,
+    `  manifest  ${result.manifestKey}`,
+    `  ${result.objects} objects (${formatBytes(result.bytes)}): ${result.uploaded} uploaded (${formatBytes(result.bytesUploaded)} read, ${formatBytes(result.bytesStored)} stored), ${result.reused} unchanged, ${result.skipped} skipped, ${formatDuration(result.durationMs / 1000)}`,
+    ...result.skippedObjects.slice(0, 20).map((s) => `  skipped ${s.key}: ${s.reason}`),
+    ...(result.cache.warning ? [`  warning: state cache not saved: ${result.cache.warning}`] : []),
+  ].join('\n');
+}

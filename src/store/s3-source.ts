@@ -1,0 +1,159 @@
+/**
+ * The bucket whose files are backed up (read: list and get), and where `restore files` writes them
+ * back (head and put). Its own endpoint and credentials; never the backup bucket.
+ */
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+import type { ObjectHeaders } from '../format/files-manifest.js';
+import { toStoreError } from './s3-errors.js';
+import { StoreError } from './store.js';
+
+export interface SourceSummary {
+  key: string;
+  size: number;
+  /** Without quotes. */
+  etag: string;
+  lastModified: Date;
+}
+
+export interface SourceDetails extends SourceSummary {
+  contentType: string | null;
+  metadata: Record<string, string>;
+  headers: ObjectHeaders;
+}
+
+export interface SourceObject extends SourceDetails {
+  body: Readable;
+}
+
+export interface TargetPut {
+  contentType: string | null;
+  metadata: Record<string, string>;
+  headers: ObjectHeaders;
+  partSize: number;
+  signal?: AbortSignal;
+}
+
+const SOURCE_SETTINGS = {
+  credentials: 'OFFSITE_SOURCE_ACCESS_KEY_ID and OFFSITE_SOURCE_SECRET_ACCESS_KEY',
+  endpoint: 'OFFSITE_SOURCE_S3_ENDPOINT',
+  bucket: 'OFFSITE_SOURCE_BUCKET (or --to-bucket)',
+};
+
+const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
+
+export class S3SourceBucket {
+  readonly name: string;
+  readonly endpoint: string | null;
+  readonly #client: S3Client;
+
+  constructor(client: S3Client, bucket: string, endpoint: string | null) {
+    this.#client = client;
+    this.name = bucket;
+    this.endpoint = endpoint;
+  }
+
+  /** Every object under the prefix, in the server's key order, page by page. */
+  async *list(prefix = ''): AsyncIterable<SourceSummary> {
+    let token: string | undefined;
+    do {
+      const page = await this.#client
+        .send(new ListObjectsV2Command({ Bucket: this.name, ...(prefix ? { Prefix: prefix } : {}), ...(token ? { ContinuationToken: token } : {}) }))
+        .catch((error: unknown) => Promise.reject(this.#error(error, prefix, 'listing', 's3:ListBucket')));
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield { key: object.Key, size: object.Size ?? 0, etag: unquote(object.ETag), lastModified: object.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated && !token) throw new StoreError('failed', `the listing of s3://${this.name}/${prefix} is truncated without a token to continue`);
+    } while (token);
+  }
+
+  /** The object's bytes and details, or undefined when it no longer exists. */
+  async get(key: string, signal?: AbortSignal): Promise<SourceObject | undefined> {
+    try {
+      const answer = await this.#client.send(new GetObjectCommand({ Bucket: this.name, Key: key }), signal ? { abortSignal: signal } : {});
+      return { ...details(key, answer), body: answer.Body as Readable };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.#error(error, key, 'read', 's3:GetObject');
+    }
+  }
+
+  /** The object's details, or undefined when there is none. */
+  async head(key: string, signal?: AbortSignal): Promise<SourceDetails | undefined> {
+    try {
+      const answer = await this.#client.send(new HeadObjectCommand({ Bucket: this.name, Key: key }), signal ? { abortSignal: signal } : {});
+      return details(key, answer);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.#error(error, key, 'head', 's3:GetObject');
+    }
+  }
+
+  /** Writes an object; a body that errors (a failed hash check) leaves nothing visible. */
+  async put(key: string, body: Readable, options: TargetPut): Promise<void> {
+    const abortController = new AbortController();
+    const onAbort = () => abortController.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const upload = new Upload({
+      client: this.#client,
+      params: {
+        Bucket: this.name, Key: key, Body: body, Metadata: options.metadata,
+        ...(options.contentType !== null ? { ContentType: options.contentType } : {}),
+        ...(options.headers.cacheControl ? { CacheControl: options.headers.cacheControl } : {}),
+        ...(options.headers.contentDisposition ? { ContentDisposition: options.headers.contentDisposition } : {}),
+        ...(options.headers.contentEncoding ? { ContentEncoding: options.headers.contentEncoding } : {}),
+        ...(options.headers.contentLanguage ? { ContentLanguage: options.headers.contentLanguage } : {}),
+      },
+      partSize: options.partSize,
+      queueSize: 1,
+      abortController,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      body.destroy();
+      if (error instanceof StoreError) throw error;
+      const cause = (error as { cause?: unknown }).cause;
+      throw cause instanceof StoreError ? cause : this.#error(error, key, 'upload', 's3:PutObject');
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #error(error: unknown, key: string, action: string, permission: string): StoreError {
+    return toStoreError(error, { bucket: this.name, key, action, permission, settings: SOURCE_SETTINGS });
+  }
+}
+
+interface Answer {
+  ContentLength?: number;
+  ETag?: string;
+  LastModified?: Date;
+  ContentType?: string;
+  Metadata?: Record<string, string>;
+  CacheControl?: string;
+  ContentDisposition?: string;
+  ContentEncoding?: string;
+  ContentLanguage?: string;
+}
+
+function details(key: string, answer: Answer): SourceDetails {
+  const headers: ObjectHeaders = {};
+  if (answer.CacheControl) headers.cacheControl = answer.CacheControl;
+  if (answer.ContentDisposition) headers.contentDisposition = answer.ContentDisposition;
+  if (answer.ContentEncoding) headers.contentEncoding = answer.ContentEncoding;
+  if (answer.ContentLanguage) headers.contentLanguage = answer.ContentLanguage;
+  return {
+    key, size: answer.ContentLength ?? 0, etag: unquote(answer.ETag), lastModified: answer.LastModified ?? new Date(0),
+    contentType: answer.ContentType ?? null, metadata: answer.Metadata ?? {}, headers,
+  };
+}
+
+function isMissing(error: unknown): boolean {
+  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.name === 'NoSuchBucket' || e.Code === 'NoSuchBucket') return false;
+  return e.name === 'NoSuchKey' || e.Code === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+}
