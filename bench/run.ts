@@ -1,15 +1,17 @@
 /**
  * `npm run bench`: wall time and peak RSS of `offsite backup db` on generated databases of
- * 200 MB and 1 GB, on the local stack. A benchmark, never a test: it prints figures and
- * fails only when a backup fails. `-- --quick` runs the 200 MB case only.
+ * 200 MB and 1 GB, and of `offsite backup files` on 10,000 small objects and one 1 GiB object,
+ * on the local stack. A benchmark, never a test: it prints figures and fails only when a backup
+ * fails. `-- --quick`: 200 MB, 2,000 objects and 100 MiB only.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { generateIdentity, tempDir, writerEnv } from '../test/helpers/backup-env.js';
 import { createDatabase, fillSampleDatabase } from '../test/helpers/sample-db.js';
 import { REPO_DIR, stack } from '../test/helpers/stack.js';
+import { benchFiles } from './files.js';
+import { runMeasured } from './measure.js';
 
 interface Sample {
   name: string;
@@ -25,6 +27,7 @@ const SIZES = [
   { name: '1GB', bytes: 1_000_000_000 },
 ];
 const RSS_LIMIT_MIB = 250;
+const FILES_RSS_LIMIT_MIB = 300;
 
 const quick = process.argv.includes('--quick');
 const up = spawnSync('bash', [join(REPO_DIR, 'scripts/stack'), 'up'], { stdio: 'inherit' });
@@ -37,6 +40,7 @@ for (const size of quick ? SIZES.slice(0, 1) : SIZES) {
   const url = await benchDatabase(`offsite_bench_${size.name.toLowerCase()}`, size.bytes);
   samples.push(await measureBackup(size.name, url, recipient));
 }
+const files = await benchFiles(recipient, quick);
 dir.remove();
 
 process.stdout.write(`\n| database | size | wall time | throughput | peak RSS | dumped | stored |\n|---|---|---|---|---|---|---|\n`);
@@ -47,7 +51,13 @@ for (const s of samples) {
 }
 const overLimit = samples.filter((s) => s.peakRssMiB >= RSS_LIMIT_MIB);
 process.stdout.write(overLimit.length ? `\npeak RSS over ${RSS_LIMIT_MIB} MiB: ${overLimit.map((s) => s.name).join(', ')}\n` : `\npeak RSS under ${RSS_LIMIT_MIB} MiB for every size\n`);
-process.stdout.write(`${JSON.stringify({ bench: 'backup-db', node: process.version, samples })}\n`);
+process.stdout.write(`\n| files | objects | source | run | wall time | uploaded | stored | peak RSS |\n|---|---|---|---|---|---|---|---|\n`);
+for (const f of files) {
+  process.stdout.write(`| ${f.name} | ${f.objects} | ${mb(f.sourceBytes)} | ${f.run} | ${f.wallSeconds.toFixed(1)} s | ${f.uploaded} | ${mb(f.storedBytes)} | ${f.peakRssMiB.toFixed(0)} MiB |\n`);
+}
+const filesOver = files.filter((f) => f.peakRssMiB >= FILES_RSS_LIMIT_MIB);
+process.stdout.write(filesOver.length ? `\nfiles peak RSS over ${FILES_RSS_LIMIT_MIB} MiB: ${filesOver.map((f) => `${f.name} (${f.run})`).join(', ')}\n` : `\nfiles peak RSS under ${FILES_RSS_LIMIT_MIB} MiB for every case\n`);
+process.stdout.write(`${JSON.stringify({ bench: 'backup', node: process.version, db: samples, files })}\n`);
 
 /** Reuses a bench database of the right size from an earlier run; fills a new one otherwise. */
 async function benchDatabase(name: string, bytes: number): Promise<string> {
@@ -73,37 +83,12 @@ async function databaseSize(url: string): Promise<number | undefined> {
   }
 }
 
-/** Runs one backup as a child process, sampling its peak RSS (VmHWM) until it exits. */
+/** Runs one backup as a child process and reads its summary. */
 async function measureBackup(name: string, url: string, recipient: string): Promise<Sample> {
   const databaseBytes = (await databaseSize(url)) ?? 0;
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [join(REPO_DIR, 'bin/offsite.js'), 'backup', 'db', '--json'], {
-    env: { ...process.env, ...writerEnv(url, { OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_ENVIRONMENT: 'bench' }) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  let peakKiB = 0;
-  const sampler = setInterval(() => {
-    try {
-      const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (match?.[1]) peakKiB = Math.max(peakKiB, Number(match[1]));
-    } catch {
-      // exited between samples
-    }
-  }, 20);
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearInterval(sampler);
-  if (code !== 0) throw new Error(`backup of ${name} failed with exit ${code}`);
-  const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { bytesIn: number; bytesOut: number };
-  return {
-    name,
-    databaseBytes,
-    wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
-    peakRssMiB: peakKiB / 1024,
-    dumpedBytes: summary.bytesIn,
-    storedBytes: summary.bytesOut,
-  };
+  const measured = await runMeasured(['backup', 'db', '--json'], writerEnv(url, { OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_ENVIRONMENT: 'bench' }));
+  const summary = measured.summary as { bytesIn: number; bytesOut: number };
+  return { name, databaseBytes, wallSeconds: measured.wallSeconds, peakRssMiB: measured.peakRssMiB, dumpedBytes: summary.bytesIn, storedBytes: summary.bytesOut };
 }
 
 function mb(bytes: number): string {

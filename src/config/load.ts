@@ -82,10 +82,10 @@ function toBoolean(raw: unknown): boolean | undefined {
 
 /** The file's top-level settings overlaid with those of the chosen environment. */
 function readConfigFile(input: LoadInput, environmentName: string | undefined): Record<string, unknown> {
-  const path = input.configFile ?? nonEmpty(input.env.OFFSITE_CONFIG) ?? (existsSync(`${input.cwd}/${DEFAULT_CONFIG_FILE}`) ? `${input.cwd}/${DEFAULT_CONFIG_FILE}` : undefined);
+  const path = configFilePath(input);
   if (path === undefined) return {};
   const document = parseConfigDocument(path);
-  const { environments, ...top } = document;
+  const { environments, [SCHEDULE_SECTION]: _schedule, ...top } = document;
   checkKeys(top, path, 'top level');
   if (environments === undefined) return top;
   if (!isRecord(environments)) throw configError(`${path}: "environments" must map environment names to settings`);
@@ -101,6 +101,29 @@ function readConfigFile(input: LoadInput, environmentName: string | undefined): 
   const values = { ...top, ...(section ?? {}), environment: chosen };
   checkKeys(values, path, `environments.${chosen}`);
   return values;
+}
+
+/** The top-level section that holds the scheduler's jobs rather than settings (read by config/schedule.ts). */
+export const SCHEDULE_SECTION = 'schedule';
+
+/** `--config FILE`, else OFFSITE_CONFIG, else ./offsite.yaml when it exists. */
+export function configFilePath(input: Pick<LoadInput, 'configFile' | 'env' | 'cwd'>): string | undefined {
+  return input.configFile ?? nonEmpty(input.env.OFFSITE_CONFIG) ?? (existsSync(`${input.cwd}/${DEFAULT_CONFIG_FILE}`) ? `${input.cwd}/${DEFAULT_CONFIG_FILE}` : undefined);
+}
+
+/** A top-level section of the config file as written (undefined when absent), and the file's path. */
+export function readConfigSection(input: Pick<LoadInput, 'configFile' | 'env' | 'cwd'>, name: string): { path: string; value: unknown } | undefined {
+  const path = configFilePath(input);
+  if (path === undefined) return undefined;
+  const value = parseConfigDocument(path)[name];
+  return value === undefined ? undefined : { path, value };
+}
+
+/** The environment names the config file defines. */
+export function configEnvironments(input: Pick<LoadInput, 'configFile' | 'env' | 'cwd'>): string[] {
+  const path = configFilePath(input);
+  const environments = path === undefined ? undefined : parseConfigDocument(path).environments;
+  return isRecord(environments) ? Object.keys(environments) : [];
 }
 
 function parseConfigDocument(path: string): Record<string, unknown> {

@@ -12,8 +12,10 @@ import { runPipeline } from '../pipeline/run.js';
 import { childConnection } from '../processes/connection.js';
 import { findPgTool } from '../processes/pg-tools.js';
 import { startPgDump } from '../processes/pg-dump.js';
-import { openSnapshotSession, type RowCountMode } from '../processes/snapshot-session.js';
+import { AdvisoryLockHeldError, openSnapshotSession, type RowCountMode } from '../processes/snapshot-session.js';
 import type { Reporter } from '../report/reporter.js';
+import { advisoryLockKey } from '../schedule/lock-key.js';
+import { AlreadyRunningError } from '../schedule/overlap.js';
 import type { ObjectWriter } from '../store/store.js';
 import { classifyBackupError, rankBackupError } from './backup-db-errors.js';
 import { writeManifest } from './backup-db-manifest.js';
@@ -64,14 +66,22 @@ const QUEUE_SIZE = 2;
 const PROGRESS_MS = 250;
 
 /**
+ * Holds a PostgreSQL advisory lock on the source for the whole run, so two runs for the same
+ * environment (a scheduler and a one-shot CI job, say) never overlap.
  * @throws OffsiteError: `config` for settings the user must fix (nothing was written),
- * `failed` when the dump or the upload failed (no manifest was written).
+ * `failed` when the dump or the upload failed (no manifest was written);
+ * AlreadyRunningError (`failed`) when another run holds the lock (nothing was written).
  */
 export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDeps): Promise<BackupDbResult> {
-  const startedAt = deps.now();
-  const session = await openSnapshotSession(options.databaseUrl, 'offsite backup').catch((error: unknown) => {
+  const lock = advisoryLockKey(options.environment, 'db');
+  const session = await openSnapshotSession(options.databaseUrl, 'offsite backup', { advisoryLock: lock }).catch((error: unknown) => {
+    if (error instanceof AdvisoryLockHeldError) {
+      throw new AlreadyRunningError(`another backup of environment ${options.environment} is running on this database (${error.message}); this run stopped at once and wrote nothing`);
+    }
     throw classifyBackupError(error);
   });
+  // Taken once the lock is held, so the manifests of consecutive runs never claim overlapping times.
+  const startedAt = deps.now();
   try {
     const pgDump = await findPgTool('pg_dump', session.serverMajor, { binDir: options.pgBinDir, pathEnv: options.childEnv.PATH }).catch((error: unknown) => {
       throw classifyBackupError(error);

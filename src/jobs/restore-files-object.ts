@@ -1,9 +1,12 @@
 /** One object back from a snapshot: skip it when the target already holds it, else blob → decrypt → decompress → hash check → put. */
 import type { IndexEntry } from '../format/files-manifest.js';
-import { createDecryptStream, type DecryptSpec } from '../pipeline/cipher.js';
-import { createDecompressStream } from '../pipeline/compress.js';
-import { createExpectStream } from '../pipeline/expect.js';
-import { runPipeline } from '../pipeline/run.js';
+import { createHash } from 'node:crypto';
+import { createDecryptStream, openSealed, type DecryptSpec } from '../pipeline/cipher.js';
+import { createDecompressStream, decompressBytes } from '../pipeline/compress.js';
+import { ContentMismatchError, createExpectStream } from '../pipeline/expect.js';
+import { runPipeline, type RunningPipeline } from '../pipeline/run.js';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { S3SourceBucket, SourceDetails } from '../store/s3-source.js';
 import { StoreError, type ObjectReader } from '../store/store.js';
 import { settleTogether } from './settle.js';
@@ -27,12 +30,16 @@ export async function restoreObject(entry: IndexEntry, context: RestoreObjectCon
   if (isIdentical(existing, entry)) return 'unchanged';
   const action = existing ? 'overwrite' : 'create';
   if (context.dryRun) return action;
+  if (entry.blob.size <= SMALL_BLOB_BYTES) {
+    const bytes = await readSmallBlob(entry, context.reader, context.decrypt);
+    await context.target.put(targetKey, bytes, { contentType: entry.contentType, metadata: entry.metadata, headers: entry.headers, partSize: context.partSize, signal: context.signal });
+    return action;
+  }
   const cancel = new AbortController();
   const onAbort = () => cancel.abort(context.signal.reason);
   context.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const blob = await context.reader.getStream(entry.blob.key, { versionId: entry.blob.versionId, signal: cancel.signal });
-    const running = runPipeline(blob, [createDecryptStream(context.decrypt), createDecompressStream(entry.blob.compression), createExpectStream(entry)], cancel.signal);
+    const running = await blobStream(entry, context.reader, context.decrypt, cancel.signal);
     await settleTogether(
       [context.target.put(targetKey, running.output, { contentType: entry.contentType, metadata: entry.metadata, headers: entry.headers, partSize: context.partSize, signal: cancel.signal }), running.done] as const,
       () => cancel.abort(),
@@ -43,6 +50,34 @@ export async function restoreObject(entry: IndexEntry, context: RestoreObjectCon
   } finally {
     context.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** Small objects are read, opened and checked in memory: per-object stream set-up would cost more. */
+const SMALL_BLOB_BYTES = 1024 * 1024;
+
+async function readSmallBlob(entry: IndexEntry, reader: ObjectReader, decrypt: DecryptSpec): Promise<Uint8Array> {
+  const stored = await reader.getBytes(entry.blob.key, { versionId: entry.blob.versionId, maxBytes: SMALL_BLOB_BYTES });
+  const bytes = decompressBytes(entry.blob.compression, await openSealed(decrypt, stored));
+  if (bytes.length !== entry.size || createHash('sha256').update(bytes).digest('hex') !== entry.sha256) {
+    throw new ContentMismatchError('the content does not match the size and SHA-256 recorded in the snapshot');
+  }
+  return bytes;
+}
+
+/** The object's bytes as a stream that fails at the end unless they are what the snapshot recorded. */
+async function blobStream(entry: IndexEntry, reader: ObjectReader, decrypt: DecryptSpec, signal: AbortSignal | undefined): Promise<RunningPipeline> {
+  const blob = await reader.getStream(entry.blob.key, { versionId: entry.blob.versionId, ...(signal ? { signal } : {}) });
+  return runPipeline(blob, [createDecryptStream(decrypt), createDecompressStream(entry.blob.compression), createExpectStream(entry)], signal);
+}
+
+/** Reads an object back from its blob and checks it, keeping nothing (for verify). @throws what a restore would. */
+export async function restoredBytes(entry: IndexEntry, reader: ObjectReader, decrypt: DecryptSpec, signal?: AbortSignal): Promise<void> {
+  if (entry.blob.size <= SMALL_BLOB_BYTES) {
+    await readSmallBlob(entry, reader, decrypt);
+    return;
+  }
+  const running = await blobStream(entry, reader, decrypt, signal);
+  await Promise.all([running.done, pipeline(running.output, new Writable({ write: (_chunk, _encoding, done) => done() }))]);
 }
 
 /** Same bytes (by MD5 ETag, or the very ETag recorded), same content type and metadata. */

@@ -11,8 +11,10 @@ export interface StatusOptions {
   prefix: string;
   /** Only this environment; otherwise every environment found, plus `expected` ones. */
   environment?: string;
-  /** Maximum age per kind, in milliseconds; kinds without one are reported, never stale. */
+  /** Maximum age per kind, in milliseconds; kinds without one (and no default) are reported, never stale. */
   maxAge: Partial<Record<BackupKind, number>>;
+  /** For every kind found without its own; an environment with no backup at all is missing its database backup. */
+  defaultMaxAge?: number;
   now: Date;
 }
 
@@ -29,7 +31,9 @@ export async function backupStatus(options: StatusOptions, reader: ObjectReader)
   const groups = new Map<string, CatalogEntry[]>();
   for (const entry of catalog) groups.set(`${entry.environment}\u0000${entry.kind}`, [...(groups.get(`${entry.environment}\u0000${entry.kind}`) ?? []), entry]);
   if (options.environment) {
-    for (const kind of Object.keys(options.maxAge) as BackupKind[]) {
+    const expected = Object.keys(options.maxAge) as BackupKind[];
+    if (options.defaultMaxAge !== undefined && groups.size === 0) expected.push('db');
+    for (const kind of expected) {
       if (!groups.has(`${options.environment}\u0000${kind}`)) groups.set(`${options.environment}\u0000${kind}`, []);
     }
   }
@@ -42,7 +46,7 @@ function line(group: string, entries: CatalogEntry[], options: StatusOptions): S
   // Completion is when the manifest was written; the id's time is when the backup started.
   const completed = newest?.manifest?.lastModified ?? newest?.time;
   const ageMs = completed ? options.now.getTime() - completed.getTime() : undefined;
-  const maxAge = options.maxAge[kind];
+  const maxAge = options.maxAge[kind] ?? options.defaultMaxAge;
   return {
     environment,
     kind,

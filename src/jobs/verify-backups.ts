@@ -1,9 +1,12 @@
 /** `offsite verify`: chooses the backups of an environment (latest, one id, or all) and verifies each. */
 import { jobFailed } from '../errors.js';
 import type { CatalogEntry } from '../format/catalog.js';
+import { filesSnapshots, snapshotMatches, type FilesSnapshot } from '../format/files-catalog.js';
+import type { BackupKind } from '../format/layout.js';
 import type { ObjectReader } from '../store/store.js';
 import { listBackups } from './list.js';
 import { verifyBackup, type VerifyOptions, type VerifyResult } from './verify.js';
+import { verifyFilesSnapshot } from './verify-files.js';
 
 /** Which backups `verify` checks. */
 export type VerifySelection = { kind: 'latest' } | { kind: 'all' } | { kind: 'id'; id: string };
@@ -13,6 +16,8 @@ export interface VerifyBackupsOptions extends VerifyOptions {
   environment: string;
   prefix: string;
   selection: VerifySelection;
+  /** Database backups (the default) or files snapshots. */
+  kind?: BackupKind;
 }
 
 /**
@@ -30,6 +35,17 @@ export function selectForVerify(catalog: readonly CatalogEntry[], selection: Ver
   return chosen;
 }
 
+/** The files snapshots to verify, chosen like database backups. Pure. */
+export function selectSnapshots(catalog: readonly CatalogEntry[], selection: VerifySelection, environment: string): FilesSnapshot[] {
+  const snapshots = filesSnapshots(catalog, environment);
+  if (snapshots.length === 0) throw jobFailed(`no files snapshots in environment ${environment}; check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`);
+  if (selection.kind === 'all') return snapshots;
+  if (selection.kind === 'latest') return snapshots.slice(0, 1);
+  const chosen = snapshots.filter((snapshot) => snapshotMatches(snapshot, selection.id));
+  if (chosen.length === 0) throw jobFailed(`no files snapshot ${selection.id} in environment ${environment}; see 'offsite list'`);
+  return chosen;
+}
+
 /**
  * Lists, selects and verifies, one backup after another.
  * @throws OffsiteError: `config` for settings, `failed` for nothing to verify or cancellation; a bad backup is a result, not an error.
@@ -37,6 +53,10 @@ export function selectForVerify(catalog: readonly CatalogEntry[], selection: Ver
 export async function verifyBackups(options: VerifyBackupsOptions, reader: ObjectReader): Promise<VerifyResult[]> {
   const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, reader);
   const results: VerifyResult[] = [];
+  if (options.kind === 'files') {
+    for (const snapshot of selectSnapshots(catalog, options.selection, options.environment)) results.push(await verifyFilesSnapshot(snapshot, reader, options));
+    return results;
+  }
   for (const entry of selectForVerify(catalog, options.selection, options.environment)) {
     results.push(await verifyBackup(entry, reader, options));
   }

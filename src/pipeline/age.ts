@@ -4,6 +4,7 @@
  */
 import { Duplex } from 'node:stream';
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { NativeX25519Identity, NativeX25519Recipient } from './age-x25519.js';
 
 /** Raised for every failure of the age helpers. The message is one line and never contains a secret key. */
 export class AgeError extends Error {
@@ -81,14 +82,32 @@ export async function generateAgeIdentity(): Promise<{ identity: string; recipie
  */
 export async function createAgeEncryptStream(recipients: readonly string[]): Promise<Duplex> {
   if (recipients.length === 0) throw new AgeError('age encryption needs at least one recipient (age1…)');
-  const encrypter = new Encrypter();
-  for (const recipient of recipients) {
-    assertAgeRecipient(recipient);
-    encrypter.addRecipient(recipient);
-  }
+  const encrypter = encrypterFor(recipients);
   const input = yieldingPassThrough();
   const output = await encrypter.encrypt(input.readable);
   return toNodeDuplex(output, input.writable);
+}
+
+/** A whole age file for `recipients`, in one call: for small objects, where stream set-up would cost more than the work. */
+export async function encryptAgeBytes(recipients: readonly string[], bytes: Uint8Array): Promise<Uint8Array> {
+  if (recipients.length === 0) throw new AgeError('age encryption needs at least one recipient (age1…)');
+  return encrypterFor(recipients).encrypt(bytes);
+}
+
+const recipientCache = new Map<string, NativeX25519Recipient>();
+
+function encrypterFor(recipients: readonly string[]): Encrypter {
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) {
+    let native = recipientCache.get(recipient);
+    if (!native) {
+      assertAgeRecipient(recipient);
+      native = new NativeX25519Recipient(recipient);
+      recipientCache.set(recipient, native);
+    }
+    encrypter.addRecipient(native);
+  }
+  return encrypter;
 }
 
 /**
@@ -102,16 +121,7 @@ export async function createAgeEncryptStream(recipients: readonly string[]): Pro
  * or corrupt or truncated data.
  */
 export function createAgeDecryptStream(identities: readonly string[]): Duplex {
-  if (identities.length === 0) throw new AgeError('age decryption needs at least one identity (AGE-SECRET-KEY-1…)');
-  const decrypter = new Decrypter();
-  for (const [index, identity] of identities.entries()) {
-    if (!IDENTITY_SHAPE.test(identity)) throw new AgeError(`age identity #${index + 1} is not an X25519 identity (AGE-SECRET-KEY-1…)`);
-    try {
-      decrypter.addIdentity(identity);
-    } catch (error) {
-      throw new AgeError(`age identity #${index + 1} is not a valid X25519 identity (bad checksum)`, { cause: error });
-    }
-  }
+  const decrypter = decrypterFor(identities);
 
   let inputController: TransformStreamDefaultController<Uint8Array> | undefined;
   const input = yieldingPassThrough((c) => { inputController = c; });
@@ -139,6 +149,33 @@ export function createAgeDecryptStream(identities: readonly string[]): Duplex {
     },
   }, { highWaterMark: 0 });
   return toNodeDuplex(output, input.writable);
+}
+
+/** A whole age file decrypted in one call, for small objects. @throws AgeError as the stream would. */
+export async function decryptAgeBytes(identities: readonly string[], bytes: Uint8Array): Promise<Uint8Array> {
+  try {
+    return await decrypterFor(identities).decrypt(bytes);
+  } catch (error) {
+    const failure = headerError(error);
+    throw failure.message.startsWith('age header is corrupt') ? new AgeError('age decryption failed: the data is corrupt or truncated', { cause: error }) : failure;
+  }
+}
+
+// One Decrypter per identity list: building one derives each identity's public key, too slow to repeat per file.
+const decrypterCache = new Map<string, Decrypter>();
+
+function decrypterFor(identities: readonly string[]): Decrypter {
+  if (identities.length === 0) throw new AgeError('age decryption needs at least one identity (AGE-SECRET-KEY-1…)');
+  const cacheKey = identities.join('\n');
+  const cached = decrypterCache.get(cacheKey);
+  if (cached) return cached;
+  const decrypter = new Decrypter();
+  for (const [index, identity] of identities.entries()) {
+    if (!IDENTITY_SHAPE.test(identity) || !isValidIdentity(identity)) throw new AgeError(`age identity #${index + 1} is not a valid X25519 identity (AGE-SECRET-KEY-1…)`);
+    decrypter.addIdentity(new NativeX25519Identity(identity));
+  }
+  decrypterCache.set(cacheKey, decrypter);
+  return decrypter;
 }
 
 /**

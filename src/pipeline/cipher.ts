@@ -6,7 +6,7 @@ import { Readable, type Duplex, type Transform } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import type { EncryptionDetail } from '../format/manifest.js';
-import { createAgeDecryptStream, createAgeEncryptStream } from './age.js';
+import { createAgeDecryptStream, createAgeEncryptStream, decryptAgeBytes, encryptAgeBytes } from './age.js';
 import { createOpensslDecryptStream, createOpensslEncryptStream, OPENSSL_ITERATIONS } from './openssl.js';
 
 export { OPENSSL_ITERATIONS };
@@ -25,8 +25,9 @@ export function createDecryptStream(spec: DecryptSpec): Duplex | Transform {
   return spec.scheme === 'age' ? createAgeDecryptStream(spec.identities) : createOpensslDecryptStream(spec.password, { iterations: spec.iterations });
 }
 
-/** Decrypts a sealed manifest part. */
+/** Decrypts a sealed manifest part or a small file. */
 export async function openSealed(spec: DecryptSpec, sealed: Uint8Array): Promise<Uint8Array> {
+  if (spec.scheme === 'age') return decryptAgeBytes(spec.identities, sealed);
   const decrypt = createDecryptStream(spec);
   const [, opened] = await Promise.all([pipeline(Readable.from([Buffer.from(sealed)]), decrypt), buffer(decrypt)]);
   return opened;
@@ -37,8 +38,9 @@ export async function createEncryptStream(spec: EncryptSpec): Promise<Duplex | T
   return spec.scheme === 'age' ? createAgeEncryptStream(spec.recipients) : createOpensslEncryptStream(spec.password, { iterations: spec.iterations });
 }
 
-/** Encrypts a small buffer (a sealed manifest part) the same way as the payload. */
+/** Encrypts a small buffer (a sealed manifest part, a small file) the same way as a stream would be. */
 export async function sealBytes(spec: EncryptSpec, bytes: Uint8Array): Promise<Uint8Array> {
+  if (spec.scheme === 'age') return encryptAgeBytes(spec.recipients, bytes);
   const encrypt = await createEncryptStream(spec);
   const [, sealed] = await Promise.all([pipeline(Readable.from([Buffer.from(bytes)]), encrypt), buffer(encrypt)]);
   return sealed;

@@ -3,8 +3,8 @@
  * `zstd` and `gzip` command-line tools read.
  */
 import { PassThrough, type Transform } from 'node:stream';
-import { createGunzip, createGzip } from 'node:zlib';
-import { CompressStream, DecompressStream } from 'zstd-napi';
+import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { compress, CompressStream, decompress, DecompressStream } from 'zstd-napi';
 import type { Compression } from '../format/layout.js';
 
 const ZSTD_LEVEL = 3;
@@ -36,5 +36,29 @@ export function createDecompressStream(compression: Compression): Transform {
       return createGunzip();
     case 'none':
       return new PassThrough();
+  }
+}
+
+/** The same frames as {@link createCompressStream}, in one call, for small objects. */
+export function compressBytes(compression: Compression, bytes: Uint8Array): Uint8Array {
+  switch (compression) {
+    case 'zstd':
+      return compress(bytes, { compressionLevel: ZSTD_LEVEL, checksumFlag: true });
+    case 'gzip':
+      return gzipSync(bytes, { level: GZIP_LEVEL });
+    case 'none':
+      return bytes;
+  }
+}
+
+/** Reverses {@link compressBytes}. */
+export function decompressBytes(compression: Compression, bytes: Uint8Array): Uint8Array {
+  switch (compression) {
+    case 'zstd':
+      return decompress(bytes);
+    case 'gzip':
+      return gunzipSync(bytes);
+    case 'none':
+      return bytes;
   }
 }

@@ -31,8 +31,33 @@ const TABLES_SQL = `
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
   ORDER BY 1, 2`;
 
-/** @throws DatabaseError when the server cannot be reached or refuses the connection. */
-export async function openSnapshotSession(databaseUrl: string, applicationName: string): Promise<SnapshotSession> {
+/** Another session holds the advisory lock this one asked for: another run of the same job is in progress. */
+export class AdvisoryLockHeldError extends Error {
+  override name = 'AdvisoryLockHeldError';
+  readonly key: bigint;
+  /** The holder's server process id, when the server tells. */
+  readonly holderPid: number | undefined;
+
+  constructor(key: bigint, holderPid: number | undefined) {
+    super(`advisory lock ${key} is held by another session${holderPid ? ` (server pid ${holderPid})` : ''}`);
+    this.key = key;
+    this.holderPid = holderPid;
+  }
+}
+
+export interface SnapshotSessionOptions {
+  /**
+   * Take this session-level advisory lock before the snapshot, and hold it until close: runs of
+   * the same job in other processes (a scheduler, a CI job) find it held and stop at once.
+   */
+  advisoryLock?: bigint;
+}
+
+/**
+ * @throws DatabaseError when the server cannot be reached or refuses the connection;
+ * AdvisoryLockHeldError when `options.advisoryLock` is held by another session.
+ */
+export async function openSnapshotSession(databaseUrl: string, applicationName: string, options: SnapshotSessionOptions = {}): Promise<SnapshotSession> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: applicationName, connectionTimeoutMillis: 15_000, keepAlive: true });
   let lastError: unknown;
   client.on('error', (error) => {
@@ -40,6 +65,7 @@ export async function openSnapshotSession(databaseUrl: string, applicationName: 
   });
   try {
     await client.connect();
+    if (options.advisoryLock !== undefined) await takeAdvisoryLock(client, options.advisoryLock);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const info = await client.query<{ snapshot: string; database: string; version: string; num: string; size: string }>(
       `SELECT pg_export_snapshot() AS snapshot, current_database() AS database, current_setting('server_version') AS version,
@@ -64,8 +90,23 @@ export async function openSnapshotSession(databaseUrl: string, applicationName: 
     };
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw asDatabaseError(error);
+    throw error instanceof AdvisoryLockHeldError ? error : asDatabaseError(error);
   }
+}
+
+/** Session-level, so it outlives the snapshot transaction and is released when the connection closes, even on a crash. */
+async function takeAdvisoryLock(client: pg.Client, key: bigint): Promise<void> {
+  const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key.toString()]);
+  if (result.rows[0]?.locked) return;
+  const holder = await client
+    .query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+         AND classid = (($1::bigint >> 32) & 4294967295)::text::oid AND objid = ($1::bigint & 4294967295)::text::oid LIMIT 1`,
+      [key.toString()],
+    )
+    .then((r) => r.rows[0]?.pid)
+    .catch(() => undefined);
+  throw new AdvisoryLockHeldError(key, holder);
 }
 
 async function countRows(client: pg.Client, mode: RowCountMode): Promise<TableCount[]> {

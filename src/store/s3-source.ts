@@ -2,9 +2,9 @@
  * The bucket whose files are backed up (read: list and get), and where `restore files` writes them
  * back (head and put). Its own endpoint and credentials; never the backup bucket.
  */
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { ObjectHeaders } from '../format/files-manifest.js';
 import { toStoreError } from './s3-errors.js';
 import { StoreError } from './store.js';
@@ -74,7 +74,12 @@ export class S3SourceBucket {
   async get(key: string, signal?: AbortSignal): Promise<SourceObject | undefined> {
     try {
       const answer = await this.#client.send(new GetObjectCommand({ Bucket: this.name, Key: key }), signal ? { abortSignal: signal } : {});
-      return { ...details(key, answer), body: answer.Body as Readable };
+      // A connection lost mid-body should read like any other failure of this bucket, naming its settings.
+      const body = new PassThrough();
+      const source = answer.Body as Readable;
+      source.on('error', (error) => body.destroy(this.#error(error, key, 'read', 's3:GetObject')));
+      source.pipe(body);
+      return { ...details(key, answer), body };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw this.#error(error, key, 'read', 's3:GetObject');
@@ -93,20 +98,14 @@ export class S3SourceBucket {
   }
 
   /** Writes an object; a body that errors (a failed hash check) leaves nothing visible. */
-  async put(key: string, body: Readable, options: TargetPut): Promise<void> {
+  async put(key: string, body: Readable | Uint8Array, options: TargetPut): Promise<void> {
+    if (body instanceof Uint8Array) return this.#putBytes(key, body, options);
     const abortController = new AbortController();
     const onAbort = () => abortController.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const upload = new Upload({
       client: this.#client,
-      params: {
-        Bucket: this.name, Key: key, Body: body, Metadata: options.metadata,
-        ...(options.contentType !== null ? { ContentType: options.contentType } : {}),
-        ...(options.headers.cacheControl ? { CacheControl: options.headers.cacheControl } : {}),
-        ...(options.headers.contentDisposition ? { ContentDisposition: options.headers.contentDisposition } : {}),
-        ...(options.headers.contentEncoding ? { ContentEncoding: options.headers.contentEncoding } : {}),
-        ...(options.headers.contentLanguage ? { ContentLanguage: options.headers.contentLanguage } : {}),
-      },
+      params: { ...this.#putParams(key, options), Body: body },
       partSize: options.partSize,
       queueSize: 1,
       abortController,
@@ -121,6 +120,34 @@ export class S3SourceBucket {
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Deletes an object (the drill's scratch copies). */
+  async delete(key: string): Promise<void> {
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key }));
+    } catch (error) {
+      throw this.#error(error, key, 'delete', 's3:DeleteObject');
+    }
+  }
+
+  async #putBytes(key: string, body: Uint8Array, options: TargetPut): Promise<void> {
+    try {
+      await this.#client.send(new PutObjectCommand({ ...this.#putParams(key, options), Body: body }), options.signal ? { abortSignal: options.signal } : {});
+    } catch (error) {
+      throw this.#error(error, key, 'upload', 's3:PutObject');
+    }
+  }
+
+  #putParams(key: string, options: TargetPut): PutObjectCommandInput {
+    return {
+      Bucket: this.name, Key: key, Metadata: options.metadata,
+      ...(options.contentType !== null ? { ContentType: options.contentType } : {}),
+      ...(options.headers.cacheControl ? { CacheControl: options.headers.cacheControl } : {}),
+      ...(options.headers.contentDisposition ? { ContentDisposition: options.headers.contentDisposition } : {}),
+      ...(options.headers.contentEncoding ? { ContentEncoding: options.headers.contentEncoding } : {}),
+      ...(options.headers.contentLanguage ? { ContentLanguage: options.headers.contentLanguage } : {}),
+    };
   }
 
   #error(error: unknown, key: string, action: string, permission: string): StoreError {

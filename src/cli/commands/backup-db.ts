@@ -1,7 +1,8 @@
 /** `offsite backup db`: flags → options → {@link backupDatabase} → summary. */
 import type { Command } from 'commander';
-import type { SettingName } from '../../config/settings.js';
-import { backupDatabase, type BackupDbResult } from '../../jobs/backup-db.js';
+import type { SettingName, Settings } from '../../config/settings.js';
+import { backupDatabase, type BackupDbOptions, type BackupDbResult } from '../../jobs/backup-db.js';
+import type { FlagValues } from '../../config/load.js';
 import { formatBytes, formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Writer } from '../../store/s3-writer.js';
@@ -24,26 +25,31 @@ export function registerBackupDb(parent: Command, context: CliContext): void {
   addSettingFlags(command, SETTINGS).action(async (flags: Record<string, unknown>) => {
     const given = settingFlags(flags, SETTINGS);
     const settings = loadCommandSettings(context, given, flags.config as string | undefined);
-    const partSize = partSizeOf(settings);
-    const options = {
-      databaseUrl: databaseUrlOf(settings, given),
-      environment: environmentOf(settings),
-      prefix: prefixOf(settings),
-      dumpFormat: settings.dumpFormat ?? 'custom',
-      compression: settings.compression ?? 'zstd',
-      encrypt: encryptSpecOf(settings),
-      retentionDays: retentionDaysOf(settings, context.now()),
-      lockMode: settings.lockMode ?? 'COMPLIANCE',
-      rowCounts: settings.rowCounts ?? 'exact',
-      childEnv: childEnvOf(context.env),
-      ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
-      ...(partSize ? { partSize } : {}),
-    };
-    const writer = new S3Writer(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
+    const { options, writer } = prepareDbBackup(settings, given, context.env, context.now);
     const json = wantsJson(context, flags.json as boolean | undefined);
     const result = await backupDatabase(options, { writer, reporter: reporterFor(context, json), now: context.now, signal: context.signal });
     printResult(context, json, { event: 'backup.complete', ...result }, () => describeBackup(result));
   });
+}
+
+/** Settings → the job's options and writer; every check before any work (also used by the scheduler). */
+export function prepareDbBackup(settings: Settings, given: FlagValues, env: NodeJS.ProcessEnv, now: () => Date): { options: BackupDbOptions; writer: S3Writer } {
+  const partSize = partSizeOf(settings);
+  const options: BackupDbOptions = {
+    databaseUrl: databaseUrlOf(settings, given),
+    environment: environmentOf(settings),
+    prefix: prefixOf(settings),
+    dumpFormat: settings.dumpFormat ?? 'custom',
+    compression: settings.compression ?? 'zstd',
+    encrypt: encryptSpecOf(settings),
+    retentionDays: retentionDaysOf(settings, now()),
+    lockMode: settings.lockMode ?? 'COMPLIANCE',
+    rowCounts: settings.rowCounts ?? 'exact',
+    childEnv: childEnvOf(env),
+    ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+    ...(partSize ? { partSize } : {}),
+  };
+  return { options, writer: new S3Writer(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket')) };
 }
 
 function describeBackup(result: BackupDbResult): string {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { SettingName, Settings } from '../../config/settings.js';
 import { describe, usageError } from '../../errors.js';
 import { isValidRunId, parseShard, UNSHARDED, type Shard } from '../../format/files-layout.js';
-import { backupFiles, type BackupFilesResult } from '../../jobs/backup-files.js';
+import { backupFiles, type BackupFilesOptions, type BackupFilesResult } from '../../jobs/backup-files.js';
 import type { EncryptSpec } from '../../pipeline/cipher.js';
 import { formatBytes, formatDuration } from '../../report/units.js';
 import { cacheScope } from '../../state/files-cache.js';
@@ -40,39 +40,46 @@ export function registerBackupFiles(parent: Command, context: CliContext): void 
     .option('--json', 'print the summary as one JSON line')
     .addHelpText('after', '\nExit status: 0 snapshot complete, 1 the backup failed (no snapshot manifest written), 2 bad usage or configuration.');
   addSettingFlags(command, SETTINGS).action(async (flags: Flags & Record<string, unknown>) => {
-    const given = settingFlags(flags, SETTINGS);
-    const settings = loadCommandSettings(context, given, flags.config);
-    const shard = shardOf(flags.shard);
-    const runId = flags.runId ?? context.env.OFFSITE_RUN_ID;
-    if (runId !== undefined && !isValidRunId(runId)) throw usageError(`--run-id "${runId}" must be 1-64 letters, digits, ".", "_" or "-"`);
-    if (shard.count > 1 && runId === undefined) throw usageError('--shard needs --run-id (or OFFSITE_RUN_ID): every shard of one run must name the same run');
-    const environment = environmentOf(settings);
-    const prefix = prefixOf(settings);
-    const backupS3 = s3SettingsOf(settings);
-    const bucket = requireSetting(settings, 'bucket');
-    const sourceS3 = sourceS3SettingsOf(settings);
-    const encrypt = encryptSpecOf(settings);
-    const sourcePrefix = sourcePrefixOf(settings);
-    const scope = cacheScope({ bucket, endpoint: backupS3.endpoint ?? null, prefix, environment, source: sourceS3.bucket, sourceEndpoint: sourceS3.endpoint ?? null, sourcePrefix, encryption: encryptionScope(encrypt) });
-    const statePath = statePathOf(settings, context, environment, scope, shard);
-    const options = {
-      environment, prefix, encrypt, sourcePrefix, shard, cacheScope: scope,
-      retentionDays: retentionDaysOf(settings, context.now()),
-      reuseDays: settings.filesReuseDays ?? 30,
-      lockMode: settings.lockMode ?? 'COMPLIANCE',
-      multipartLockHonoured: settings.s3MultipartLock ?? backupS3.endpoint === undefined,
-      concurrency: settings.filesConcurrency ?? 8,
-      partSize: blobPartSizeOf(settings),
-      ...(runId !== undefined ? { runId } : {}),
-      ...(statePath !== undefined ? { statePath } : {}),
-      ignoreCache: flags.ignoreStateCache === true,
-    };
-    const writer = new S3Writer(createS3Client(backupS3), bucket);
-    const source = new S3SourceBucket(createS3Client(sourceS3), sourceS3.bucket, sourceS3.endpoint ?? null);
+    const settings = loadCommandSettings(context, settingFlags(flags, SETTINGS), flags.config);
+    const { options, writer, source } = prepareFilesBackup(settings, context.env, context.now, flags);
     const json = wantsJson(context, flags.json);
     const result = await backupFiles(options, { writer, source, reporter: reporterFor(context, json), now: context.now, signal: context.signal });
     printResult(context, json, { event: 'backup.files.complete', ...result }, () => describeResult(result));
   });
+}
+
+/** Settings → the job's options and its two buckets; every check before any work (also used by the scheduler). */
+export function prepareFilesBackup(settings: Settings, env: NodeJS.ProcessEnv, now: () => Date, flags: Pick<Flags, 'shard' | 'runId' | 'ignoreStateCache'> = {}): { options: BackupFilesOptions; writer: S3Writer; source: S3SourceBucket } {
+  const shard = shardOf(flags.shard);
+  const runId = flags.runId ?? env.OFFSITE_RUN_ID;
+  if (runId !== undefined && !isValidRunId(runId)) throw usageError(`--run-id "${runId}" must be 1-64 letters, digits, ".", "_" or "-"`);
+  if (shard.count > 1 && runId === undefined) throw usageError('--shard needs --run-id (or OFFSITE_RUN_ID): every shard of one run must name the same run');
+  const environment = environmentOf(settings);
+  const prefix = prefixOf(settings);
+  const backupS3 = s3SettingsOf(settings);
+  const bucket = requireSetting(settings, 'bucket');
+  const sourceS3 = sourceS3SettingsOf(settings);
+  const encrypt = encryptSpecOf(settings);
+  const sourcePrefix = sourcePrefixOf(settings);
+  const scope = cacheScope({ bucket, endpoint: backupS3.endpoint ?? null, prefix, environment, source: sourceS3.bucket, sourceEndpoint: sourceS3.endpoint ?? null, sourcePrefix, encryption: encryptionScope(encrypt) });
+  const statePath = statePathOf(settings, env, environment, scope, shard);
+  const options: BackupFilesOptions = {
+    environment, prefix, encrypt, sourcePrefix, shard, cacheScope: scope,
+    retentionDays: retentionDaysOf(settings, now()),
+    reuseDays: settings.filesReuseDays ?? 30,
+    lockMode: settings.lockMode ?? 'COMPLIANCE',
+    multipartLockHonoured: settings.s3MultipartLock ?? backupS3.endpoint === undefined,
+    concurrency: settings.filesConcurrency ?? 8,
+    partSize: blobPartSizeOf(settings),
+    ignoreCache: flags.ignoreStateCache === true,
+    ...(runId !== undefined ? { runId } : {}),
+    ...(statePath !== undefined ? { statePath } : {}),
+  };
+  return {
+    options,
+    writer: new S3Writer(createS3Client(backupS3), bucket),
+    source: new S3SourceBucket(createS3Client(sourceS3), sourceS3.bucket, sourceS3.endpoint ?? null),
+  };
 }
 
 function shardOf(text: string | undefined): Shard {
@@ -88,9 +95,9 @@ function shardOf(text: string | undefined): Shard {
 const encryptionScope = (encrypt: EncryptSpec): string =>
   encrypt.scheme === 'age' ? `age:${[...encrypt.recipients].sort().join(',')}` : `openssl:${cacheScope({ password: encrypt.password })}`;
 
-function statePathOf(settings: Settings, context: CliContext, environment: string, scope: string, shard: Shard): string | undefined {
+function statePathOf(settings: Settings, env: NodeJS.ProcessEnv, environment: string, scope: string, shard: Shard): string | undefined {
   if (settings.filesStateCache) return settings.filesStateCache;
-  const base = context.env.XDG_CACHE_HOME || (context.env.HOME ? join(context.env.HOME, '.cache') : homedir() || undefined);
+  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : homedir() || undefined);
   if (!base) return undefined;
   const shardTag = shard.count > 1 ? `-shard-${shard.index}-of-${shard.count}` : '';
   return join(base, 'offsite', `files-${environment}-${scope.slice(0, 12)}${shardTag}.jsonl`);

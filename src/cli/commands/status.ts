@@ -14,20 +14,20 @@ import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region'];
-const KINDS: readonly BackupKind[] = ['db'];
+const KINDS: readonly BackupKind[] = ['db', 'files'];
 
 export function registerStatus(program: Command, context: CliContext): void {
   const command = program
     .command('status')
     .description('the newest complete backup per environment and kind, and its age (reader credentials)')
-    .option('--max-age <age>', 'stale when the newest complete backup is older: 2h, 30m, 1d, or per kind: db=2h (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--max-age <age>', 'stale when the newest complete backup is older: 2h, 30m, 1d (every kind found), or per kind: db=2h,files=26h (repeatable)', (value: string, previous: string[] = []) => [...previous, ...value.split(',')])
     .option('--json', 'print the status as JSON')
     .addHelpText('after', '\nExit status: 0 fresh, 1 a backup is older than --max-age (or missing), 2 bad usage or configuration.');
   addSettingFlags(command, SETTINGS).action(async (flags: { maxAge?: string[]; json?: boolean; config?: string } & Record<string, unknown>) => {
     const settings = loadCommandSettings(context, settingFlags(flags, SETTINGS), flags.config);
     const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
     const lines = await backupStatus(
-      { prefix: prefixOf(settings), ...(settings.environment ? { environment: environmentOf(settings) } : {}), maxAge: maxAgeOf(flags.maxAge ?? []), now: context.now() },
+      { prefix: prefixOf(settings), ...(settings.environment ? { environment: environmentOf(settings) } : {}), ...maxAgeOf(flags.maxAge ?? []), now: context.now() },
       reader,
     );
     printResult(context, wantsJson(context, flags.json), { status: lines }, () => table(lines));
@@ -36,17 +36,19 @@ export function registerStatus(program: Command, context: CliContext): void {
   });
 }
 
-function maxAgeOf(values: string[]): Partial<Record<BackupKind, number>> {
+function maxAgeOf(values: string[]): { maxAge: Partial<Record<BackupKind, number>>; defaultMaxAge?: number } {
   const maxAge: Partial<Record<BackupKind, number>> = {};
+  let defaultMaxAge: number | undefined;
   for (const value of values) {
     const [kindText, durationText] = value.includes('=') ? value.split('=', 2) : [undefined, value];
-    const kinds = kindText === undefined ? KINDS : KINDS.filter((k) => k === kindText);
-    if (kinds.length === 0) throw usageError(`--max-age ${value}: unknown kind "${kindText}" (kinds: ${KINDS.join(', ')})`);
+    const kind = KINDS.find((k) => k === kindText);
+    if (kindText !== undefined && !kind) throw usageError(`--max-age ${value}: unknown kind "${kindText}" (kinds: ${KINDS.join(', ')})`);
     const ms = parseDuration(durationText ?? '');
     if (ms === undefined) throw usageError(`--max-age ${value}: "${durationText}" is not a duration like 2h, 30m or 1d`);
-    for (const kind of kinds) maxAge[kind] = ms;
+    if (kind) maxAge[kind] = ms;
+    else defaultMaxAge = ms;
   }
-  return maxAge;
+  return { maxAge, ...(defaultMaxAge !== undefined ? { defaultMaxAge } : {}) };
 }
 
 function table(lines: StatusLine[]): string {

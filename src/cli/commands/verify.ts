@@ -15,6 +15,7 @@ import { addSettingFlags, settingFlags } from '../settings-flags.js';
 const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region', 'ageIdentityFile', 'pgBinDir'];
 
 interface Flags {
+  files?: boolean;
   all?: boolean;
   deep?: boolean;
   json?: boolean;
@@ -28,16 +29,17 @@ export function registerVerify(program: Command, context: CliContext): void {
     .description('check backups against their manifests: size, SHA-256 of the stored bytes, retention (reader credentials)')
     .argument('[backup]', 'a backup id (every version of its payload), or latest', 'latest')
     .option('--all', 'verify every backup of the environment')
+    .option('--files', 'verify files snapshots instead of database backups (--deep reads back every file)')
     .option('--deep', 'also decrypt and decompress, check the plaintext SHA-256 and that pg_restore reads the archive (needs OFFSITE_AGE_IDENTITY_FILE or OFFSITE_ENCRYPTION_PASSWORD)')
     .option('--json', 'print the results as JSON')
     .addHelpText('after', '\nExit status: 0 every backup checked is intact, 1 a backup failed or none was found, 2 bad usage or configuration.');
   addSettingFlags(command, SETTINGS).action(async (backup: string, flags: Flags & Record<string, unknown>) => {
     const settings = loadCommandSettings(context, settingFlags(flags, SETTINGS), flags.config);
-    const selection = selectionOf(backup, flags.all === true);
+    const selection = selectionOf(backup, flags.all === true, flags.files === true);
     const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
     const results = await verifyBackups(
       {
-        environment: environmentOf(settings), prefix: prefixOf(settings), selection,
+        environment: environmentOf(settings), prefix: prefixOf(settings), selection, kind: flags.files ? 'files' : 'db',
         ...(flags.deep ? { decrypt: decryptSpecOf(settings) } : {}),
         ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
         childEnv: childEnvOf(context.env), signal: context.signal,
@@ -52,13 +54,13 @@ export function registerVerify(program: Command, context: CliContext): void {
   });
 }
 
-function selectionOf(backup: string, all: boolean): VerifySelection {
+function selectionOf(backup: string, all: boolean, files: boolean): VerifySelection {
   if (all) {
     if (backup !== 'latest') throw usageError('give a backup id or --all, not both');
     return { kind: 'all' };
   }
   if (backup === 'latest') return { kind: 'latest' };
-  if (!backupIdTime(backup)) throw usageError(`"${backup}" is not a backup id (like 20261126T100000Z-k3x9q2mf) or "latest"; see offsite list`);
+  if (!files && !backupIdTime(backup)) throw usageError(`"${backup}" is not a backup id (like 20261126T100000Z-k3x9q2mf) or "latest"; see offsite list`);
   return { kind: 'id', id: backup };
 }
 

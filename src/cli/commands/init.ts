@@ -1,0 +1,99 @@
+/** `offsite init github-actions`: writes the GitHub Actions workflow and says which secrets and variables to create. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { describe, usageError } from '../../errors.js';
+import { DEFAULT_WORKFLOW_OPTIONS, githubWorkflow, type GithubWorkflowOptions, type WorkflowInput } from '../../format/github-workflow.js';
+import { TOOL_VERSION } from '../../version.js';
+import { wantsJson, type CliContext } from '../context.js';
+import { printResult } from '../render.js';
+
+interface InitFlags {
+  environments: string;
+  output: string;
+  force?: boolean;
+  files: boolean;
+  drill: boolean;
+  filesShards: string;
+  nodeVersion: string;
+  postgresMajor: string;
+  json?: boolean;
+}
+
+export function registerInit(program: Command, context: CliContext): void {
+  const init = program.command('init').description('write a deployment recipe');
+  const defaults = DEFAULT_WORKFLOW_OPTIONS;
+  init
+    .command('github-actions')
+    .description('write a GitHub Actions workflow: hourly database backups per environment, daily files backups and drills, a freshness check')
+    .option('--environments <list>', 'GitHub environments, comma separated; each holds its own secrets', defaults.environments.join(','))
+    .option('-o, --output <file>', 'where to write the workflow', '.github/workflows/offsite.yml')
+    .option('--force', 'overwrite an existing file')
+    .option('--no-files', 'leave out the files backup')
+    .option('--no-drill', 'leave out the restore drill (it needs the private age identity as a secret)')
+    .option('--files-shards <n>', 'split each files backup across n parallel jobs', String(defaults.filesShards))
+    .option('--node-version <version>', 'Node.js version on the runner', defaults.nodeVersion)
+    .option('--postgres-major <n>', 'PostgreSQL client major to install: your newest server\'s or newer', String(defaults.postgresMajor))
+    .option('--json', 'print the result as JSON')
+    .action((flags: InitFlags) => {
+      const options = workflowOptions(flags);
+      let workflow;
+      try {
+        workflow = githubWorkflow(options);
+      } catch (error) {
+        throw usageError(describe(error), error);
+      }
+      const path = resolve(context.cwd, flags.output);
+      writeWorkflow(path, workflow.yaml, flags.force === true);
+      printResult(context, wantsJson(context, flags.json), { path, inputs: workflow.inputs }, () => instructions(path, options, workflow.inputs));
+    });
+}
+
+function workflowOptions(flags: InitFlags): GithubWorkflowOptions {
+  return {
+    ...DEFAULT_WORKFLOW_OPTIONS,
+    offsiteVersion: TOOL_VERSION,
+    environments: flags.environments.split(',').map((e) => e.trim()).filter((e) => e !== ''),
+    files: flags.files,
+    drill: flags.drill,
+    filesShards: integerFlag('--files-shards', flags.filesShards),
+    nodeVersion: flags.nodeVersion,
+    postgresMajor: integerFlag('--postgres-major', flags.postgresMajor),
+  };
+}
+
+function integerFlag(flag: string, text: string): number {
+  if (!/^\d+$/.test(text.trim())) throw usageError(`${flag} ${text}: not a whole number`);
+  return Number(text);
+}
+
+function writeWorkflow(path: string, yaml: string, force: boolean): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, yaml, { flag: force ? 'w' : 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw usageError(`${path} already exists; pass --force to overwrite it`, error);
+    throw usageError(`cannot write ${path}: ${describe(error)}`, error);
+  }
+}
+
+function instructions(path: string, options: GithubWorkflowOptions, inputs: WorkflowInput[]): string {
+  const line = (i: WorkflowInput, env?: string): string => {
+    const command = i.kind === 'secret'
+      ? `gh secret set ${i.name}${env ? ` --env ${env}` : ''}`
+      : `gh variable set ${i.name}${env ? ` --env ${env}` : ''} --body VALUE`;
+    return `  ${command.padEnd(72)} # ${i.required ? '' : '(optional) '}${i.purpose}`;
+  };
+  const repository = inputs.filter((i) => i.scope === 'repository');
+  const perEnvironment = inputs.filter((i) => i.scope === 'environment');
+  return [
+    `workflow written to ${path}`,
+    '',
+    `Create the GitHub environments ${options.environments.join(', ')} (Settings → Environments; no required reviewers, or scheduled runs wait for approval).`,
+    '`gh secret set NAME` asks for the value, so it stays out of your shell history. Repository secrets and variables:',
+    ...repository.map((i) => line(i)),
+    ...options.environments.flatMap((env) => ['', `In the environment ${env}:`, ...perEnvironment.map((i) => line(i, env))]),
+    '',
+    `Then commit the workflow and run it once by hand: gh workflow run ${basename(path)} -f job=backup-db`,
+  ].join('\n');
+}
