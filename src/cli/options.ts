@@ -8,6 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { configError, describe, isOffsiteError, usageError } from '../errors.js';
 import { isValidEnvironment, normalizePrefix } from '../format/layout.js';
 import { retentionFor } from '../format/retention.js';
+import { parseSigningKey, parseTrustedSigners, type SigningKey, type TrustedSigners } from '../format/signature.js';
 import { assertAgeRecipient, parseAgeIdentityFile } from '../pipeline/age.js';
 import { OPENSSL_ITERATIONS, type DecryptSpec, type EncryptSpec } from '../pipeline/cipher.js';
 import { childConnection, urlHasPassword } from '../processes/connection.js';
@@ -125,6 +126,36 @@ export function decryptSpecOf(settings: Settings): DecryptSpec {
   const password = settings.encryptionPassword;
   if (password) return { scheme: 'openssl', password: password.reveal(), iterations: OPENSSL_ITERATIONS };
   throw configError(`no decryption key: set ${settingLabel('ageIdentityFile')} to the age identity file, or OFFSITE_ENCRYPTION_PASSWORD for openssl backups`);
+}
+
+/** The key that signs manifests, from a file only its owner can read; none when not configured. */
+export function signingKeyOf(settings: Settings): SigningKey | undefined {
+  const file = settings.signingKeyFile;
+  if (file === undefined) return undefined;
+  try {
+    if ((statSync(file).mode & 0o077) !== 0) throw configError(`${settingLabel('signingKeyFile')}: ${file} is readable by other users; run chmod 600 ${file}`);
+    return parseSigningKey(readFileSync(file, 'utf8'));
+  } catch (error) {
+    if (isOffsiteError(error)) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw configError(`${settingLabel('signingKeyFile')}: ${code ? `cannot read ${file} (${code})` : describe(error)}`, error);
+  }
+}
+
+/** The public keys whose signatures a restore trusts; none configured: signatures are shown, not required. */
+export function trustedSignersOf(settings: Settings): TrustedSigners | undefined {
+  if (!settings.trustedSigners) return undefined;
+  try {
+    return parseTrustedSigners(settings.trustedSigners);
+  } catch (error) {
+    throw configError(`${settingLabel('trustedSigners')}: ${describe(error)}`, error);
+  }
+}
+
+/** `{ trustedSigners }` when configured, for spreading into a job's options. */
+export function trustOf(settings: Settings): { trustedSigners?: TrustedSigners } {
+  const trustedSigners = trustedSignersOf(settings);
+  return trustedSigners ? { trustedSigners } : {};
 }
 
 /** Retention days that the server can store (see format/retention.ts), checked before any work. */

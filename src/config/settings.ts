@@ -54,6 +54,8 @@ export const SETTINGS = {
   filesReuseDays: spec({ name: 'filesReuseDays', env: 'OFFSITE_FILES_REUSE_DAYS', flag: 'reuse-days', type: 'integer', description: 'days an uploaded file blob may be reused by later snapshots; blobs are locked retention + this (default 30)' }),
   filesConcurrency: spec({ name: 'filesConcurrency', env: 'OFFSITE_FILES_CONCURRENCY', flag: 'concurrency', type: 'integer', description: 'objects transferred at once (default 8)' }),
   s3MultipartLock: spec({ name: 's3MultipartLock', env: 'OFFSITE_S3_MULTIPART_LOCK', flag: 's3-multipart-lock', type: 'boolean', description: 'the backup server applies lock headers to multipart uploads (default: true on AWS, false with an endpoint: Ceph RGW 16 ignores them)' }),
+  signingKeyFile: spec({ name: 'signingKeyFile', env: 'OFFSITE_SIGNING_KEY_FILE', flag: 'signing-key-file', type: 'string', description: 'Ed25519 key file that signs manifests (backup side; keep it apart from the S3 credentials)' }),
+  trustedSigners: spec({ name: 'trustedSigners', env: 'OFFSITE_TRUSTED_SIGNERS', flag: 'trusted-signer', type: 'list', description: 'signing public keys (offsite-ed25519:…) whose manifests are trusted; when set, unsigned backups are refused' }),
   partSizeMiB: spec({ name: 'partSizeMiB', env: 'OFFSITE_PART_SIZE_MIB', flag: 'part-size-mib', type: 'integer', description: 'multipart part size in MiB (default: from the database size)' }),
 } as const;
 

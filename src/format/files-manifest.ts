@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import {
-  checkFormat, encryptionSchema, isoTime, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestError, parseJson, retentionSchema, sha256Hex, toolSchema, validate,
+  checkFormat, encryptionSchema, signatureSchema, isoTime, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestError, parseJson, retentionSchema, sha256Hex, toolSchema, validate,
 } from './manifest.js';
 
 export const INDEX_FORMAT = 'offsite-files-index';
@@ -34,6 +34,7 @@ const filesPlainSchema = z.strictObject({
   }),
   retention: retentionSchema,
   sealed: z.string().min(1),
+  signature: signatureSchema,
 });
 
 const skippedSchema = z.strictObject({ key: z.string(), reason: z.string() });

@@ -26,6 +26,8 @@ const opensslDetail = z.strictObject({
 export const encryptionSchema = z.discriminatedUnion('scheme', [ageDetail, opensslDetail]);
 export const retentionSchema = z.strictObject({ mode: z.enum(['COMPLIANCE', 'GOVERNANCE']), retainUntil: isoTime });
 export const toolSchema = z.strictObject({ name: z.literal('offsite'), version: z.string() });
+/** Who wrote the manifest: an Ed25519 signature over the manifest without this field (docs/format.md). */
+export const signatureSchema = z.strictObject({ algorithm: z.literal('ed25519'), keyId: z.string(), value: z.string() }).optional();
 
 const plainSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
@@ -48,6 +50,7 @@ const plainSchema = z.strictObject({
   }),
   retention: retentionSchema,
   sealed: z.string().min(1),
+  signature: signatureSchema,
 });
 
 const tableSchema = z.strictObject({ schema: z.string(), name: z.string(), rows: z.number().int().nonnegative() });

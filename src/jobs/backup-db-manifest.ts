@@ -2,6 +2,7 @@
 import { encodeManifest, encodeSealed, MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from '../format/manifest.js';
 import type { Compression, DumpFormat } from '../format/layout.js';
 import type { Retention } from '../format/retention.js';
+import { signManifest, type SigningKey } from '../format/signature.js';
 import { encryptionDetail, sealBytes, type EncryptSpec } from '../pipeline/cipher.js';
 import type { Measurement } from '../pipeline/meter.js';
 import type { RowCountMode, SnapshotSession, TableCount } from '../processes/snapshot-session.js';
@@ -25,6 +26,7 @@ export interface ManifestInput {
   session: Pick<SnapshotSession, 'database' | 'serverVersion'>;
   rowCounts: RowCountMode;
   tables: TableCount[];
+  signer?: SigningKey;
   signal?: AbortSignal;
 }
 
@@ -38,7 +40,7 @@ export async function buildManifest(input: ManifestInput): Promise<Manifest> {
       tables: input.tables,
     }),
   );
-  return {
+  const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     kind: 'db',
@@ -60,6 +62,7 @@ export async function buildManifest(input: ManifestInput): Promise<Manifest> {
     retention: { mode: input.retention.mode, retainUntil: input.retention.retainUntil.toISOString() },
     sealed: Buffer.from(sealed).toString('base64'),
   };
+  return input.signer ? signManifest(manifest, encodeManifest, input.signer) : manifest;
 }
 
 export async function writeManifest(writer: ObjectWriter, input: ManifestInput): Promise<PutResult> {

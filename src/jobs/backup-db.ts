@@ -5,6 +5,7 @@
 import { describe, jobFailed } from '../errors.js';
 import { backupKeys, newBackupId, type Compression, type DumpFormat } from '../format/layout.js';
 import { retentionFor, type LockMode } from '../format/retention.js';
+import type { SigningKey } from '../format/signature.js';
 import { createCompressStream } from '../pipeline/compress.js';
 import { createEncryptStream, type EncryptSpec } from '../pipeline/cipher.js';
 import { createMeter } from '../pipeline/meter.js';
@@ -36,6 +37,8 @@ export interface BackupDbOptions {
   partSize?: number;
   /** Environment for pg_dump (PATH, PG* settings); the password is added from the URL. */
   childEnv: NodeJS.ProcessEnv;
+  /** Signs the manifest when given. */
+  signer?: SigningKey;
 }
 
 export interface BackupDbDeps {
@@ -124,6 +127,7 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
         id, environment: options.environment, keys, startedAt, finishedAt, retention, upload, pgDumpVersion: pgDump.version,
         dumpFormat: options.dumpFormat, compression: options.compression, encrypt: options.encrypt,
         plaintext: plain.result(), stored: stored.result(), session, rowCounts: options.rowCounts, tables, signal: cancel.signal,
+        ...(options.signer ? { signer: options.signer } : {}),
       }).catch((error: unknown) => {
         throw jobFailed(`writing the manifest failed (${describe(error)}); the payload ${keys.payload} was uploaded without it, so this backup is incomplete and will never be restored as latest`, error);
       });

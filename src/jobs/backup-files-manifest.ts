@@ -3,6 +3,7 @@ import type { Shard } from '../format/files-layout.js';
 import { encodeFilesManifest, encodeFilesSealed, type FilesManifest } from '../format/files-manifest.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from '../format/manifest.js';
 import type { Retention } from '../format/retention.js';
+import { signManifest, type SigningKey } from '../format/signature.js';
 import { encryptionDetail, sealBytes, type EncryptSpec } from '../pipeline/cipher.js';
 import type { Measurement } from '../pipeline/meter.js';
 import type { ObjectWriter, PutResult } from '../store/store.js';
@@ -20,6 +21,7 @@ export interface FilesManifestInput {
   index: { versionId: string | null; plaintext: Measurement; stored: Measurement };
   source: { bucket: string; endpoint: string | null };
   counters: { objects: number; bytes: number; uploaded: number; reused: number; skipped: { key: string; reason: string }[] };
+  signer?: SigningKey;
   signal?: AbortSignal;
 }
 
@@ -33,7 +35,7 @@ export async function buildFilesManifest(input: FilesManifestInput): Promise<Fil
       objects: counters.objects, bytes: counters.bytes, uploaded: counters.uploaded, reused: counters.reused, skipped: counters.skipped,
     }),
   );
-  return {
+  const manifest: FilesManifest = {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     kind: 'files',
@@ -50,6 +52,7 @@ export async function buildFilesManifest(input: FilesManifestInput): Promise<Fil
     retention: { mode: input.retention.mode, retainUntil: input.retention.retainUntil.toISOString() },
     sealed: Buffer.from(sealed).toString('base64'),
   };
+  return input.signer ? signManifest(manifest, encodeFilesManifest, input.signer) : manifest;
 }
 
 export async function writeFilesManifest(writer: ObjectWriter, input: FilesManifestInput): Promise<PutResult> {

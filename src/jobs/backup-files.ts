@@ -11,6 +11,7 @@ import { shardOfKey, snapshotPartKeys, type FilesLocation, type Shard } from '..
 import { encodeIndexEntry, encodeIndexHeader, type IndexEntry } from '../format/files-manifest.js';
 import { newBackupId } from '../format/layout.js';
 import { retentionFor, type LockMode } from '../format/retention.js';
+import type { SigningKey } from '../format/signature.js';
 import { createEncryptStream, type EncryptSpec } from '../pipeline/cipher.js';
 import { createCompressStream } from '../pipeline/compress.js';
 import { createMeter, type Meter } from '../pipeline/meter.js';
@@ -44,6 +45,8 @@ export interface BackupFilesOptions extends FilesLocation {
   cacheScope: string;
   /** Upload everything, then write a fresh cache. */
   ignoreCache?: boolean;
+  /** Signs the manifest when given. */
+  signer?: SigningKey;
 }
 
 export interface BackupFilesDeps {
@@ -155,7 +158,7 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     const finishedAt = deps.now();
     await writeFilesManifest(deps.writer, {
       id: partId, environment: options.environment, run, keys, startedAt, finishedAt, retention, encrypt: options.encrypt, index: indexResult,
-      source: { bucket: deps.source.name, endpoint: deps.source.endpoint }, counters, signal: cancel.signal,
+      source: { bucket: deps.source.name, endpoint: deps.source.endpoint }, counters, signal: cancel.signal, ...(options.signer ? { signer: options.signer } : {}),
     }).catch((error: unknown) => {
       throw jobFailed(`writing the snapshot manifest failed (${describe(error)}); the blobs and index were uploaded without it, so this snapshot is incomplete`, error);
     });

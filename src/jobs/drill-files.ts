@@ -7,6 +7,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { describe, jobFailed } from '../errors.js';
 import { filesSnapshots } from '../format/files-catalog.js';
 import type { IndexEntry } from '../format/files-manifest.js';
+import type { TrustedSigners } from '../format/signature.js';
 import type { DecryptSpec } from '../pipeline/cipher.js';
 import type { Reporter } from '../report/reporter.js';
 import type { S3SourceBucket } from '../store/s3-source.js';
@@ -22,6 +23,7 @@ export interface DrillFilesOptions {
   /** How many objects to restore, picked at random; undefined: all of them. */
   sample?: number;
   partSize: number;
+  trustedSigners?: TrustedSigners;
 }
 
 export interface DrillFilesDeps {
@@ -48,7 +50,7 @@ export async function drillFiles(options: DrillFilesOptions, deps: DrillFilesDep
   let objects = 0;
   const chosen: IndexEntry[] = [];
   try {
-    for (const part of await openSnapshot(newest, deps.reader, options.decrypt)) {
+    for (const part of await openSnapshot(newest, deps.reader, options.decrypt, options.trustedSigners)) {
       await readIndex(part, deps.reader, options.decrypt, (entry) => {
         objects += 1;
         keepSample(chosen, entry, objects, options.sample);

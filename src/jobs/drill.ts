@@ -13,7 +13,7 @@ import { listBackups } from './list.js';
 import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from './restore-db.js';
 import { classifyRestoreError } from './restore-db-errors.js';
 
-export interface DrillOptions extends Pick<RestoreDbOptions, 'environment' | 'prefix' | 'decrypt' | 'pgBinDir' | 'childEnv'> {
+export interface DrillOptions extends Pick<RestoreDbOptions, 'environment' | 'prefix' | 'decrypt' | 'pgBinDir' | 'childEnv' | 'trustedSigners'> {
   /** Any database on the server to drill on; the scratch database is created beside it. */
   serverUrl: string;
 }
@@ -37,6 +37,7 @@ export async function drillDatabase(options: DrillOptions, deps: { reader: Objec
         environment: options.environment, prefix: options.prefix, source: { kind: 'id', id: newest.id }, targetUrl: options.serverUrl, createDatabase: scratch,
         mode: { schemaOnly: false, dataOnly: false, truncateFirst: false, clean: false, tables: [], noOwner: true, noPrivileges: true },
         decrypt: options.decrypt, childEnv: options.childEnv, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}),
+        ...(options.trustedSigners ? { trustedSigners: options.trustedSigners } : {}),
       },
       deps,
     );

@@ -8,8 +8,9 @@ import { pipeline } from 'node:stream/promises';
 import { describe } from '../errors.js';
 import type { CatalogEntry } from '../format/catalog.js';
 import type { FilesSnapshot } from '../format/files-catalog.js';
-import { parseFilesManifest, parseFilesSealed, parseIndexEntry, parseIndexHeader, type FilesManifest, type FilesSealed, type IndexEntry } from '../format/files-manifest.js';
+import { encodeFilesManifest, parseFilesManifest, parseFilesSealed, parseIndexEntry, parseIndexHeader, type FilesManifest, type FilesSealed, type IndexEntry } from '../format/files-manifest.js';
 import { MANIFEST_MAX_BYTES } from '../format/manifest.js';
+import { verifyManifest, type TrustedSigners } from '../format/signature.js';
 import { createDecompressStream } from '../pipeline/compress.js';
 import { createDecryptStream, openSealed, type DecryptSpec } from '../pipeline/cipher.js';
 import { createMeter } from '../pipeline/meter.js';
@@ -27,11 +28,11 @@ export class SnapshotError extends Error {
 }
 
 /** Reads, checks and opens every part's manifest. @throws SnapshotError saying what is wrong. */
-export async function openSnapshot(snapshot: FilesSnapshot, reader: ObjectReader, decrypt: DecryptSpec): Promise<OpenedPart[]> {
+export async function openSnapshot(snapshot: FilesSnapshot, reader: ObjectReader, decrypt: DecryptSpec, trusted?: TrustedSigners): Promise<OpenedPart[]> {
   if (snapshot.problem) throw new SnapshotError(snapshot.problem);
   const opened: OpenedPart[] = [];
   for (const entry of snapshot.parts) {
-    const manifest = await readPartManifest(entry, reader);
+    const manifest = await readPartManifest(entry, reader, trusted);
     if (manifest.index.encryption.scheme !== decrypt.scheme) {
       throw new SnapshotError(`it is encrypted with ${manifest.index.encryption.scheme}, the key given is for ${decrypt.scheme}`);
     }
@@ -49,7 +50,7 @@ export async function openSnapshot(snapshot: FilesSnapshot, reader: ObjectReader
 }
 
 /** A part's manifest, checked against what the listing says it is. @throws SnapshotError. */
-export async function readPartManifest(entry: CatalogEntry, reader: ObjectReader): Promise<FilesManifest> {
+export async function readPartManifest(entry: CatalogEntry, reader: ObjectReader, trusted?: TrustedSigners): Promise<FilesManifest> {
   if (!entry.manifest || !entry.payload) throw new SnapshotError(`part ${entry.id} has no ${entry.manifest ? 'index' : 'manifest'}`);
   let manifest: FilesManifest;
   try {
@@ -63,6 +64,13 @@ export async function readPartManifest(entry: CatalogEntry, reader: ObjectReader
   }
   if (shard && (manifest.run.shard.index !== shard.index || manifest.run.shard.count !== shard.count)) {
     throw new SnapshotError(`the manifest of part ${entry.id} names shard ${manifest.run.shard.index}/${manifest.run.shard.count}, its key ${shard.index}/${shard.count}`);
+  }
+  if (trusted) {
+    try {
+      verifyManifest(manifest, encodeFilesManifest, trusted);
+    } catch (error) {
+      throw new SnapshotError(`part ${entry.id} is not trusted: ${describe(error)}`);
+    }
   }
   return manifest;
 }

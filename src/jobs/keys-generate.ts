@@ -1,6 +1,7 @@
 /** Creates an age identity file (the private key a restore needs) and returns its public recipient. */
 import { open } from 'node:fs/promises';
 import { configError } from '../errors.js';
+import { generateSigningKey } from '../format/signature.js';
 import { generateAgeIdentity } from '../pipeline/age.js';
 
 export interface KeysGenerateResult {
@@ -14,13 +15,24 @@ export interface KeysGenerateResult {
  */
 export async function generateKeys(path: string, now: Date): Promise<KeysGenerateResult> {
   const { identity, recipient } = await generateAgeIdentity();
-  const text = `# created: ${now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${recipient}\n${identity}\n`;
+  await writeSecretFile(path, `# created: ${now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${recipient}\n${identity}\n`);
+  return { path, recipient };
+}
+
+/** A manifest-signing key file (Ed25519, PKCS#8 PEM, mode 0600) and its public key for OFFSITE_TRUSTED_SIGNERS. */
+export async function generateSigningKeyFile(path: string): Promise<{ path: string; publicKey: string }> {
+  const { privateKeyPem, publicKey } = generateSigningKey();
+  await writeSecretFile(path, privateKeyPem);
+  return { path, publicKey };
+}
+
+async function writeSecretFile(path: string, text: string): Promise<void> {
   let file;
   try {
     file = await open(path, 'wx', 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw configError(`${path} already exists; an identity file is never overwritten: choose another path`, error);
+    if (code === 'EEXIST') throw configError(`${path} already exists; a key file is never overwritten: choose another path`, error);
     throw configError(`cannot create ${path} (${code ?? 'error'}); check the folder exists and is writable`, error);
   }
   try {
@@ -30,5 +42,4 @@ export async function generateKeys(path: string, now: Date): Promise<KeysGenerat
   } finally {
     await file.close();
   }
-  return { path, recipient };
 }

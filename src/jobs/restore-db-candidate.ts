@@ -1,7 +1,8 @@
 /** The checks a backup must pass before a restore reads its payload. */
 import { configError, describe } from '../errors.js';
 import type { CatalogEntry } from '../format/catalog.js';
-import { MANIFEST_MAX_BYTES, parseManifest, parseSealed, type Manifest, type SealedContents } from '../format/manifest.js';
+import { encodeManifest, MANIFEST_MAX_BYTES, parseManifest, parseSealed, type Manifest, type SealedContents } from '../format/manifest.js';
+import { verifyManifest, type TrustedSigners } from '../format/signature.js';
 import { openSealed, type DecryptSpec } from '../pipeline/cipher.js';
 import { StoreError, type ObjectReader } from '../store/store.js';
 
@@ -10,7 +11,7 @@ import { StoreError, type ObjectReader } from '../store/store.js';
  * recorded size; otherwise a string saying why the backup is unusable.
  * @throws StoreError when the bucket cannot be read (credentials, network).
  */
-export async function readCandidate(entry: CatalogEntry, reader: ObjectReader): Promise<Manifest | string> {
+export async function readCandidate(entry: CatalogEntry, reader: ObjectReader, trusted?: TrustedSigners): Promise<Manifest | string> {
   if (entry.status !== 'complete' || !entry.manifest || !entry.payload) return entry.problem ?? entry.status;
   let manifest: Manifest;
   try {
@@ -23,6 +24,13 @@ export async function readCandidate(entry: CatalogEntry, reader: ObjectReader): 
   if (manifest.payload.key !== entry.payload.key) return `the manifest names another payload (${manifest.payload.key})`;
   if (!entry.payload.isLatest) return 'not the newest version of its key';
   if (manifest.payload.size !== entry.payload.size) return `the payload is ${entry.payload.size} bytes, the manifest says ${manifest.payload.size}`;
+  if (trusted) {
+    try {
+      verifyManifest(manifest, encodeManifest, trusted);
+    } catch (error) {
+      return `not trusted: ${describe(error)}`;
+    }
+  }
   return manifest;
 }
 

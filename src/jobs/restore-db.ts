@@ -18,6 +18,7 @@ import { selectCandidates, type Selection } from './restore-db-select.js';
 import { classifyRestoreError } from './restore-db-errors.js';
 import { prepareTarget, restoreMode, type RestoreMode } from './restore-db-target.js';
 import type { CatalogEntry } from '../format/catalog.js';
+import type { TrustedSigners } from '../format/signature.js';
 
 export interface RestoreDbOptions {
   environment: string;
@@ -30,6 +31,8 @@ export interface RestoreDbOptions {
   decrypt: DecryptSpec;
   pgBinDir?: string;
   childEnv: NodeJS.ProcessEnv;
+  /** When set, only backups whose manifest one of these keys signed are restored. */
+  trustedSigners?: TrustedSigners;
 }
 
 export interface RestoreDbResult {
@@ -41,6 +44,8 @@ export interface RestoreDbResult {
   tables: AttemptResult['tables'];
   bytes: number;
   verified: boolean;
+  /** The key id that signed the restored backup's manifest, if it is signed. */
+  signedBy: string | null;
 }
 
 /** @throws OffsiteError: usage/config for settings, failed when no backup could be restored. */
@@ -58,7 +63,7 @@ export async function restoreDatabase(options: RestoreDbOptions, deps: { reader:
       skipped.push({ id, reason });
     };
     for (const entry of candidates.ordered) {
-      const checked = await readCandidate(entry, deps.reader);
+      const checked = await readCandidate(entry, deps.reader, options.trustedSigners);
       if (typeof checked === 'string') {
         if (!candidates.fallBack) throw jobFailed(`backup ${entry.id} cannot be restored: ${checked}`);
         skip(entry.id, checked);
@@ -105,7 +110,7 @@ async function restoreOne(options: RestoreDbOptions, mode: RestoreMode, entry: C
       ...(deps.signal ? { signal: deps.signal } : {}),
     }),
   );
-  return { id: entry.id, key: manifest.payload.key, versionId: entry.payload?.versionId ?? null, database: target.facts.database, tables: result.tables, bytes: result.bytes, verified: true };
+  return { id: entry.id, key: manifest.payload.key, versionId: entry.payload?.versionId ?? null, database: target.facts.database, tables: result.tables, bytes: result.bytes, verified: true, signedBy: manifest.signature?.keyId ?? null };
 }
 
 /** Old-pipeline backups: `pg_dump | openssl enc`, plain SQL, no manifest: nothing to check the bytes against. */
@@ -121,7 +126,7 @@ async function restoreLegacy(options: RestoreDbOptions, key: string, mode: Resto
       restore: mode, countTables: [], target: childConnection(target.url), tools, childEnv: options.childEnv, reporter: deps.reporter,
     }),
   );
-  return { id: null, key, versionId: null, database: target.facts.database, skipped: [], tables: result.tables, bytes: result.bytes, verified: false };
+  return { id: null, key, versionId: null, database: target.facts.database, skipped: [], tables: result.tables, bytes: result.bytes, verified: false, signedBy: null };
 }
 
 async function findTools(format: 'custom' | 'plain', major: number, options: RestoreDbOptions): Promise<{ psql: string; pgRestore?: string }> {

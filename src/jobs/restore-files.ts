@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { configError, describe, jobFailed } from '../errors.js';
 import { filesSnapshots, snapshotMatches, type FilesSnapshot } from '../format/files-catalog.js';
 import type { IndexEntry } from '../format/files-manifest.js';
+import type { TrustedSigners } from '../format/signature.js';
 import type { DecryptSpec } from '../pipeline/cipher.js';
 import type { Reporter } from '../report/reporter.js';
 import type { S3SourceBucket } from '../store/s3-source.js';
@@ -30,6 +31,8 @@ export interface RestoreFilesOptions {
   dryRun: boolean;
   concurrency: number;
   partSize: number;
+  /** When set, only snapshots whose every part one of these keys signed are restored. */
+  trustedSigners?: TrustedSigners;
 }
 
 export interface RestoreFilesDeps {
@@ -50,6 +53,8 @@ export interface RestoreFilesResult {
   overwritten: number;
   unchanged: number;
   bytes: number;
+  /** The key ids that signed the snapshot's manifests. */
+  signedBy: string[];
   failed: { key: string; problem: string }[];
   /** A dry run's plan: what each object would need. */
   plan?: { key: string; action: ObjectAction }[];
@@ -60,7 +65,8 @@ export async function restoreFiles(options: RestoreFilesOptions, deps: RestoreFi
   const { snapshot, parts } = await chooseSnapshot(options, deps);
   const result: RestoreFilesResult = {
     snapshot: snapshot.id, runId: parts[0]?.manifest.run.id ?? snapshot.id, time: snapshot.time.toISOString(), targetBucket: deps.target.name, dryRun: options.dryRun,
-    objects: 0, created: 0, overwritten: 0, unchanged: 0, bytes: 0, failed: [], ...(options.dryRun ? { plan: [] } : {}),
+    objects: 0, created: 0, overwritten: 0, unchanged: 0, bytes: 0, failed: [],
+    signedBy: [...new Set(parts.flatMap((p) => (p.manifest.signature ? [p.manifest.signature.keyId] : [])))], ...(options.dryRun ? { plan: [] } : {}),
   };
   deps.reporter.info('restoring files', { snapshot: snapshot.id, target: deps.target.name, dryRun: options.dryRun });
   const cancel = new AbortController();
@@ -139,7 +145,7 @@ async function chooseSnapshot(options: RestoreFilesOptions, deps: RestoreFilesDe
   const passedOver: string[] = [];
   for (const snapshot of candidates) {
     try {
-      const parts = await openSnapshot(snapshot, deps.reader, options.decrypt);
+      const parts = await openSnapshot(snapshot, deps.reader, options.decrypt, options.trustedSigners);
       for (const part of parts) await readIndex(part, deps.reader, options.decrypt, () => undefined, deps.signal);
       return { snapshot, parts };
     } catch (error) {

@@ -35,7 +35,7 @@ export async function verifyFilesSnapshot(snapshot: FilesSnapshot, reader: Objec
 
 async function shallowCheck(snapshot: FilesSnapshot, reader: ObjectReader, options: VerifyOptions, result: VerifyResult): Promise<void> {
   for (const entry of snapshot.parts) {
-    const manifest = await readPartManifest(entry, reader);
+    const manifest = await readPartManifest(entry, reader, options.trustedSigners);
     const stream = await reader.getStream(manifest.index.key, { versionId: manifest.index.versionId, ...(options.signal ? { signal: options.signal } : {}) });
     const pass = await measurePayload(stream, undefined, options.signal);
     if (pass.problem) result.problems.push(`part ${entry.id}: ${pass.problem}`);
@@ -51,7 +51,7 @@ async function deepCheck(snapshot: FilesSnapshot, reader: ObjectReader, options:
   const problem = (text: string) => {
     if (result.problems.length < MAX_PROBLEMS) result.problems.push(text);
   };
-  for (const part of await openSnapshot(snapshot, reader, options.decrypt)) {
+  for (const part of await openSnapshot(snapshot, reader, options.decrypt, options.trustedSigners)) {
     const retainUntil = Date.parse(part.manifest.retention.retainUntil);
     await readIndex(part, reader, options.decrypt, async (entry) => {
       if (Date.parse(entry.blob.lockedUntil) < retainUntil) problem(`${entry.key}: its blob is guaranteed locked only until ${entry.blob.lockedUntil}, before the snapshot's ${part.manifest.retention.retainUntil}`);

@@ -6,7 +6,8 @@
  */
 import { configError, describe, isOffsiteError, jobFailed } from '../errors.js';
 import type { CatalogEntry } from '../format/catalog.js';
-import { MANIFEST_MAX_BYTES, parseManifest, parseSealed, type Manifest, type SealedContents } from '../format/manifest.js';
+import { encodeManifest, MANIFEST_MAX_BYTES, parseManifest, parseSealed, type Manifest, type SealedContents } from '../format/manifest.js';
+import { verifyManifest, type TrustedSigners } from '../format/signature.js';
 import { openSealed, type DecryptSpec } from '../pipeline/cipher.js';
 import { findPgTool, PgToolError } from '../processes/pg-tools.js';
 import { StoreError, type ObjectReader, type ObjectVersion } from '../store/store.js';
@@ -26,6 +27,8 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** The clock retain-until dates are compared with. */
   now?: () => Date;
+  /** When set, a backup whose manifest none of these keys signed fails verification. */
+  trustedSigners?: TrustedSigners;
 }
 
 /** The verdict on one backup (one payload version): `ok` exactly when `problems` is empty. */
@@ -72,6 +75,13 @@ async function check(entry: CatalogEntry, reader: ObjectReader, options: VerifyO
   const manifest = await loadManifest(entry.manifest, reader, result);
   if (!manifest) return;
   result.manifest = manifest;
+  if (options.trustedSigners) {
+    try {
+      verifyManifest(manifest, encodeManifest, options.trustedSigners);
+    } catch (error) {
+      result.problems.push(`not trusted: ${describe(error)}`);
+    }
+  }
   if (!agrees(entry, manifest, result)) return;
   const payload = await newestVersion(entry.payload, reader);
   if (payload.versionId !== entry.payload.versionId) result.notes.push(`this is an older version of the payload key; its newest version (${payload.versionId ?? 'null'}) was checked`);

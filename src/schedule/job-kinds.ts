@@ -7,6 +7,7 @@ export const JOB_KINDS = {
   db: { title: 'database backup', overlapGuard: 'database', makesBackups: true },
   drill: { title: 'restore drill', overlapGuard: 'lock-file', makesBackups: false },
   files: { title: 'files backup', overlapGuard: 'lock-file', makesBackups: true },
+  'files-drill': { title: 'files restore drill', overlapGuard: 'lock-file', makesBackups: false },
 } as const satisfies Record<string, JobKindSpec>;
 
 export interface JobKindSpec {

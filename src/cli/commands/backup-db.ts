@@ -7,13 +7,13 @@ import { formatBytes, formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Writer } from '../../store/s3-writer.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
-import { childEnvOf, databaseUrlOf, encryptSpecOf, environmentOf, partSizeOf, prefixOf, requireSetting, retentionDaysOf, s3SettingsOf } from '../options.js';
+import { signingKeyOf, childEnvOf, databaseUrlOf, encryptSpecOf, environmentOf, partSizeOf, prefixOf, requireSetting, retentionDaysOf, s3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
   'environment', 'bucket', 'prefix', 'databaseUrl', 's3Endpoint', 's3ForcePathStyle', 'region', 'encryption', 'ageRecipients',
-  'compression', 'dumpFormat', 'retentionDays', 'lockMode', 'rowCounts', 'pgBinDir', 'partSizeMiB',
+  'compression', 'dumpFormat', 'retentionDays', 'lockMode', 'rowCounts', 'pgBinDir', 'partSizeMiB', 'signingKeyFile',
 ];
 
 export function registerBackupDb(parent: Command, context: CliContext): void {
@@ -49,6 +49,8 @@ export function prepareDbBackup(settings: Settings, given: FlagValues, env: Node
     ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
     ...(partSize ? { partSize } : {}),
   };
+  const signer = signingKeyOf(settings);
+  if (signer) options.signer = signer;
   return { options, writer: new S3Writer(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket')) };
 }
 

@@ -13,13 +13,13 @@ import { createS3Client } from '../../store/s3-client.js';
 import { S3SourceBucket } from '../../store/s3-source.js';
 import { S3Writer } from '../../store/s3-writer.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
-import { blobPartSizeOf, encryptSpecOf, environmentOf, prefixOf, requireSetting, retentionDaysOf, s3SettingsOf, sourcePrefixOf, sourceS3SettingsOf } from '../options.js';
+import { signingKeyOf, blobPartSizeOf, encryptSpecOf, environmentOf, prefixOf, requireSetting, retentionDaysOf, s3SettingsOf, sourcePrefixOf, sourceS3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
   'environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region', 'encryption', 'ageRecipients', 'retentionDays', 'lockMode', 'partSizeMiB',
-  'sourceBucket', 'sourcePrefix', 'sourceS3Endpoint', 'sourceS3ForcePathStyle', 'sourceRegion', 'filesStateCache', 'filesReuseDays', 'filesConcurrency', 's3MultipartLock',
+  'sourceBucket', 'sourcePrefix', 'sourceS3Endpoint', 'sourceS3ForcePathStyle', 'sourceRegion', 'filesStateCache', 'filesReuseDays', 'filesConcurrency', 's3MultipartLock', 'signingKeyFile',
 ];
 
 interface Flags {
@@ -75,6 +75,8 @@ export function prepareFilesBackup(settings: Settings, env: NodeJS.ProcessEnv, n
     ...(runId !== undefined ? { runId } : {}),
     ...(statePath !== undefined ? { statePath } : {}),
   };
+  const signer = signingKeyOf(settings);
+  if (signer) options.signer = signer;
   return {
     options,
     writer: new S3Writer(createS3Client(backupS3), bucket),

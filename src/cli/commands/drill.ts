@@ -9,13 +9,13 @@ import { formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
-import { blobPartSizeOf, childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf, sourceS3SettingsOf } from '../options.js';
+import { trustOf, blobPartSizeOf, childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf, sourceS3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
   'environment', 'bucket', 'prefix', 'targetUrl', 's3Endpoint', 's3ForcePathStyle', 'region', 'ageIdentityFile', 'pgBinDir', 'partSizeMiB',
-  'sourceBucket', 'sourceS3Endpoint', 'sourceS3ForcePathStyle', 'sourceRegion',
+  'sourceBucket', 'sourceS3Endpoint', 'sourceS3ForcePathStyle', 'sourceRegion', 'trustedSigners',
 ];
 
 interface Flags {
@@ -44,7 +44,7 @@ export function registerDrill(program: Command, context: CliContext): void {
       const targetS3 = sourceS3SettingsOf(settings);
       const sample = flags.all ? undefined : sampleOf(flags.sample);
       const result = await drillFiles(
-        { environment: environmentOf(settings), prefix: prefixOf(settings), decrypt: decryptSpecOf(settings), partSize: blobPartSizeOf(settings), ...(sample !== undefined ? { sample } : {}) },
+        { environment: environmentOf(settings), prefix: prefixOf(settings), decrypt: decryptSpecOf(settings), partSize: blobPartSizeOf(settings), ...(sample !== undefined ? { sample } : {}), ...trustOf(settings) },
         { reader, target: new S3SourceBucket(createS3Client(targetS3), targetS3.bucket, targetS3.endpoint ?? null), reporter: reporterFor(context, json), signal: context.signal },
       );
       printResult(context, json, { event: 'drill.files.complete', ...result }, () =>
@@ -55,7 +55,7 @@ export function registerDrill(program: Command, context: CliContext): void {
     const result = await drillDatabase(
       {
         environment: environmentOf(settings), prefix: prefixOf(settings), serverUrl: databaseUrlOf(settings, given, 'targetUrl'),
-        decrypt: decryptSpecOf(settings), childEnv: childEnvOf(context.env), ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+        decrypt: decryptSpecOf(settings), childEnv: childEnvOf(context.env), ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}), ...trustOf(settings),
       },
       { reader, reporter: reporterFor(context, json), now: context.now, signal: context.signal },
     );

@@ -11,12 +11,12 @@ import { formatBytes } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
-import { childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
+import { trustOf, childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
 import { parseUtcTime } from '../duration.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
-const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 'targetUrl', 's3Endpoint', 's3ForcePathStyle', 'region', 'ageIdentityFile', 'pgBinDir'];
+const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 'targetUrl', 's3Endpoint', 's3ForcePathStyle', 'region', 'ageIdentityFile', 'pgBinDir', 'trustedSigners'];
 
 interface Flags {
   id?: string;
@@ -84,6 +84,7 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
       decrypt: base.source.kind === 'key' && settings.encryptionPassword ? { scheme: 'openssl', password: settings.encryptionPassword.reveal(), iterations: OPENSSL_ITERATIONS } : decryptSpecOf(settings),
       childEnv: childEnvOf(context.env),
       ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+      ...trustOf(settings),
     };
     const result = await restoreDatabase(options, { reader, reporter: reporterFor(context, json), signal: context.signal });
     printResult(context, json, { event: 'restore.complete', ...result }, () => describeRestore(result));
@@ -107,7 +108,7 @@ function sourceOf(flags: Flags): RestoreDbOptions['source'] {
 }
 
 function describeRestore(result: RestoreDbResult): string {
-  const lines = [`restored ${result.id ?? result.key} into ${result.database} (${formatBytes(result.bytes)} read${result.verified ? ', hashes match the manifest' : ', no manifest to check'})`];
+  const lines = [`restored ${result.id ?? result.key} into ${result.database} (${formatBytes(result.bytes)} read${result.verified ? ', hashes match the manifest' : ', no manifest to check'}${result.signedBy ? `, signed by ${result.signedBy}` : ', unsigned'})`];
   for (const s of result.skipped) lines.push(`  skipped ${s.id}: ${s.reason}`);
   for (const t of result.tables) lines.push(`  ${t.schema}.${t.name}: ${t.rows} rows${t.expected === undefined ? '' : t.expected === t.rows ? ' (matches the backup)' : ` (backup had ${t.expected})`}`);
   return lines.join('\n');

@@ -10,13 +10,13 @@ import { S3Reader } from '../../store/s3-reader.js';
 import { S3SourceBucket } from '../../store/s3-source.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
 import { parseUtcTime } from '../duration.js';
-import { blobPartSizeOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf, sourceS3SettingsOf } from '../options.js';
+import { trustOf, blobPartSizeOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf, sourceS3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
   'environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region', 'ageIdentityFile', 'partSizeMiB',
-  'sourceBucket', 'sourceS3Endpoint', 'sourceS3ForcePathStyle', 'sourceRegion', 'filesConcurrency',
+  'sourceBucket', 'sourceS3Endpoint', 'sourceS3ForcePathStyle', 'sourceRegion', 'filesConcurrency', 'trustedSigners',
 ];
 
 interface Flags {
@@ -68,6 +68,7 @@ export function registerRestoreFiles(parent: Command, context: CliContext): void
         dryRun: flags.dryRun === true,
         concurrency: settings.filesConcurrency ?? 8,
         partSize: blobPartSizeOf(settings),
+        ...trustOf(settings),
       },
       { reader, target, reporter: reporterFor(context, json), signal: context.signal },
     );
@@ -90,7 +91,7 @@ function selectionOf(flags: Flags): Selection {
 function describeResult(result: RestoreFilesResult): string {
   const verb = result.dryRun ? 'would restore' : 'restored';
   const lines = [
-    `${verb} snapshot ${result.snapshot} (${result.time}) into s3://${result.targetBucket}: ${result.objects} objects, ${result.created} new, ${result.overwritten} overwritten, ${result.unchanged} already identical, ${result.failed.length} failed (${formatBytes(result.bytes)})`,
+    `${verb} snapshot ${result.snapshot} (${result.time}${result.signedBy.length > 0 ? `, signed by ${result.signedBy.join(', ')}` : ', unsigned'}) into s3://${result.targetBucket}: ${result.objects} objects, ${result.created} new, ${result.overwritten} overwritten, ${result.unchanged} already identical, ${result.failed.length} failed (${formatBytes(result.bytes)})`,
   ];
   for (const item of result.plan ?? []) if (item.action !== 'unchanged') lines.push(`  ${item.action.padEnd(9)} ${item.key}`);
   for (const failure of result.failed) lines.push(`  FAILED    ${failure.key}: ${failure.problem}`);

@@ -23,7 +23,9 @@ import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { TOOL_VERSION } from '../../version.js';
 import type { CliContext } from '../context.js';
-import { childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
+import { trustOf, blobPartSizeOf, childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf, sourceS3SettingsOf } from '../options.js';
+import { drillFiles } from '../../jobs/drill-files.js';
+import { S3SourceBucket } from '../../store/s3-source.js';
 
 /** What a job kind needs to run: its environment's settings, the environment it runs in, the clock. */
 export interface JobSetup {
@@ -64,7 +66,7 @@ export const JOB_RUNNERS: Record<JobKind, (setup: JobSetup) => JobRunner> = {
   drill: ({ settings, env, now }) => {
     const options = {
       environment: environmentOf(settings), prefix: prefixOf(settings), serverUrl: databaseUrlOf(settings, {}, 'targetUrl'),
-      decrypt: decryptSpecOf(settings), childEnv: childEnvOf(env), ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+      decrypt: decryptSpecOf(settings), childEnv: childEnvOf(env), ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}), ...trustOf(settings),
     };
     const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
     return async (signal, reporter) => {
@@ -72,7 +74,19 @@ export const JOB_RUNNERS: Record<JobKind, (setup: JobSetup) => JobRunner> = {
       return { summary: `drill ok: backup ${result.id} restored and ${result.tables.length} tables match its manifest` };
     };
   },
+  'files-drill': ({ settings }) => {
+    const targetS3 = sourceS3SettingsOf(settings);
+    const options = { environment: environmentOf(settings), prefix: prefixOf(settings), decrypt: decryptSpecOf(settings), partSize: blobPartSizeOf(settings), sample: FILES_DRILL_SAMPLE, ...trustOf(settings) };
+    const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
+    const target = new S3SourceBucket(createS3Client(targetS3), targetS3.bucket, targetS3.endpoint ?? null);
+    return async (signal, reporter) => {
+      const result = await drillFiles(options, { reader, target, reporter, signal });
+      return { summary: `files drill ok: ${result.checked} of ${result.objects} objects of snapshot ${result.snapshot} restored and matched` };
+    };
+  },
 };
+
+const FILES_DRILL_SAMPLE = 100;
 
 export function registerSchedule(program: Command, context: CliContext): void {
   program

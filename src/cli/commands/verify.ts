@@ -8,11 +8,11 @@ import type { VerifyResult } from '../../jobs/verify.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, wantsJson, type CliContext } from '../context.js';
-import { childEnvOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
+import { trustOf, childEnvOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
-const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region', 'ageIdentityFile', 'pgBinDir'];
+const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region', 'ageIdentityFile', 'pgBinDir', 'trustedSigners'];
 
 interface Flags {
   files?: boolean;
@@ -42,7 +42,7 @@ export function registerVerify(program: Command, context: CliContext): void {
         environment: environmentOf(settings), prefix: prefixOf(settings), selection, kind: flags.files ? 'files' : 'db',
         ...(flags.deep ? { decrypt: decryptSpecOf(settings) } : {}),
         ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
-        childEnv: childEnvOf(context.env), signal: context.signal,
+        childEnv: childEnvOf(context.env), signal: context.signal, ...trustOf(settings),
       },
       reader,
     );
