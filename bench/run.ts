@@ -2,7 +2,7 @@
  * `npm run bench`: wall time and peak RSS of `offsite backup db` on generated databases of
  * 200 MB and 1 GB, and of `offsite backup files` on 10,000 small objects and one 1 GiB object,
  * on the local stack. A benchmark, never a test: it prints figures and fails only when a backup
- * fails. `-- --quick`: 200 MB, 2,000 objects and 100 MiB only.
+ * fails. `-- --quick`: 200 MB, 2,000 objects and 100 MiB only; `-- --only db|files`: one of them.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -30,17 +30,21 @@ const RSS_LIMIT_MIB = 250;
 const FILES_RSS_LIMIT_MIB = 300;
 
 const quick = process.argv.includes('--quick');
+/** `-- --only files` or `-- --only db`: one of the two benches. */
+const only = process.argv[process.argv.indexOf('--only') + 1];
+const runDb = !process.argv.includes('--only') || only === 'db';
+const runFiles = !process.argv.includes('--only') || only === 'files';
 const up = spawnSync('bash', [join(REPO_DIR, 'scripts/stack'), 'up'], { stdio: 'inherit' });
 if (up.status !== 0) process.exit(1);
 
 const dir = tempDir();
 const { recipient } = await generateIdentity(dir.path);
 const samples: Sample[] = [];
-for (const size of quick ? SIZES.slice(0, 1) : SIZES) {
+for (const size of !runDb ? [] : quick ? SIZES.slice(0, 1) : SIZES) {
   const url = await benchDatabase(`offsite_bench_${size.name.toLowerCase()}`, size.bytes);
   samples.push(await measureBackup(size.name, url, recipient));
 }
-const files = await benchFiles(recipient, quick);
+const files = runFiles ? await benchFiles(recipient, quick) : [];
 dir.remove();
 
 process.stdout.write(`\n| database | size | wall time | throughput | peak RSS | dumped | stored |\n|---|---|---|---|---|---|---|\n`);
