@@ -6,10 +6,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import pg from 'pg';
 import { generateIdentity, tempDir, writerEnv } from '../test/helpers/backup-env.js';
-import { createDatabase, fillSampleDatabase } from '../test/helpers/sample-db.js';
-import { REPO_DIR, stack } from '../test/helpers/stack.js';
+import { REPO_DIR } from '../test/helpers/stack.js';
+import { benchDatabase, databaseSize } from './database.js';
 import { benchFiles } from './files.js';
 import { runMeasured } from './measure.js';
 
@@ -62,30 +61,6 @@ for (const f of files) {
 const filesOver = files.filter((f) => f.peakRssMiB >= FILES_RSS_LIMIT_MIB);
 process.stdout.write(filesOver.length ? `\nfiles peak RSS over ${FILES_RSS_LIMIT_MIB} MiB: ${filesOver.map((f) => `${f.name} (${f.run})`).join(', ')}\n` : `\nfiles peak RSS under ${FILES_RSS_LIMIT_MIB} MiB for every case\n`);
 process.stdout.write(`${JSON.stringify({ bench: 'backup', node: process.version, db: samples, files })}\n`);
-
-/** Reuses a bench database of the right size from an earlier run; fills a new one otherwise. */
-async function benchDatabase(name: string, bytes: number): Promise<string> {
-  const url = `${stack().pgUrlBase}/${name}`;
-  const existing = await databaseSize(url);
-  if (existing !== undefined && existing >= bytes * 0.9) return url;
-  process.stderr.write(`filling ${name} (${mb(bytes)})...\n`);
-  await createDatabase(stack().pgUrlBase, name);
-  await fillSampleDatabase(url, { targetBytes: bytes });
-  return url;
-}
-
-async function databaseSize(url: string): Promise<number | undefined> {
-  const client = new pg.Client({ connectionString: url });
-  try {
-    await client.connect();
-    const result = await client.query<{ size: string }>('SELECT pg_database_size(current_database())::text AS size');
-    return Number(result.rows[0]?.size);
-  } catch {
-    return undefined;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 /** Runs one backup as a child process and reads its summary. */
 async function measureBackup(name: string, url: string, recipient: string): Promise<Sample> {

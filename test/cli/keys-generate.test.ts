@@ -26,7 +26,7 @@ describe('keys generate', () => {
     writeFileSync(file, 'precious\n');
     const run = await runCli(['keys', 'generate', '--output', file], { env: {} });
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /^offsite: .*existing\.txt already exists; an identity file is never overwritten/);
+    assert.match(run.stderr, /^offsite: .*existing\.txt already exists; a key file is never overwritten/);
     assert.equal(await bash(`cat "$FILE"`, { FILE: file }), 'precious\n');
   });
 

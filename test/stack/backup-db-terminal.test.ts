@@ -45,7 +45,7 @@ describe('backup and restore on a terminal', { timeout: 120_000 }, () => {
     try {
       const restored = await bash(`script -qefc "$NODE $BIN restore db --create-database $TARGET" /dev/null`, restoreEnv);
       assert.match(restored, /restoring: downloaded [\d.]+ [kMG]?B, decrypted [\d.]+ [kMG]?B/);
-      assert.match(restored, new RegExp(`restored \\d{8}T\\d{6}Z-[a-z2-9]{8} into ${target} \\([\\d.]+ [kMG]?B read, hashes match the manifest\\)`));
+      assert.match(restored, new RegExp(`restored \\d{8}T\\d{6}Z-[a-z2-9]{8} into ${target} \\([\\d.]+ [kMG]?B read, hashes match the manifest, unsigned\\)`));
       assert.match(restored, /public\.accounts: \d+ rows \(matches the backup\)/);
     } finally {
       await dropDatabase(stack().pgUrlBase, target);

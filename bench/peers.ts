@@ -1,0 +1,200 @@
+/**
+ * `npm run bench:peers`: Offsite side by side with the original shell pipeline, restic and rclone,
+ * on the same PostgreSQL and RGW, several runs each, alternating. Writes bench/RESULTS.md and
+ * bench/results.svg and prints one JSON line with the ratios. `-- --quick`: 200 MB and 2,000
+ * objects, 3 runs; otherwise 1 GB and 20,000 objects, 5 runs (`-- --large`: 5 GB).
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { generateIdentity, libpqEnv, tempDir, writerEnv } from '../test/helpers/backup-env.js';
+import { s3As } from '../test/helpers/s3.js';
+import { createDatabase, dropDatabase } from '../test/helpers/sample-db.js';
+import { bytesOf, putObjects } from '../test/helpers/source-bucket.js';
+import { REPO_DIR, stack, uniqueName } from '../test/helpers/stack.js';
+import { benchDatabase } from './database.js';
+import { runMeasured } from './measure.js';
+import { renderResults, type Contender } from './report.js';
+
+const quick = process.argv.includes('--quick');
+const large = process.argv.includes('--large');
+const RUNS = quick ? 3 : 5;
+const DB_BYTES = quick ? 200_000_000 : large ? 5_000_000_000 : 1_000_000_000;
+const OBJECTS = quick ? 2_000 : 20_000;
+const PASSWORD = 'bench-password-not-a-secret';
+
+if (spawnSync('bash', [join(REPO_DIR, 'scripts/stack'), 'up'], { stdio: 'inherit' }).status !== 0) process.exit(1);
+for (const tool of ['restic', 'rclone', 'aws', 'openssl']) {
+  if (spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0) {
+    process.stderr.write(`bench:peers needs ${tool}: apt-get install restic rclone awscli openssl\n`);
+    process.exit(2);
+  }
+}
+
+const s = stack();
+const dir = tempDir();
+const { file: identityFile, recipient } = await generateIdentity(dir.path);
+const dbUrl = await benchDatabase(`offsite_peers_${DB_BYTES}`, DB_BYTES);
+const { url: plainUrl, env: pgEnv } = libpqEnv(dbUrl);
+const source = await sourceBucket(OBJECTS);
+const resticBucket = await freshBucket('bench-restic');
+const rcloneBucket = await freshBucket('bench-rclone');
+const adminS3 = { AWS_ACCESS_KEY_ID: s.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: s.admin.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required' };
+const resticEnv = { ...adminS3, RESTIC_PASSWORD: PASSWORD, RESTIC_REPOSITORY: `s3:${s.endpoint}/${resticBucket}`, RESTIC_CACHE_DIR: join(dir.path, 'restic-cache') };
+const rcloneEnv = {
+  RCLONE_CONFIG_S3_TYPE: 's3', RCLONE_CONFIG_S3_PROVIDER: 'Ceph', RCLONE_CONFIG_S3_ENDPOINT: s.endpoint,
+  RCLONE_CONFIG_S3_ACCESS_KEY_ID: s.admin.accessKeyId, RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
+  RCLONE_CONFIG_ENC_TYPE: 'crypt', RCLONE_CONFIG_ENC_REMOTE: `s3:${rcloneBucket}`, RCLONE_CONFIG_ENC_PASSWORD: shell('rclone obscure "$P"', { P: PASSWORD }).trim(),
+};
+shell('restic init', resticEnv);
+
+const env = (extra: Record<string, string> = {}) => writerEnv(dbUrl, { OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_ENVIRONMENT: 'peers', ...extra });
+const readerEnv = { ...env(), AWS_ACCESS_KEY_ID: s.reader.accessKeyId, AWS_SECRET_ACCESS_KEY: s.reader.secretAccessKey, OFFSITE_AGE_IDENTITY_FILE: identityFile };
+const filesEnv = {
+  OFFSITE_SOURCE_BUCKET: source, OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint, OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
+  OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId, OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
+};
+const dump = join(dir.path, 'dump.sql');
+const restoreDb = async (): Promise<string> => {
+  const name = uniqueName('peers_restore');
+  await createDatabase(s.pgUrlBase, name);
+  restoreDatabases.push(name);
+  return libpqEnv(`${s.pgUrlBase}/${name}`).url;
+};
+const restoreDatabases: string[] = [];
+
+const contenders: Contender[] = [
+  { group: 'backup db', name: 'pg_dump > /dev/null', run: async () => timed(() => shell(`pg_dump -Fc --compress=0 "$URL" > /dev/null`, { ...pgEnv, URL: plainUrl })) },
+  {
+    group: 'backup db', name: 'original pipeline', baselineFor: 'backup db',
+    run: async () => {
+      const key = `peers-original/${uniqueName('dump')}.sql.encrypted`;
+      const t = timed(() => shell(`pg_dump -f "$D" "$URL" && openssl enc -aes-256-cbc -pbkdf2 -in "$D" -out "$D.enc" -pass env:PW && aws --endpoint-url "$E" s3 cp --only-show-errors "$D.enc" "s3://$B/$K" && rm -f "$D" "$D.enc"`, { ...pgEnv, ...adminS3, URL: plainUrl, D: dump, PW: PASSWORD, E: s.endpoint, B: s.bucket, K: key }));
+      return { ...t, storedBytes: await storedBytes(s.bucket, key) };
+    },
+  },
+  { group: 'backup db', name: 'restic --stdin', run: async () => ({ ...timed(() => shell(`set -o pipefail; pg_dump -Fc --compress=0 "$URL" | restic backup --quiet --stdin --stdin-filename dump`, { ...pgEnv, ...resticEnv, URL: plainUrl })), storedBytes: await bucketBytes(resticBucket) }) },
+  {
+    group: 'backup db', name: 'offsite backup db', subject: true,
+    run: async () => {
+      const m = await runMeasured(['backup', 'db', '--json'], env());
+      return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB, storedBytes: Number(m.summary.bytesOut) };
+    },
+  },
+  {
+    group: 'restore db', name: 'original restore', baselineFor: 'restore db',
+    run: async () => {
+      const target = await restoreDb();
+      return timed(() => shell(`K=$(aws --endpoint-url "$E" s3 ls "s3://$B/peers-original/" | sort | tail -1 | awk '{print $4}') && aws --endpoint-url "$E" s3 cp --only-show-errors "s3://$B/peers-original/$K" "$D.enc" && openssl enc -d -aes-256-cbc -pbkdf2 -in "$D.enc" -out "$D" -pass env:PW && psql -q -v ON_ERROR_STOP=1 -1 -f "$D" "$T" > /dev/null && rm -f "$D" "$D.enc"`, { ...pgEnv, ...adminS3, E: s.endpoint, B: s.bucket, D: dump, PW: PASSWORD, T: target }));
+    },
+  },
+  { group: 'restore db', name: 'restic dump | pg_restore', run: async () => { const target = await restoreDb(); return timed(() => shell(`set -o pipefail; restic dump --quiet latest dump | pg_restore --single-transaction --no-owner -d "$T"`, { ...pgEnv, ...resticEnv, T: target })); } },
+  {
+    group: 'restore db', name: 'offsite restore db', subject: true,
+    run: async () => {
+      const name = uniqueName('peers_offsite');
+      restoreDatabases.push(name);
+      const m = await runMeasured(['restore', 'db', '--create-database', name, '--json'], { ...readerEnv, OFFSITE_TARGET_URL: dbUrl });
+      return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB };
+    },
+  },
+  { group: 'backup files', name: 'rclone sync (crypt)', baselineFor: 'backup files', run: async () => ({ ...timed(() => shell(`rclone sync --transfers 8 --checkers 16 s3:${source} enc:`, rcloneEnv)), storedBytes: await bucketBytes(rcloneBucket) }) },
+  {
+    group: 'backup files', name: 'offsite backup files (first run)', subject: true,
+    run: async () => {
+      const m = await runMeasured(['backup', 'files', '--ignore-state-cache', '--json'], { ...env(), ...filesEnv, OFFSITE_FILES_STATE_CACHE: join(dir.path, 'files-cache.jsonl') });
+      return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB, storedBytes: Number(m.summary.bytesStored) };
+    },
+  },
+  {
+    group: 'backup files', name: 'offsite backup files (after 1% changed)', subject: true,
+    run: async () => {
+      await putObjects(source, Array.from({ length: Math.ceil(OBJECTS / 100) }, (_, i) => ({ key: objectKey(i * 97 % OBJECTS), body: bytesOf(`changed-${Date.now()}-${i}`, 2_000), contentType: 'application/octet-stream' })));
+      const m = await runMeasured(['backup', 'files', '--json'], { ...env(), ...filesEnv, OFFSITE_FILES_STATE_CACHE: join(dir.path, 'files-cache.jsonl') });
+      return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB, storedBytes: Number(m.summary.bytesStored) };
+    },
+  },
+  {
+    group: 'restore files', name: 'offsite restore files', subject: true,
+    run: async () => {
+      const target = await freshBucket('bench-restore');
+      const m = await runMeasured(['restore', 'files', '--to-bucket', target, '--json'], { ...readerEnv, ...filesEnv });
+      return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB };
+    },
+  },
+  { group: 'restore files', name: 'rclone copy (crypt) back', run: async () => { const target = await freshBucket('bench-rclone-back'); return timed(() => shell(`rclone copy --transfers 8 enc: s3:${target}`, rcloneEnv)); } },
+];
+
+// Alternate: run 1 of every contender, then run 2 of every contender, ...
+const samples = new Map<Contender, Awaited<ReturnType<Contender['run']>>[]>();
+for (let run = 1; run <= RUNS; run += 1) {
+  for (const contender of contenders) {
+    process.stderr.write(`run ${run}/${RUNS}: ${contender.name}\n`);
+    samples.set(contender, [...(samples.get(contender) ?? []), await contender.run()]);
+  }
+}
+for (const name of restoreDatabases) await dropDatabase(s.pgUrlBase, name);
+dir.remove();
+
+const { markdown, svg, ratios } = renderResults({ contenders, samples, machine: machineLine(), workload: { dbBytes: DB_BYTES, objects: OBJECTS, runs: RUNS, quick } });
+writeFileSync(join(REPO_DIR, 'bench/RESULTS.md'), markdown);
+writeFileSync(join(REPO_DIR, 'bench/results.svg'), svg);
+process.stdout.write(`${JSON.stringify({ bench: 'peers', ratios })}\n`);
+
+function timed(work: () => unknown): { seconds: number } {
+  const started = process.hrtime.bigint();
+  work();
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+function shell(script: string, env: Record<string, string>): string {
+  const result = spawnSync('bash', ['-eo', 'pipefail', '-c', script], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`${script.split(' ')[0]} failed (${result.status}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return result.stdout;
+}
+
+async function freshBucket(base: string): Promise<string> {
+  const bucket = uniqueName(base).toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  await s3As(s.admin).send(new CreateBucketCommand({ Bucket: bucket }));
+  return bucket;
+}
+
+async function bucketBytes(bucket: string, prefix?: string): Promise<number> {
+  let total = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3As(s.admin).send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const object of page.Contents ?? []) total += object.Size ?? 0;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return total;
+}
+
+function storedBytes(bucket: string, key: string): Promise<number> {
+  return bucketBytes(bucket, key);
+}
+
+function objectKey(i: number): string {
+  return `uploads/${i % 89}/object-${i}.bin`;
+}
+
+/** Mixed sizes, 1 KB to 5 MB (quick: 512 KB), mostly small: log-uniform. */
+async function sourceBucket(count: number): Promise<string> {
+  const bucket = await freshBucket('bench-peers-src');
+  const max = quick ? 512 * 1024 : 5 * 1024 * 1024;
+  const sizeOf = (i: number) => Math.round(1024 * (max / 1024) ** (((i * 7919) % 1000) / 1000));
+  process.stderr.write(`filling ${bucket} with ${count} objects...\n`);
+  await putObjects(bucket, Array.from({ length: count }, (_, i) => ({
+    key: objectKey(i),
+    body: i % 2 === 0 ? bytesOf(`peer-${i}`, sizeOf(i)) : Buffer.from(`{"row":${i},"text":"${'lorem ipsum dolor '.repeat(Math.ceil(sizeOf(i) / 18))}"}`.slice(0, sizeOf(i))),
+    contentType: i % 2 === 0 ? 'application/octet-stream' : 'application/json',
+  })));
+  return bucket;
+}
+
+function machineLine(): string {
+  const cpu = spawnSync('bash', ['-c', "nproc; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; free -g | awk '/Mem/ {print $2}'"], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const versions = spawnSync('bash', ['-c', 'pg_dump --version | head -1; restic version | cut -d" " -f1-2; rclone version | head -1; aws --version 2>&1 | cut -d" " -f1; openssl version | cut -d" " -f1-2'], { encoding: 'utf8' }).stdout.trim().split('\n');
+  return `${cpu[0]} cores (${cpu[1]?.trim()}), ${cpu[2]} GiB RAM; Node ${process.version}; ${versions.join('; ')}; Ceph RGW 16 (memstore) and PostgreSQL 15 on loopback`;
+}
