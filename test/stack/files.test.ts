@@ -30,7 +30,7 @@ function sourceObjects(): SourceObjectSpec[] {
   return objects;
 }
 
-describe('files backup and restore', { timeout: 900_000 }, () => {
+describe('files backup and restore', { timeout: 1_800_000 }, () => {
   let dir: TempDir;
   let source: string;
   let env: Record<string, string>;
