@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseDuration } from '../cli/duration.js';
+import { parseDuration } from './duration.js';
 import { configError } from '../errors.js';
 import { isValidEnvironment } from '../format/layout.js';
 import { cronProblem } from '../schedule/cron.js';

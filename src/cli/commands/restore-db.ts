@@ -12,7 +12,7 @@ import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
 import { trustOf, childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
-import { parseUtcTime } from '../duration.js';
+import { parseUtcTime } from '../../config/duration.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 

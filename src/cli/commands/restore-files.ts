@@ -9,7 +9,7 @@ import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { S3SourceBucket } from '../../store/s3-source.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
-import { parseUtcTime } from '../duration.js';
+import { parseUtcTime } from '../../config/duration.js';
 import { trustOf, blobPartSizeOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf, sourceS3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';

@@ -8,7 +8,7 @@ import { formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, wantsJson, type CliContext } from '../context.js';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../../config/duration.js';
 import { environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
