@@ -3,7 +3,8 @@
 // test (src/**/*.test.ts) and integration test (test/**/*.test.ts) with node's test runner.
 // Arguments narrow the run to files whose path contains one of them: `npm test -- backup-db`.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const repo = new URL('..', import.meta.url).pathname;
@@ -21,9 +22,22 @@ process.stderr.write(`testing on Node ${process.version}: ${files.length} files\
 const stackUp = spawnSync('bash', [join(repo, 'scripts/stack'), 'up'], { stdio: 'inherit' });
 if (stackUp.status !== 0) process.exit(stackUp.status ?? 1);
 
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
-  cwd: repo,
-  stdio: 'inherit',
-  env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-});
-process.exit(result.status ?? 1);
+// Reliability scenarios append their outcomes here; a full run turns them into docs/reliability.md.
+const reliabilityLog = join(mkdtempSync(join(tmpdir(), 'offsite-reliability-')), 'scenarios.jsonl');
+const runTests = (testFiles, extraArgs = []) =>
+  spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...extraArgs, ...testFiles], {
+    cwd: repo,
+    stdio: 'inherit',
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', OFFSITE_RELIABILITY_LOG: reliabilityLog },
+  });
+// Disruptive tests kill or restart the stack's servers, so they run after the rest, one at a time.
+const isDisruptive = (file) => file.includes('.disruptive.');
+const shared = files.filter((file) => !isDisruptive(file));
+const disruptive = files.filter(isDisruptive);
+const results = [shared.length ? runTests(shared) : undefined, disruptive.length ? runTests(disruptive, ['--test-concurrency=1']) : undefined];
+const failed = results.find((result) => result && result.status !== 0);
+if (existsSync(reliabilityLog)) {
+  const report = filters.length === 0 ? join(repo, 'docs/reliability.md') : join(reliabilityLog, '../reliability.md');
+  spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'test/reliability/report.ts'), reliabilityLog, report], { cwd: repo, stdio: 'inherit' });
+}
+process.exit(failed ? (failed.status ?? 1) : 0);

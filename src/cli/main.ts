@@ -59,11 +59,19 @@ export async function main(argv: readonly string[]): Promise<void> {
   // `offsite list | head`: a reader that went away is not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
+    // `offsite list > file` on a full disk: say so in one line; the output is lost, so the command did not do its job.
+    process.stderr.write(`offsite: cannot write to standard output (${error.code ?? error.message}); the output is incomplete\n`);
+    process.exit(1);
   });
   const context: CliContext = { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, now: () => new Date(), signal: abort.signal };
   process.exitCode = await run(buildProgram(context), argv, context);
+  // The result is printed. A failed or stopped job may still have requests in flight (a cut upload
+  // waiting out its stall timeout, a frozen socket after SIGTERM): nothing they do matters now, so
+  // they do not get to hold the process, and whoever runs it, for another minute.
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
 }
+
+const EXIT_GRACE_MS = 2_000;
 
 async function run(program: Command, argv: readonly string[], context: CliContext): Promise<number> {
   try {

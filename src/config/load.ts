@@ -66,6 +66,7 @@ function convert(spec: SettingSpec, raw: unknown, source: string): unknown {
       const text = typeof raw === 'string' || typeof raw === 'number' ? String(raw).trim() : fail('text');
       if (text === '') fail('non-empty');
       if (spec.choices && !spec.choices.includes(text)) fail(`one of ${spec.choices.join(', ')}`);
+      if (spec.pattern && !spec.pattern.regex.test(text)) fail(spec.pattern.expected);
       return spec.secret ? new Secret(text) : text;
     }
   }

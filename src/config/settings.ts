@@ -15,21 +15,28 @@ export interface SettingSpec {
   flag?: string;
   type: SettingType;
   choices?: readonly string[];
+  /** What a string value must look like, and how to say so: checked before any work starts. */
+  pattern?: { regex: RegExp; expected: string };
   secret?: boolean;
   description: string;
 }
 
 const spec = <const T extends SettingSpec>(s: T): T => s;
 
+/** Characters no S3 bucket name can hold are refused; the finer rules (lowercase, length) are left to the server, for older buckets. */
+const BUCKET_NAME = { regex: /^[A-Za-z0-9._-]{1,255}$/, expected: 'a bucket name (letters, digits, ".", "-" and "_")' };
+/** The SDK puts the region into the endpoint's host name: one host name label. */
+const REGION_NAME = { regex: /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, expected: 'a region name like eu-west-1' };
+
 export const SETTINGS = {
   environment: spec({ name: 'environment', env: 'OFFSITE_ENVIRONMENT', flag: 'environment', type: 'string', description: 'environment folder name, e.g. production' }),
-  bucket: spec({ name: 'bucket', env: 'OFFSITE_BUCKET', flag: 'bucket', type: 'string', description: 'backup bucket' }),
+  bucket: spec({ name: 'bucket', env: 'OFFSITE_BUCKET', flag: 'bucket', type: 'string', pattern: BUCKET_NAME, description: 'backup bucket' }),
   prefix: spec({ name: 'prefix', env: 'OFFSITE_PREFIX', flag: 'prefix', type: 'string', description: 'key prefix inside the backup bucket' }),
   databaseUrl: spec({ name: 'databaseUrl', env: 'DATABASE_URL', flag: 'database-url', type: 'string', description: 'PostgreSQL URL to back up (password from DATABASE_URL, PGPASSWORD or a passfile, never the flag)' }),
   targetUrl: spec({ name: 'targetUrl', env: 'OFFSITE_TARGET_URL', flag: 'target-url', type: 'string', description: 'PostgreSQL URL to restore into (password from OFFSITE_TARGET_URL, PGPASSWORD or a passfile, never the flag)' }),
   s3Endpoint: spec({ name: 's3Endpoint', env: 'OFFSITE_S3_ENDPOINT', flag: 's3-endpoint', type: 'string', description: 'S3 endpoint URL (omit for AWS)' }),
   s3ForcePathStyle: spec({ name: 's3ForcePathStyle', env: 'OFFSITE_S3_FORCE_PATH_STYLE', flag: 's3-force-path-style', type: 'boolean', description: 'path-style S3 addressing' }),
-  region: spec({ name: 'region', env: 'AWS_REGION', flag: 'region', type: 'string', description: 'S3 region' }),
+  region: spec({ name: 'region', env: 'AWS_REGION', flag: 'region', type: 'string', pattern: REGION_NAME, description: 'S3 region' }),
   accessKeyId: spec({ name: 'accessKeyId', env: 'AWS_ACCESS_KEY_ID', type: 'string', secret: true, description: 'S3 access key id' }),
   secretAccessKey: spec({ name: 'secretAccessKey', env: 'AWS_SECRET_ACCESS_KEY', type: 'string', secret: true, description: 'S3 secret access key' }),
   sessionToken: spec({ name: 'sessionToken', env: 'AWS_SESSION_TOKEN', type: 'string', secret: true, description: 'S3 session token' }),
@@ -43,11 +50,11 @@ export const SETTINGS = {
   lockMode: spec({ name: 'lockMode', env: 'OFFSITE_LOCK_MODE', flag: 'lock-mode', type: 'string', choices: ['COMPLIANCE', 'GOVERNANCE'], description: 'object lock mode (default COMPLIANCE)' }),
   rowCounts: spec({ name: 'rowCounts', env: 'OFFSITE_ROW_COUNTS', flag: 'row-counts', type: 'string', choices: ['exact', 'estimate'], description: 'row counts in the manifest (default exact)' }),
   pgBinDir: spec({ name: 'pgBinDir', env: 'OFFSITE_PG_BIN_DIR', flag: 'pg-bin-dir', type: 'string', description: 'directory holding pg_dump, pg_restore and psql (default: the oldest suitable major in /usr/lib/postgresql/*/bin and PATH)' }),
-  sourceBucket: spec({ name: 'sourceBucket', env: 'OFFSITE_SOURCE_BUCKET', flag: 'source-bucket', type: 'string', description: 'the bucket whose files are backed up (and restored into)' }),
+  sourceBucket: spec({ name: 'sourceBucket', env: 'OFFSITE_SOURCE_BUCKET', flag: 'source-bucket', type: 'string', pattern: BUCKET_NAME, description: 'the bucket whose files are backed up (and restored into)' }),
   sourcePrefix: spec({ name: 'sourcePrefix', env: 'OFFSITE_SOURCE_PREFIX', flag: 'source-prefix', type: 'string', description: 'back up only keys under this prefix of the source bucket' }),
   sourceS3Endpoint: spec({ name: 'sourceS3Endpoint', env: 'OFFSITE_SOURCE_S3_ENDPOINT', flag: 'source-s3-endpoint', type: 'string', description: "the source bucket's S3 endpoint URL (omit for AWS)" }),
   sourceS3ForcePathStyle: spec({ name: 'sourceS3ForcePathStyle', env: 'OFFSITE_SOURCE_S3_FORCE_PATH_STYLE', flag: 'source-s3-force-path-style', type: 'boolean', description: 'path-style addressing for the source bucket' }),
-  sourceRegion: spec({ name: 'sourceRegion', env: 'OFFSITE_SOURCE_REGION', flag: 'source-region', type: 'string', description: "the source bucket's region" }),
+  sourceRegion: spec({ name: 'sourceRegion', env: 'OFFSITE_SOURCE_REGION', flag: 'source-region', type: 'string', pattern: REGION_NAME, description: "the source bucket's region" }),
   sourceAccessKeyId: spec({ name: 'sourceAccessKeyId', env: 'OFFSITE_SOURCE_ACCESS_KEY_ID', type: 'string', secret: true, description: 'access key id for the source bucket (read: list and get)' }),
   sourceSecretAccessKey: spec({ name: 'sourceSecretAccessKey', env: 'OFFSITE_SOURCE_SECRET_ACCESS_KEY', type: 'string', secret: true, description: 'secret access key for the source bucket' }),
   filesStateCache: spec({ name: 'filesStateCache', env: 'OFFSITE_FILES_STATE_CACHE', flag: 'state-cache', type: 'string', description: 'the files backup state cache file (default under ~/.cache/offsite); keep it between runs to skip unchanged objects' }),

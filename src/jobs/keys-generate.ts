@@ -1,8 +1,8 @@
 /** Creates an age identity file (the private key a restore needs) and returns its public recipient. */
-import { open } from 'node:fs/promises';
-import { configError } from '../errors.js';
+import { configError, jobFailed } from '../errors.js';
 import { generateSigningKey } from '../format/signature.js';
 import { generateAgeIdentity } from '../pipeline/age.js';
+import { LocalFileError, writeNewFile } from '../state/local-file.js';
 
 export interface KeysGenerateResult {
   path: string;
@@ -11,7 +11,8 @@ export interface KeysGenerateResult {
 
 /**
  * Writes the identity with mode 0600, in the `age-keygen` file format the `age` CLI reads.
- * @throws OffsiteError (config) when the file exists (never overwritten) or cannot be created.
+ * @throws OffsiteError (config) when the file exists (never overwritten) or cannot be created;
+ * (failed) when the disk is full or failing: nothing is left at `path` then.
  */
 export async function generateKeys(path: string, now: Date): Promise<KeysGenerateResult> {
   const { identity, recipient } = await generateAgeIdentity();
@@ -27,19 +28,12 @@ export async function generateSigningKeyFile(path: string): Promise<{ path: stri
 }
 
 async function writeSecretFile(path: string, text: string): Promise<void> {
-  let file;
   try {
-    file = await open(path, 'wx', 0o600);
+    await writeNewFile(path, text, 0o600);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw configError(`${path} already exists; a key file is never overwritten: choose another path`, error);
-    throw configError(`cannot create ${path} (${code ?? 'error'}); check the folder exists and is writable`, error);
-  }
-  try {
-    await file.writeFile(text);
-    await file.chmod(0o600);
-    await file.sync();
-  } finally {
-    await file.close();
+    if (!(error instanceof LocalFileError)) throw error;
+    if (error.code === 'EEXIST') throw configError(`${path} already exists; a key file is never overwritten: choose another path`, error);
+    if (error.isDiskFailure) throw jobFailed(`cannot write ${path} (${error.code}); no key file was left behind: free some space (or fix the disk) and run again`, error);
+    throw configError(`cannot ${error.phase} ${path} (${error.code}); check the folder exists and is writable`, error);
   }
 }

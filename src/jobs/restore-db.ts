@@ -16,6 +16,7 @@ import { listBackups } from './list.js';
 import { attemptRestore, PayloadMismatch, type AttemptResult } from './restore-db-attempt.js';
 import { selectCandidates, type Selection } from './restore-db-select.js';
 import { classifyRestoreError } from './restore-db-errors.js';
+import { measurePayload } from './verify-stream.js';
 import { prepareTarget, restoreMode, type RestoreMode } from './restore-db-target.js';
 import type { CatalogEntry } from '../format/catalog.js';
 import type { TrustedSigners } from '../format/signature.js';
@@ -99,18 +100,50 @@ async function restoreOne(options: RestoreDbOptions, mode: RestoreMode, entry: C
   const tools = await findTools(manifest.payload.dumpFormat, major, options);
   const target = await prepareTarget(options, mode, manifest.payload.dumpFormat);
   deps.reporter.info('restore started', { id: entry.id, key: manifest.payload.key, database: target.facts.database });
+  const versionId = entry.payload?.versionId ?? null;
   const result = await target.run(async () =>
     attemptRestore({
-      payload: await deps.reader.getStream(manifest.payload.key, { versionId: entry.payload?.versionId ?? null, ...(deps.signal ? { signal: deps.signal } : {}) }),
+      payload: await deps.reader.getStream(manifest.payload.key, { versionId, ...(deps.signal ? { signal: deps.signal } : {}) }),
       format: manifest.payload.dumpFormat, compression: manifest.payload.compression, decrypt: options.decrypt,
       expected: { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 }, plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 }, ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}) },
       storedTotal: manifest.payload.size,
       wrap: { dataOnly: mode.dataOnly, truncateFirst: mode.truncateFirst, tables: restoredTables(sealed.tables, mode, target.facts), foreignKeys: target.facts.foreignKeys },
       restore: mode, countTables: mode.schemaOnly ? [] : restoredTables(sealed.tables, mode), target: childConnection(target.url), tools, childEnv: options.childEnv, reporter: deps.reporter,
       ...(deps.signal ? { signal: deps.signal } : {}),
+    }).catch(async (error: unknown) => {
+      throw await causeOfToolFailure(error, { manifest, sealed, versionId, decrypt: options.decrypt }, deps);
     }),
   );
   return { id: entry.id, key: manifest.payload.key, versionId: entry.payload?.versionId ?? null, database: target.facts.database, tables: result.tables, bytes: result.bytes, verified: true, signedBy: manifest.signature?.keyId ?? null };
+}
+
+/**
+ * psql or pg_restore stopped on the restored bytes before their hashes could be checked (they are
+ * checked at the end). When the payload is not what the manifest recorded, that is the cause: a
+ * flipped bit the format cannot detect (openssl has no MAC) garbles the SQL, and a wrong openssl
+ * password that passed the padding check yields garbage. Reported as a PayloadMismatch, so that an
+ * older backup is tried. Costs one more read of the payload, and only after such a failure.
+ */
+async function causeOfToolFailure(
+  error: unknown,
+  backup: { manifest: Manifest; sealed: SealedContents; versionId: string | null; decrypt: DecryptSpec },
+  deps: { reader: ObjectReader; signal?: AbortSignal },
+): Promise<unknown> {
+  if ((error as { name?: string }).name !== 'ChildProcessError' || deps.signal?.aborted) return error;
+  const { manifest, sealed } = backup;
+  try {
+    const stream = await deps.reader.getStream(manifest.payload.key, { versionId: backup.versionId, ...(deps.signal ? { signal: deps.signal } : {}) });
+    const pass = await measurePayload(stream, { decrypt: backup.decrypt, compression: manifest.payload.compression }, deps.signal);
+    if (!pass.stored || pass.stored.bytes !== manifest.payload.size || pass.stored.sha256 !== manifest.payload.sha256) {
+      return new PayloadMismatch(pass.stored ? `the payload's SHA-256 or size does not match its manifest (stored ${pass.stored.bytes} bytes); the payload is corrupt or was replaced` : `the payload is damaged: ${pass.problem ?? 'it cannot be read'}`);
+    }
+    if (!pass.plaintext || pass.plaintext.bytes !== sealed.plaintext.size || pass.plaintext.sha256 !== sealed.plaintext.sha256) {
+      return new PayloadMismatch(`the decrypted dump does not match the manifest's plaintext hash (wrong password, or a damaged payload)`);
+    }
+  } catch {
+    // The second read failed too (the network): the tool's own error is all there is to say.
+  }
+  return error;
 }
 
 /** Old-pipeline backups: `pg_dump | openssl enc`, plain SQL, no manifest: nothing to check the bytes against. */

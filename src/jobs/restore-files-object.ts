@@ -43,8 +43,9 @@ export async function restoreObject(entry: IndexEntry, context: RestoreObjectCon
     await settleTogether(
       [context.target.put(targetKey, running.output, { contentType: entry.contentType, metadata: entry.metadata, headers: entry.headers, partSize: context.partSize, signal: cancel.signal }), running.done] as const,
       () => cancel.abort(),
-      // The blob's own failure (missing, not decrypting, other content) explains the upload's.
-      (error) => (error instanceof StoreError ? 1 : 2),
+      // The blob's own failure (missing, not decrypting, other content) explains the upload's; an
+      // AbortError is only the cancellation that the first failure caused.
+      (error) => ((error as { name?: string }).name === 'AbortError' ? 0 : error instanceof StoreError ? 1 : 2),
     );
     return action;
   } finally {

@@ -67,12 +67,13 @@ async function runOnce(slot: JobSlot, signal: AbortSignal, context: RunContext):
   const { job, state, reporter, alarms } = slot;
   const startedAt = context.now();
   let release: (() => Promise<void>) | undefined;
-  if (JOB_KINDS[job.kind].overlapGuard === 'lock-file') {
-    const lock = await acquireLockFile(context.stateDir, `job-${job.name}`);
-    if (!lock.acquired) return skip(slot, context, `another process is running this job (lock file ${lock.path}${lock.holderPid ? `, pid ${lock.holderPid}` : ''})`);
-    release = lock.release;
-  }
   try {
+    // Inside the try: a lock file that cannot be written (a full disk) fails the run, with its alarm.
+    if (JOB_KINDS[job.kind].overlapGuard === 'lock-file') {
+      const lock = await acquireLockFile(context.stateDir, `job-${job.name}`);
+      if (!lock.acquired) return skip(slot, context, `another process is running this job (lock file ${lock.path}${lock.holderPid ? `, pid ${lock.holderPid}` : ''})`);
+      release = lock.release;
+    }
     reporter.info('run started', { kind: job.kind, environment: job.environment });
     await alarms.ping('start', `${job.name} started on ${context.host}`);
     const { value, attempts } = await withRetry(() => job.run(signal, reporter), job.retry, {

@@ -52,12 +52,21 @@ export function gatedOutput(stdout: Readable, watched: WatchedChild): Readable {
   return gate;
 }
 
-/** The last error line, which names the cause ("connection ... terminated", "permission denied ..."). */
-function summarize(stderr: string, tool: string): string {
+/**
+ * The last error line, which names the cause ("connection ... terminated", "permission denied ..."),
+ * with the detail line that follows it, if any ("Query was: ...", "server version: ...").
+ */
+export function summarize(stderr: string, tool: string): string {
   const prefix = new RegExp(`^${tool}:\\s*`);
   const lines = stderr.split('\n').map((line) => line.replace(prefix, '').trim()).filter(Boolean);
-  const error = [...lines].reverse().find((line) => /^(error|fatal|detail):/i.test(line) || /^psql:.*(ERROR|FATAL)/.test(line)) ?? lines.at(-1);
-  return error ? `: ${error.replace(/^error:\s*/i, '')}` : '';
+  const isError = (line: string) => /^(error|fatal):/i.test(line) || /\b(ERROR|FATAL):/.test(line);
+  const at = lines.findLastIndex(isError);
+  if (at === -1) {
+    const detail = lines.findLast((line) => /^detail:/i.test(line)) ?? lines.at(-1);
+    return detail ? `: ${detail}` : '';
+  }
+  const detail = lines.slice(at + 1).find((line) => /^detail:/i.test(line));
+  return `: ${(lines[at] ?? '').replace(/^error:\s*/i, '')}${detail ? ` (${detail})` : ''}`;
 }
 
 /**

@@ -3,22 +3,26 @@
  * holding the owner's pid. A file whose pid no longer runs is stale (its process was killed) and
  * is taken over. Guards processes on one machine sharing a state directory.
  */
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describe, jobFailed } from '../errors.js';
+import { LocalFileError, writeNewFile } from '../state/local-file.js';
 
 export type LockFileResult = { acquired: true; release: () => Promise<void> } | { acquired: false; holderPid: number | undefined; path: string };
 
+/** @throws OffsiteError (failed) when the lock file cannot be created or written (a full disk); no lock file is left then. */
 export async function acquireLockFile(stateDir: string, name: string, pid = process.pid): Promise<LockFileResult> {
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(stateDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+    throw lockFileError(join(stateDir, `${name}.lock`), error);
+  });
   const path = join(stateDir, `${name}.lock`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(`${pid}\n`);
-      await handle.close();
+      // Written whole or removed again: a full disk leaves no lock that nobody holds.
+      await writeNewFile(path, `${pid}\n`, 0o600);
       return { acquired: true, release: () => releaseIfOurs(path, pid) };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (!(error instanceof LocalFileError) || error.code !== 'EEXIST') throw lockFileError(path, error instanceof LocalFileError ? error.cause : error);
     }
     const holderPid = await readPid(path);
     if (holderPid !== undefined && isRunning(holderPid)) return { acquired: false, holderPid, path };
@@ -28,6 +32,9 @@ export async function acquireLockFile(stateDir: string, name: string, pid = proc
   }
   return { acquired: false, holderPid: await readPid(path), path };
 }
+
+const lockFileError = (path: string, error: unknown) =>
+  jobFailed(`cannot write the lock file ${path} (${(error as NodeJS.ErrnoException).code ?? describe(error)}); check that the state directory (schedule.stateDir or --state-dir) is writable and has free space`, error);
 
 async function releaseIfOurs(path: string, pid: number): Promise<void> {
   if ((await readPid(path)) === pid) await unlink(path).catch(() => undefined);

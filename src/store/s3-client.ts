@@ -1,7 +1,9 @@
 /**
  * The S3 client with the settings that work on AWS and on S3-compatible servers:
  * checksums only when asked (no aws-chunked trailers, which Ceph RGW and others reject),
- * a real CRC32 on every upload instead (see docs/format.md), bounded connection waits.
+ * a real CRC32 on every upload instead (see docs/format.md), bounded connection waits, and a
+ * request that stalls (no byte either way for a minute) fails and is retried instead of hanging
+ * the job: the SDK's `requestTimeout` alone only logs a warning.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 
@@ -14,6 +16,7 @@ export interface S3Settings {
 }
 
 const MAX_ATTEMPTS = 5;
+const STALL_TIMEOUT_MS = 60_000;
 
 export function createS3Client(settings: S3Settings): S3Client {
   return new S3Client({
@@ -22,7 +25,7 @@ export function createS3Client(settings: S3Settings): S3Client {
     maxAttempts: MAX_ATTEMPTS,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 120_000 },
+    requestHandler: { connectionTimeout: 5_000, socketTimeout: STALL_TIMEOUT_MS },
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.credentials ? { credentials: settings.credentials } : {}),
   });

@@ -1,6 +1,7 @@
 /** {@link ObjectReader} on S3: paged version listings and small reads. */
-import { GetObjectCommand, GetObjectRetentionCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectRetentionCommand, ListObjectVersionsCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
+import { resumableBody } from './resumable-download.js';
 import { toStoreError } from './s3-errors.js';
 import { StoreError, type ObjectReader, type ObjectVersion } from './store.js';
 
@@ -61,16 +62,26 @@ export class S3Reader implements ObjectReader {
     }
   }
 
+  /** The object's bytes as a stream that resumes where a broken connection stopped (see resumable-download.ts). */
   async getStream(key: string, options: { versionId?: string | null; signal?: AbortSignal }): Promise<Readable> {
-    try {
-      const object = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.#bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }),
-        options.signal ? { abortSignal: options.signal } : {},
-      );
-      return object.Body as Readable;
-    } catch (error) {
-      throw toStoreError(error, { bucket: this.#bucket, key, action: 'read', permission: 's3:GetObject' });
-    }
+    const get = async (fromByte: number, etag?: string) => {
+      try {
+        const range = fromByte > 0 ? { Range: `bytes=${fromByte}-`, ...(etag ? { IfMatch: etag } : {}) } : {};
+        return await this.#client.send(
+          new GetObjectCommand({ Bucket: this.#bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}), ...range }),
+          options.signal ? { abortSignal: options.signal } : {},
+        );
+      } catch (error) {
+        throw toStoreError(error, { bucket: this.#bucket, key, action: 'read', permission: 's3:GetObject' });
+      }
+    };
+    const first = await get(0);
+    const part = (answer: GetObjectCommandOutput) => ({ body: answer.Body as Readable, length: answer.ContentLength ?? 0 });
+    return resumableBody(part(first), {
+      size: first.ContentLength ?? 0,
+      open: async (fromByte) => part(await get(fromByte, first.ETag)),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   async getRetention(key: string, options: { versionId?: string | null }): Promise<{ mode: string; retainUntil: Date } | undefined> {

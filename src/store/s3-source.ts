@@ -2,12 +2,14 @@
  * The bucket whose files are backed up (read: list and get), and where `restore files` writes them
  * back (head and put). Its own endpoint and credentials; never the backup bucket.
  */
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type GetObjectCommandOutput, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, type Readable } from 'node:stream';
 import type { ObjectHeaders } from '../format/files-manifest.js';
+import { resumableBody } from './resumable-download.js';
 import { toStoreError } from './s3-errors.js';
 import { StoreError } from './store.js';
+import { uploadFeed } from './upload-feed.js';
 
 export interface SourceSummary {
   key: string;
@@ -73,10 +75,17 @@ export class S3SourceBucket {
   /** The object's bytes and details, or undefined when it no longer exists. */
   async get(key: string, signal?: AbortSignal): Promise<SourceObject | undefined> {
     try {
-      const answer = await this.#client.send(new GetObjectCommand({ Bucket: this.name, Key: key }), signal ? { abortSignal: signal } : {});
+      const get = (range: { Range?: string; IfMatch?: string }) => this.#client.send(new GetObjectCommand({ Bucket: this.name, Key: key, ...range }), signal ? { abortSignal: signal } : {});
+      const answer = await get({});
+      const part = (reply: GetObjectCommandOutput) => ({ body: reply.Body as Readable, length: reply.ContentLength ?? 0 });
+      const source = resumableBody(part(answer), {
+        size: answer.ContentLength ?? 0,
+        // The same bytes or none: If-Match fails the resume if the object was replaced meanwhile.
+        open: async (fromByte) => part(await get({ Range: `bytes=${fromByte}-`, ...(answer.ETag ? { IfMatch: answer.ETag } : {}) })),
+        ...(signal ? { signal } : {}),
+      });
       // A connection lost mid-body should read like any other failure of this bucket, naming its settings.
       const body = new PassThrough();
-      const source = answer.Body as Readable;
       source.on('error', (error) => body.destroy(this.#error(error, key, 'read', 's3:GetObject')));
       source.pipe(body);
       return { ...details(key, answer), body };
@@ -103,9 +112,11 @@ export class S3SourceBucket {
     const abortController = new AbortController();
     const onAbort = () => abortController.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Not `body` itself: see upload-feed.ts (the real error of a failed part, not "cancelled").
+    const feed = uploadFeed(body);
     const upload = new Upload({
       client: this.#client,
-      params: { ...this.#putParams(key, options), Body: body },
+      params: { ...this.#putParams(key, options), Body: feed },
       partSize: options.partSize,
       queueSize: 1,
       abortController,
@@ -113,6 +124,7 @@ export class S3SourceBucket {
     try {
       await upload.done();
     } catch (error) {
+      feed.destroy();
       body.destroy();
       if (error instanceof StoreError) throw error;
       const cause = (error as { cause?: unknown }).cause;

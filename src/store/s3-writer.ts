@@ -4,6 +4,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { assertStorableRetention } from '../format/retention.js';
 import { toStoreError } from './s3-errors.js';
+import { uploadFeed } from './upload-feed.js';
 import type { ObjectWriter, PutOptions, PutResult, StreamPutOptions } from './store.js';
 
 export class S3Writer implements ObjectWriter {
@@ -19,11 +20,13 @@ export class S3Writer implements ObjectWriter {
     const abortController = new AbortController();
     const onAbort = () => abortController.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Not `body` itself: see upload-feed.ts (the real error of a failed part, not "cancelled").
+    const feed = uploadFeed(body);
     // leavePartsOnError: lib-storage would otherwise throw the abort's own 403 (write-only credentials
     // may not abort) in place of the real error; we try the abort ourselves below.
     const upload = new Upload({
       client: this.#client,
-      params: { ...this.#params(key, options), Body: body },
+      params: { ...this.#params(key, options), Body: feed },
       partSize: options.partSize,
       queueSize: options.queueSize,
       leavePartsOnError: true,
@@ -33,6 +36,7 @@ export class S3Writer implements ObjectWriter {
       const result = await upload.done();
       return { versionId: result.VersionId ?? null };
     } catch (error) {
+      feed.destroy();
       body.destroy();
       await this.#abandon(key, (upload as unknown as { uploadId?: string }).uploadId);
       throw toStoreError(error, { bucket: this.#bucket, key, action: 'upload' });

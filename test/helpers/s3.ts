@@ -1,5 +1,5 @@
 /** Direct S3 access for tests, as any of the stack's users (admin, writer, reader). */
-import { GetObjectCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,6 +30,12 @@ export async function listKeys(prefix: string): Promise<string[]> {
     versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
   } while (keyMarker);
   return keys.sort();
+}
+
+/** Multipart uploads under a prefix that were started and never completed nor aborted. */
+export async function openUploads(prefix: string): Promise<string[]> {
+  const page = await s3As(stack().admin).send(new ListMultipartUploadsCommand({ Bucket: stack().bucket, Prefix: prefix }));
+  return (page.Uploads ?? []).map((upload) => upload.Key ?? '');
 }
 
 export async function downloadAsAdmin(key: string, path: string): Promise<void> {

@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
+import { uniqueName } from './stack.js';
 
 type Client = pg.Client;
 
@@ -24,6 +25,26 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
     await client.query(`CREATE DATABASE ${ident} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
   });
   return databaseUrl(serverUrl, name);
+}
+
+/** The databases a test file creates under unique names, dropped together at the end. */
+export function testDatabases(serverUrl: string): { create(base: string): Promise<string>; adopt(name: string): string; dropAll(): Promise<void> } {
+  const names: string[] = [];
+  return {
+    /** A database the command under test creates (`--create-database`): dropped at the end too. */
+    adopt: (name) => {
+      names.push(name);
+      return name;
+    },
+    create: async (base) => {
+      const name = uniqueName(base);
+      names.push(name);
+      return createDatabase(serverUrl, name);
+    },
+    dropAll: async () => {
+      for (const name of names.splice(0)) await dropDatabase(serverUrl, name);
+    },
+  };
 }
 
 /** Drops database `name` if it exists, terminating its connections first. */

@@ -38,9 +38,14 @@ export function writeConfig(dir: string, yaml: string, name = 'offsite.yaml'): s
   return path;
 }
 
-export function startScheduler(args: readonly string[], env: Record<string, string | undefined>): SchedulerProcess {
-  const child = spawn(process.execPath, [BIN, 'schedule', ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
+/**
+ * @param wrap - a command that ends in `exec "$@"` to run the scheduler through (e.g. a full disk,
+ * see full-disk.ts), and the variables it needs.
+ */
+export function startScheduler(args: readonly string[], env: Record<string, string | undefined>, wrap?: { command: string[]; env: Record<string, string> }): SchedulerProcess {
+  const [program, ...prefix] = wrap ? [...wrap.command, process.execPath] : [process.execPath];
+  const child = spawn(program as string, [...prefix, BIN, 'schedule', ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...wrap?.env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
@@ -141,13 +146,14 @@ export function overlappingRuns(manifests: readonly ManifestTimes[]): [string, s
  */
 export async function holdTableLock(url: string, table: string): Promise<{ release: () => Promise<void> }> {
   const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined); // a server restart ends the session: release() then has nothing to do
   await client.connect();
   await client.query('BEGIN');
   await client.query(`LOCK TABLE ${client.escapeIdentifier(table)} IN ACCESS EXCLUSIVE MODE`);
   return {
     release: async () => {
       await client.query('COMMIT').catch(() => undefined);
-      await client.end();
+      await client.end().catch(() => undefined);
     },
   };
 }

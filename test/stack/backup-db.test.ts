@@ -9,7 +9,7 @@ import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aw
 import { bash, generateIdentity, libpqEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
 import { downloadAsAdmin, listKeys, readAsAdmin, s3As, statusOf } from '../helpers/s3.js';
-import { createDatabase, dropDatabase, fillSampleDatabase, sequenceValues, tableChecksums, withClient } from '../helpers/sample-db.js';
+import { fillSampleDatabase, sequenceValues, tableChecksums, withClient, testDatabases } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 const BIG_BYTES = 210 * 1000 * 1000;
@@ -21,13 +21,9 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
   let second: { file: string; recipient: string };
   let backup: CliRun;
   let env: Record<string, string>;
-  const databases: string[] = [];
+  const databases = testDatabases(stack().pgUrlBase);
 
-  const newDatabase = async (base: string): Promise<string> => {
-    const name = uniqueName(base);
-    databases.push(name);
-    return createDatabase(stack().pgUrlBase, name);
-  };
+  const newDatabase = databases.create;
 
   before(async () => {
     dir = tempDir();
@@ -40,7 +36,7 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
   });
 
   after(async () => {
-    for (const name of databases) await dropDatabase(stack().pgUrlBase, name);
+    await databases.dropAll();
     dir.remove();
   });
 

@@ -14,7 +14,7 @@ import { parseManifest, type Manifest } from '../../src/format/manifest.js';
 import { generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf } from '../helpers/cli.js';
 import { readAsAdmin } from '../helpers/s3.js';
-import { createDatabase, dropDatabase, fillSampleDatabase, sequenceValues, tableChecksums, userTableCount } from '../helpers/sample-db.js';
+import { fillSampleDatabase, sequenceValues, tableChecksums, userTableCount, testDatabases } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 const execFileAsync = promisify(execFile);
@@ -31,13 +31,9 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
   let identity: { file: string; recipient: string };
   let ageManifest: Manifest;
   const password = `pa$$ 'word' ö ${uniqueName('x')}`;
-  const databases: string[] = [];
+  const databases = testDatabases(stack().pgUrlBase);
 
-  const newDatabase = async (base: string): Promise<string> => {
-    const name = uniqueName(base);
-    databases.push(name);
-    return createDatabase(stack().pgUrlBase, name);
-  };
+  const newDatabase = databases.create;
 
   const backup = async (args: string[], extra: Record<string, string>): Promise<Manifest> => {
     const run = await runCli(['backup', 'db', ...args], { env: writerEnv(sourceUrl, extra) });
@@ -108,7 +104,7 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
   });
 
   after(async () => {
-    for (const name of databases) await dropDatabase(stack().pgUrlBase, name);
+    await databases.dropAll();
     dir?.remove();
   });
 

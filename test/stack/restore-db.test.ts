@@ -11,7 +11,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { bash, generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
 import { readAsAdmin, s3As } from '../helpers/s3.js';
-import { createDatabase, dropDatabase, fillSampleDatabase, sequenceValues, tableChecksums, userTableCount, withClient } from '../helpers/sample-db.js';
+import { fillSampleDatabase, sequenceValues, tableChecksums, userTableCount, withClient, testDatabases } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 describe('restore db on the real stack', { timeout: 600_000 }, () => {
@@ -20,13 +20,9 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
   let identity: { file: string; recipient: string };
   let env: Record<string, string>;
   let backupA: Record<string, unknown>;
-  const databases: string[] = [];
+  const databases = testDatabases(stack().pgUrlBase);
 
-  const newDatabase = async (base: string): Promise<string> => {
-    const name = uniqueName(base);
-    databases.push(name);
-    return createDatabase(stack().pgUrlBase, name);
-  };
+  const newDatabase = databases.create;
   const readerEnv = (targetUrl: string, extra: Record<string, string> = {}): Record<string, string | undefined> => ({
     ...env,
     DATABASE_URL: undefined,
@@ -59,7 +55,7 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
   });
 
   after(async () => {
-    for (const name of databases) await dropDatabase(stack().pgUrlBase, name);
+    await databases.dropAll();
     dir.remove();
   });
 
@@ -94,8 +90,7 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
   });
 
   it('restores into a new database with --create-database', async () => {
-    const name = uniqueName('created');
-    databases.push(name);
+    const name = databases.adopt(uniqueName('created'));
     const run = await restore(`${stack().pgUrlBase}/postgres`, ['--create-database', name]);
     assert.equal(run.code, 0, run.stderr);
     await assertSameAsSource(`${stack().pgUrlBase}/${name}`);

@@ -1,9 +1,10 @@
 /** `offsite init github-actions`: writes the GitHub Actions workflow and says which secrets and variables to create. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { describe, usageError } from '../../errors.js';
+import { describe, jobFailed, usageError } from '../../errors.js';
 import { DEFAULT_WORKFLOW_OPTIONS, githubWorkflow, type GithubWorkflowOptions, type WorkflowInput } from '../../format/github-workflow.js';
+import { LocalFileError, replaceFile, writeNewFile } from '../../state/local-file.js';
 import { TOOL_VERSION } from '../../version.js';
 import { wantsJson, type CliContext } from '../context.js';
 import { printResult } from '../render.js';
@@ -35,7 +36,7 @@ export function registerInit(program: Command, context: CliContext): void {
     .option('--node-version <version>', 'Node.js version on the runner', defaults.nodeVersion)
     .option('--postgres-major <n>', 'PostgreSQL client major to install: your newest server\'s or newer', String(defaults.postgresMajor))
     .option('--json', 'print the result as JSON')
-    .action((flags: InitFlags) => {
+    .action(async (flags: InitFlags) => {
       const options = workflowOptions(flags);
       let workflow;
       try {
@@ -44,7 +45,7 @@ export function registerInit(program: Command, context: CliContext): void {
         throw usageError(describe(error), error);
       }
       const path = resolve(context.cwd, flags.output);
-      writeWorkflow(path, workflow.yaml, flags.force === true);
+      await writeWorkflow(path, workflow.yaml, flags.force === true);
       printResult(context, wantsJson(context, flags.json), { path, inputs: workflow.inputs }, () => instructions(path, options, workflow.inputs));
     });
 }
@@ -67,13 +68,21 @@ function integerFlag(flag: string, text: string): number {
   return Number(text);
 }
 
-function writeWorkflow(path: string, yaml: string, force: boolean): void {
+/** Written whole or not at all: a full disk leaves no half-written workflow, and --force keeps the old one until the new one is complete. */
+async function writeWorkflow(path: string, yaml: string, force: boolean): Promise<void> {
   try {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, yaml, { flag: force ? 'w' : 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw usageError(`${path} already exists; pass --force to overwrite it`, error);
     throw usageError(`cannot write ${path}: ${describe(error)}`, error);
+  }
+  try {
+    await (force ? replaceFile(path, yaml) : writeNewFile(path, yaml));
+  } catch (error) {
+    if (!(error instanceof LocalFileError)) throw error;
+    if (error.code === 'EEXIST') throw usageError(`${path} already exists; pass --force to overwrite it`, error);
+    const kept = force ? 'the existing file was left as it was' : 'no file was left behind';
+    if (error.isDiskFailure) throw jobFailed(`cannot write ${path} (${error.code}); ${kept}: free some space (or fix the disk) and run again`, error);
+    throw usageError(`cannot write ${path}: ${describe(error.cause)}; ${kept}`, error);
   }
 }
 

@@ -1,0 +1,94 @@
+/**
+ * A GET body that survives a broken connection: where the body breaks off (a reset, a cut, a
+ * server killed, a stall), the rest is asked for again with a Range request on the same version,
+ * from the byte where it stopped, so a restore of hundreds of GiB does not start over or fail.
+ *
+ * A stall is measured only while the consumer waits for bytes: a pause because psql is building
+ * an index is not one. The SDK's own socket timeout may still drop such a paused connection; the
+ * next read then simply resumes.
+ */
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface DownloadPart {
+  body: Readable;
+  /** Bytes this response will carry. */
+  length: number;
+}
+
+export interface ResumeOptions {
+  /** Bytes of the whole object. */
+  size: number;
+  /** Opens the object from `fromByte` to its end (a Range request when `fromByte` > 0). */
+  open(fromByte: number): Promise<DownloadPart>;
+  signal?: AbortSignal;
+  /** Resumes allowed after the first response (default 3). */
+  resumes?: number;
+  /** Milliseconds without a byte while the consumer waits before the connection counts as stalled (default 60 s). */
+  stallMs?: number;
+  /** Milliseconds before the first resume, doubled for each further one (default 500). */
+  backoffMs?: number;
+}
+
+export class DownloadStalledError extends Error {
+  constructor(ms: number) {
+    super(`no data for ${Math.round(ms / 1000)}s`);
+    this.name = 'DownloadStalledError';
+  }
+}
+
+export function resumableBody(first: DownloadPart, options: ResumeOptions): Readable {
+  return Readable.from(chunks(first, options), { objectMode: false });
+}
+
+async function* chunks(first: DownloadPart, options: ResumeOptions): AsyncGenerator<Buffer> {
+  const { size, signal, resumes = 3, stallMs = 60_000, backoffMs = 500 } = options;
+  let received = 0;
+  let part: DownloadPart | undefined = first;
+  for (let resumed = 0; ; ) {
+    try {
+      part ??= await options.open(received);
+      for await (const chunk of stallGuarded(part.body, stallMs)) {
+        received += chunk.length;
+        yield chunk;
+      }
+      if (received >= size) return;
+      throw new Error(`the connection closed after ${received} of ${size} bytes`);
+    } catch (error) {
+      part?.body.destroy();
+      part = undefined;
+      if (signal?.aborted) throw signal.reason ?? error;
+      if (resumed >= resumes || !isBrokenConnection(error)) throw error;
+      resumed += 1;
+      await sleep(backoffMs * 2 ** (resumed - 1), undefined, signal ? { signal } : {});
+    }
+  }
+}
+
+/** The body's chunks, failing with DownloadStalledError when one takes longer than `stallMs` to arrive. */
+async function* stallGuarded(body: Readable, stallMs: number): AsyncGenerator<Buffer> {
+  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DownloadStalledError(stallMs)), stallMs);
+    });
+    try {
+      const next = await Promise.race([iterator.next(), stalled]);
+      if (next.done) return;
+      yield next.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A failure of the connection, not an answer: worth asking again for the rest. */
+function isBrokenConnection(error: unknown): boolean {
+  if (error instanceof DownloadStalledError) return true;
+  const { code, name, message } = error as { code?: string; name?: string; message?: string };
+  if (name === 'AbortError') return false;
+  if (code && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET'].includes(code)) return true;
+  if (name === 'TimeoutError') return true;
+  return /^(aborted|socket hang up|the connection closed after)/.test(message ?? '');
+}
