@@ -1,8 +1,10 @@
 /**
- * `npm run bench:peers`: Offsite side by side with the original shell pipeline, restic and rclone,
- * on the same PostgreSQL and RGW, several runs each, alternating. Writes bench/RESULTS.md and
- * bench/results.svg and prints one JSON line with the ratios. `-- --quick`: 200 MB and 2,000
- * objects, 3 runs; otherwise 1 GB and 20,000 objects, 5 runs (`-- --large`: 5 GB).
+ * `npm run bench`: Offsite side by side with the original shell pipeline, restic and rclone, on
+ * the same PostgreSQL and RGW, several runs each, alternating. Writes bench/RESULTS.md and
+ * bench/results.svg (or into `--out DIR`) and prints one JSON line with the ratios. `-- --quick`:
+ * 200 MB and 2,000 objects, 3 runs; otherwise 1 GB and 20,000 objects, 5 runs (`-- --large`:
+ * 5 GB). `--smoke` (20 MB, 100 objects, 2 runs) is what the test suite runs: that the bench
+ * works, not what it measures.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,17 +19,20 @@ import { benchDatabase } from './database.js';
 import { runMeasured } from './measure.js';
 import { renderResults, type Contender } from './report.js';
 
-const quick = process.argv.includes('--quick');
+const smoke = process.argv.includes('--smoke');
+const quick = smoke || process.argv.includes('--quick');
 const large = process.argv.includes('--large');
-const RUNS = quick ? 3 : 5;
-const DB_BYTES = quick ? 200_000_000 : large ? 5_000_000_000 : 1_000_000_000;
-const OBJECTS = quick ? 2_000 : 20_000;
+const outIndex = process.argv.indexOf('--out');
+const OUT_DIR = (outIndex > 0 ? process.argv[outIndex + 1] : undefined) ?? join(REPO_DIR, 'bench');
+const RUNS = smoke ? 2 : quick ? 3 : 5;
+const DB_BYTES = smoke ? 20_000_000 : quick ? 200_000_000 : large ? 5_000_000_000 : 1_000_000_000;
+const OBJECTS = smoke ? 100 : quick ? 2_000 : 20_000;
 const PASSWORD = 'bench-password-not-a-secret';
 
 if (spawnSync('bash', [join(REPO_DIR, 'scripts/stack'), 'up'], { stdio: 'inherit' }).status !== 0) process.exit(1);
 for (const tool of ['restic', 'rclone', 'aws', 'openssl']) {
   if (spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0) {
-    process.stderr.write(`bench:peers needs ${tool}: apt-get install restic rclone awscli openssl\n`);
+    process.stderr.write(`the bench needs ${tool}: apt-get install restic rclone awscli openssl\n`);
     process.exit(2);
   }
 }
@@ -154,8 +159,8 @@ for (const name of restoreDatabases) await dropDatabase(s.pgUrlBase, name);
 dir.remove();
 
 const { markdown, svg, ratios } = renderResults({ contenders, samples, machine: machineLine(), workload: { dbBytes: DB_BYTES, objects: OBJECTS, runs: RUNS, quick } });
-writeFileSync(join(REPO_DIR, 'bench/RESULTS.md'), markdown);
-writeFileSync(join(REPO_DIR, 'bench/results.svg'), svg);
+writeFileSync(join(OUT_DIR, 'RESULTS.md'), markdown);
+writeFileSync(join(OUT_DIR, 'results.svg'), svg);
 process.stdout.write(`${JSON.stringify({ bench: 'peers', ratios })}\n`);
 
 function timed(work: () => unknown): { seconds: number } {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: wall time and peak RSS of `offsite backup db` on generated databases of
+ * `npm run bench:offsite`: wall time and peak RSS of `offsite backup db` on generated databases of
  * 200 MB and 1 GB, and of `offsite backup files` on 10,000 small objects and one 1 GiB object,
  * on the local stack. A benchmark, never a test: it prints figures and fails only when a backup
  * fails. `-- --quick`: 200 MB, 2,000 objects and 100 MiB only; `-- --only db|files`: one of them.

@@ -94,7 +94,7 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
     const retention = retentionFor(startedAt, options.retentionDays, options.lockMode);
     deps.reporter.info('backup started', { id, database: session.database, pgDump: pgDump.version, key: keys.payload });
 
-    const stages = [createCompressStream(options.compression), await createEncryptStream(options.encrypt)];
+    const stages = [createCompressStream(options.compression, { offThread: true }), await createEncryptStream(options.encrypt)];
     const plain = createMeter();
     const stored = createMeter();
     const cancel = new AbortController();

@@ -123,11 +123,7 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     track: (read, stored) => {
       const pair = { read, stored };
       meters.add(pair);
-      return () => {
-        meters.delete(pair);
-        bytesUploaded += read.bytes();
-        bytesStored += stored.bytes();
-      };
+      return () => meters.delete(pair);
     },
   };
   const pool = new TaskPool({ slots: options.concurrency, budget: options.partSize * 4 });
@@ -149,6 +145,8 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
           return;
         }
         counters.uploaded += 1;
+        bytesUploaded += outcome.entry.size;
+        bytesStored += outcome.entry.blob.size;
         await record(outcome.entry);
       });
     }

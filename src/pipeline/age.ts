@@ -1,9 +1,11 @@
 /**
- * age (age-encryption.org/v1) stages for X25519 keys, and the one place where the web streams of
- * `age-encryption` meet Node streams. Everything else in the pipeline sees only Node `Duplex` stages.
+ * age (age-encryption.org/v1) for X25519 keys: stages and one-shot calls. `age-encryption` parses
+ * keys and writes and checks headers; the X25519 stanza (age-x25519.ts) and the payload cipher
+ * (age-stream.ts) run on Node's native crypto.
  */
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { createStreamOpener, createStreamSealer, openFile, PAYLOAD_NONCE_BYTES, payloadKey, sealPayload } from './age-stream.js';
 import { NativeX25519Identity, NativeX25519Recipient } from './age-x25519.js';
 
 /** Raised for every failure of the age helpers. The message is one line and never contains a secret key. */
@@ -18,8 +20,6 @@ export class AgeError extends Error {
 const RECIPIENT_SHAPE = /^age1[02-9ac-hj-np-z]{58}$/;
 const IDENTITY_SHAPE = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/;
 const SECRET_PREFIX = 'AGE-SECRET-KEY-';
-// age-encryption runs ChaCha20-Poly1305 in JS on the main thread, driven by promise callbacks only.
-const YIELD_EVERY_BYTES = 1024 * 1024;
 
 /**
  * Checks that `value` is an age X25519 recipient (`age1…`, bech32 with a valid checksum). Post-quantum
@@ -81,22 +81,37 @@ export async function generateAgeIdentity(): Promise<{ identity: string; recipie
  * @throws AgeError for an empty list or an invalid recipient (see {@link assertAgeRecipient}).
  */
 export async function createAgeEncryptStream(recipients: readonly string[]): Promise<Duplex> {
-  if (recipients.length === 0) throw new AgeError('age encryption needs at least one recipient (age1…)');
-  const encrypter = encrypterFor(recipients);
-  const input = yieldingPassThrough();
-  const output = await encrypter.encrypt(input.readable);
-  return toNodeDuplex(output, input.writable);
+  const { key, headerAndNonce } = await startAgeFile(recipients);
+  return createStreamSealer(key, headerAndNonce);
 }
 
 /** A whole age file for `recipients`, in one call: for small objects, where stream set-up would cost more than the work. */
 export async function encryptAgeBytes(recipients: readonly string[], bytes: Uint8Array): Promise<Uint8Array> {
-  if (recipients.length === 0) throw new AgeError('age encryption needs at least one recipient (age1…)');
-  return encrypterFor(recipients).encrypt(bytes);
+  const { key, headerAndNonce } = await startAgeFile(recipients);
+  return Buffer.concat([headerAndNonce, sealPayload(key, bytes)]);
 }
+
+/**
+ * A new file key, its header for `recipients` and the payload nonce and key. age-encryption writes
+ * the header: sealing an empty payload yields header, nonce and one empty final chunk, and hands
+ * the file key to our recipients. The payload itself is sealed natively (age-stream.ts).
+ */
+async function startAgeFile(recipients: readonly string[]): Promise<{ key: Buffer; headerAndNonce: Uint8Array }> {
+  if (recipients.length === 0) throw new AgeError('age encryption needs at least one recipient (age1…)');
+  let fileKey: Uint8Array | undefined;
+  const empty = await encrypterFor(recipients, (key) => { fileKey = key; }).encrypt(new Uint8Array(0));
+  if (!fileKey) throw new AgeError('age encryption produced no file key');
+  const headerAndNonce = empty.subarray(0, empty.length - EMPTY_FINAL_CHUNK_BYTES);
+  return { key: payloadKey(fileKey, headerAndNonce.subarray(headerAndNonce.length - PAYLOAD_NONCE_BYTES)), headerAndNonce };
+}
+
+// An empty final chunk is its Poly1305 tag alone.
+const EMPTY_FINAL_CHUNK_BYTES = 16;
 
 const recipientCache = new Map<string, NativeX25519Recipient>();
 
-function encrypterFor(recipients: readonly string[]): Encrypter {
+/** An Encrypter for `recipients` that tells `onFileKey` the file key it wraps. */
+function encrypterFor(recipients: readonly string[], onFileKey: (fileKey: Uint8Array) => void): Encrypter {
   const encrypter = new Encrypter();
   for (const recipient of recipients) {
     let native = recipientCache.get(recipient);
@@ -105,7 +120,8 @@ function encrypterFor(recipients: readonly string[]): Encrypter {
       native = new NativeX25519Recipient(recipient);
       recipientCache.set(recipient, native);
     }
-    encrypter.addRecipient(native);
+    const wrapping = native;
+    encrypter.addRecipient({ wrapFileKey: (fileKey: Uint8Array) => (onFileKey(fileKey), wrapping.wrapFileKey(fileKey)) });
   }
   return encrypter;
 }
@@ -121,45 +137,35 @@ function encrypterFor(recipients: readonly string[]): Encrypter {
  * or corrupt or truncated data.
  */
 export function createAgeDecryptStream(identities: readonly string[]): Duplex {
-  const decrypter = decrypterFor(identities);
-
-  let inputController: TransformStreamDefaultController<Uint8Array> | undefined;
-  const input = yieldingPassThrough((c) => { inputController = c; });
-  const plaintext = decrypter.decrypt(input.readable).catch((error: unknown) => {
-    const failure = headerError(error);
-    inputController?.error(failure); // fail the writable side too, or writers would wait forever
-    throw failure;
-  });
-  plaintext.catch(() => undefined); // handled by pull() or by the writable side; never unhandled
-
-  // Decrypter.decrypt resolves only after reading the header, so the readable side is wired lazily.
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  const output = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      reader ??= (await plaintext).getReader();
-      const next = await reader.read().catch((error: unknown) => {
-        throw new AgeError('age decryption failed: the data is corrupt or truncated', { cause: error });
-      });
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
-    },
-    async cancel(reason) {
-      inputController?.error(reason);
-      await reader?.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
-  return toNodeDuplex(output, input.writable);
+  return createStreamOpener(headerOpener(identities), OPENER_ERRORS);
 }
 
 /** A whole age file decrypted in one call, for small objects. @throws AgeError as the stream would. */
 export async function decryptAgeBytes(identities: readonly string[], bytes: Uint8Array): Promise<Uint8Array> {
-  try {
-    return await decrypterFor(identities).decrypt(bytes);
-  } catch (error) {
-    const failure = headerError(error);
-    throw failure.message.startsWith('age header is corrupt') ? new AgeError('age decryption failed: the data is corrupt or truncated', { cause: error }) : failure;
-  }
+  return openFile(bytes, headerOpener(identities), OPENER_ERRORS);
 }
+
+/** The file key from a header, by age-encryption, with our identities (checked now, used later). */
+function headerOpener(identities: readonly string[]): (header: Uint8Array) => Promise<Uint8Array> {
+  const decrypter = decrypterFor(identities);
+  return async (header) => {
+    try {
+      return await decrypter.decryptHeader(header);
+    } catch (error) {
+      throw headerError(error);
+    }
+  };
+}
+
+const NOT_AGE_MESSAGE = 'not an age-encrypted stream (no age-encryption.org/v1 header)';
+const CORRUPT_HEADER_MESSAGE = 'age header is corrupt or truncated';
+const CORRUPT_DATA_MESSAGE = 'age decryption failed: the data is corrupt or truncated';
+const OPENER_ERRORS = {
+  notAge: () => new AgeError(NOT_AGE_MESSAGE),
+  corruptHeader: () => new AgeError(CORRUPT_HEADER_MESSAGE),
+  corruptData: (cause?: unknown) => new AgeError(CORRUPT_DATA_MESSAGE, { cause }),
+};
+
 
 // One Decrypter per identity list: building one derives each identity's public key, too slow to repeat per file.
 const decrypterCache = new Map<string, Decrypter>();
@@ -178,39 +184,6 @@ function decrypterFor(identities: readonly string[]): Decrypter {
   return decrypter;
 }
 
-/**
- * The identity transform that feeds age-encryption. With a source that is always ready (memory, a fast
- * compressor) the whole chain runs as promise callbacks and would starve timers and sockets (an S3 upload, a
- * progress line) until the input ends, so it yields to the event loop once per MiB.
- */
-function yieldingPassThrough(
-  start?: (controller: TransformStreamDefaultController<Uint8Array>) => void,
-): TransformStream<Uint8Array, Uint8Array> {
-  let sinceYield = 0;
-  return new TransformStream<Uint8Array, Uint8Array>({
-    start,
-    async transform(chunk, controller) {
-      controller.enqueue(chunk);
-      sinceYield += chunk.length;
-      if (sinceYield >= YIELD_EVERY_BYTES) {
-        sinceYield = 0;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    },
-  });
-}
-
-/**
- * `Duplex.fromWeb` without its batched-write path. On Node 20 a batched write that fails (any stage error while
- * small chunks are queued) calls `error.filter` on a non-array and crashes the process with an unhandled
- * rejection (nodejs/node#62291; Node 24 is fixed). Node only batches when `_writev` is set.
- */
-function toNodeDuplex(readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array>): Duplex {
-  const duplex = Duplex.fromWeb({ readable, writable });
-  (duplex as unknown as { _writev: null })._writev = null;
-  return duplex;
-}
-
 function headerError(error: unknown): AgeError {
   if (error instanceof AgeError) return error;
   const message = error instanceof Error ? error.message : '';
@@ -219,9 +192,9 @@ function headerError(error: unknown): AgeError {
   }
   if (message.startsWith('invalid version')) {
     // The library's message quotes the first line of the input; keep that out of ours.
-    return new AgeError('not an age-encrypted stream (no age-encryption.org/v1 header)');
+    return new AgeError(NOT_AGE_MESSAGE);
   }
-  return new AgeError('age header is corrupt or truncated', { cause: error });
+  return new AgeError(CORRUPT_HEADER_MESSAGE, { cause: error });
 }
 
 function isValidIdentity(identity: string): boolean {

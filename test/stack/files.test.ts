@@ -72,6 +72,8 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
     assert.equal(summary.objects, 2_002);
     assert.equal(summary.uploaded, 2_002);
     assert.equal(summary.skipped, 0);
+    assert.equal(summary.bytesUploaded, summary.bytes, 'a first run uploads every byte');
+    assert.ok(Number(summary.bytesStored) > 0.1 * Number(summary.bytes), `stored ${summary.bytesStored} of ${summary.bytes} bytes`);
     firstSnapshot = String(summary.id);
     firstState = await readBucket(source);
     assert.equal(firstState.size, 2_002);
