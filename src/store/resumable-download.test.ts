@@ -70,6 +70,18 @@ describe('resumableBody', () => {
     await assert.rejects(buffer(stream), { message: 'Access Denied' });
   });
 
+  it('ends with the very error it is destroyed with, even when its signal is aborted at the same time', async () => {
+    const controller = new AbortController();
+    const stream = resumableBody(body(0), { size: content.length, signal: controller.signal, open: async () => assert.fail('resumed after destroy') });
+    const failure = new Error('the upload failed');
+    const seen = new Promise<unknown>((resolve) => stream.once('error', resolve));
+    stream.once('data', () => {
+      controller.abort();
+      stream.destroy(failure);
+    });
+    assert.equal(await seen, failure);
+  });
+
   it('stops at once when its signal is aborted', async () => {
     const controller = new AbortController();
     controller.abort(new Error('cancelled by the job'));

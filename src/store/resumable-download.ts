@@ -45,23 +45,33 @@ async function* chunks(first: DownloadPart, options: ResumeOptions): AsyncGenera
   const { size, signal, resumes = 3, stallMs = 60_000, backoffMs = 500 } = options;
   let received = 0;
   let part: DownloadPart | undefined = first;
-  for (let resumed = 0; ; ) {
-    try {
-      part ??= await options.open(received);
-      for await (const chunk of stallGuarded(part.body, stallMs)) {
-        received += chunk.length;
-        yield chunk;
+  let pending: AsyncGenerator<Buffer> | undefined;
+  try {
+    for (let resumed = 0; ; ) {
+      // Only reading is guarded: an error thrown in at `yield` (the consumer gave up) must leave
+      // unchanged, or Node 24 reports both as one AggregateError in place of the real cause.
+      let next: IteratorResult<Buffer>;
+      try {
+        part ??= await options.open(received);
+        pending ??= stallGuarded(part.body, stallMs);
+        next = await pending.next();
+        if (next.done && received < size) throw new Error(`the connection closed after ${received} of ${size} bytes`);
+      } catch (error) {
+        part?.body.destroy();
+        part = undefined;
+        pending = undefined;
+        if (signal?.aborted) throw signal.reason ?? error;
+        if (resumed >= resumes || !isBrokenConnection(error)) throw error;
+        resumed += 1;
+        await sleep(backoffMs * 2 ** (resumed - 1), undefined, signal ? { signal } : {});
+        continue;
       }
-      if (received >= size) return;
-      throw new Error(`the connection closed after ${received} of ${size} bytes`);
-    } catch (error) {
-      part?.body.destroy();
-      part = undefined;
-      if (signal?.aborted) throw signal.reason ?? error;
-      if (resumed >= resumes || !isBrokenConnection(error)) throw error;
-      resumed += 1;
-      await sleep(backoffMs * 2 ** (resumed - 1), undefined, signal ? { signal } : {});
+      if (next.done) return;
+      received += next.value.length;
+      yield next.value;
     }
+  } finally {
+    part?.body.destroy();
   }
 }
 
