@@ -45,6 +45,19 @@ describe('catalog', () => {
     ]);
   });
 
+  it('of two backups started in the same second, puts the one written last first, whatever their ids', () => {
+    const catalog = buildCatalog(
+      [
+        version(`${day}/20261126T100000Z-zzzzzzzz.dump.zst.age`, 1),
+        version(`${day}/20261126T100000Z-zzzzzzzz.manifest.json`, 2),
+        version(`${day}/20261126T100000Z-aaaaaaaa.dump.zst.age`, 3),
+        version(`${day}/20261126T100000Z-aaaaaaaa.manifest.json`, 4),
+      ],
+      '',
+    );
+    assert.deepEqual(catalog.map((e) => e.id), ['20261126T100000Z-aaaaaaaa', '20261126T100000Z-zzzzzzzz']);
+  });
+
   it('shows each version of a key written twice, the newer first', () => {
     const key = `${day}/20261126T100000Z-aaaaaaaa.dump.zst.age`;
     const catalog = buildCatalog([version(key, 1, 'old'), version(key, 5, 'new'), version(`${day}/20261126T100000Z-aaaaaaaa.manifest.json`, 2)], '');

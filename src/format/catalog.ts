@@ -101,9 +101,13 @@ function newest(versions: ObjectVersion[]): ObjectVersion | undefined {
   return versions.reduce<ObjectVersion | undefined>((best, v) => (best === undefined || v.lastModified > best.lastModified ? v : best), undefined);
 }
 
+const lastWrite = (entry: CatalogEntry): number => (entry.manifest ?? entry.payload)?.lastModified.getTime() ?? 0;
+
 function newestFirst(a: CatalogEntry, b: CatalogEntry): number {
   return (
     b.time.getTime() - a.time.getTime() ||
+    // Ids name the second a backup started; of two started in one second, the one written last is newer.
+    lastWrite(b) - lastWrite(a) ||
     b.id.localeCompare(a.id) ||
     a.environment.localeCompare(b.environment) ||
     (b.payload?.lastModified.getTime() ?? 0) - (a.payload?.lastModified.getTime() ?? 0)
