@@ -19,7 +19,7 @@ function body(from: number, cutAfter?: number, error: Error = Object.assign(new 
       else setImmediate(() => this.destroy(error));
     },
   });
-  return { body: stream, length: content.length - from };
+  return { body: stream };
 }
 
 describe('resumableBody', () => {
@@ -34,7 +34,7 @@ describe('resumableBody', () => {
   });
 
   it('treats a body that ends early without an error as broken, and resumes', async () => {
-    const early = { body: Readable.from([content.subarray(0, 4_000)]), length: content.length };
+    const early = { body: Readable.from([content.subarray(0, 4_000)]) };
     const opened: number[] = [];
     const result = await buffer(resumableBody(early, { size: content.length, backoffMs: 1, open: async (from) => { opened.push(from); return body(from); } }));
     assert.deepEqual(opened, [4_000]);
@@ -42,7 +42,7 @@ describe('resumableBody', () => {
   });
 
   it('resumes a connection that stalls while the reader waits', async () => {
-    const stalled = { body: new Readable({ read() { /* never answers */ } }), length: content.length };
+    const stalled = { body: new Readable({ read() { /* never answers */ } }) };
     const result = await buffer(resumableBody(stalled, { size: content.length, stallMs: 50, backoffMs: 1, open: async (from) => body(from) }));
     assert.ok(result.equals(content));
   });

@@ -12,8 +12,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DownloadPart {
   body: Readable;
-  /** Bytes this response will carry. */
-  length: number;
 }
 
 export interface ResumeOptions {

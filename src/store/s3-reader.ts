@@ -76,7 +76,7 @@ export class S3Reader implements ObjectReader {
       }
     };
     const first = await get(0);
-    const part = (answer: GetObjectCommandOutput) => ({ body: answer.Body as Readable, length: answer.ContentLength ?? 0 });
+    const part = (answer: GetObjectCommandOutput) => ({ body: answer.Body as Readable });
     return resumableBody(part(first), {
       size: first.ContentLength ?? 0,
       open: async (fromByte) => part(await get(fromByte, first.ETag)),

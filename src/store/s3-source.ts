@@ -77,7 +77,7 @@ export class S3SourceBucket {
     try {
       const get = (range: { Range?: string; IfMatch?: string }) => this.#client.send(new GetObjectCommand({ Bucket: this.name, Key: key, ...range }), signal ? { abortSignal: signal } : {});
       const answer = await get({});
-      const part = (reply: GetObjectCommandOutput) => ({ body: reply.Body as Readable, length: reply.ContentLength ?? 0 });
+      const part = (reply: GetObjectCommandOutput) => ({ body: reply.Body as Readable });
       const source = resumableBody(part(answer), {
         size: answer.ContentLength ?? 0,
         // The same bytes or none: If-Match fails the resume if the object was replaced meanwhile.
