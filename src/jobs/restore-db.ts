@@ -163,11 +163,11 @@ async function restoreLegacy(options: RestoreDbOptions, key: string, mode: Resto
 }
 
 async function findTools(format: 'custom' | 'plain', major: number, options: RestoreDbOptions): Promise<{ psql: string; pgRestore?: string }> {
-  const where = { ...(options.pgBinDir ? { binDir: options.pgBinDir } : {}), pathEnv: options.childEnv.PATH ?? '' };
+  const where = { binDir: options.pgBinDir, pathEnv: options.childEnv.PATH };
   // psql of the dump's major or newer: it must understand what pg_restore of that major writes.
-  const psql = await findPgTool('psql', major, where);
-  if (format === 'plain') return { psql: psql.path };
-  return { psql: psql.path, pgRestore: (await findPgTool('pg_restore', major, where)).path };
+  if (format === 'plain') return { psql: (await findPgTool('psql', major, where)).path };
+  const [psql, pgRestore] = await Promise.all([findPgTool('psql', major, where), findPgTool('pg_restore', major, where)]);
+  return { psql: psql.path, pgRestore: pgRestore.path };
 }
 
 /** The manifest's tables that this restore loads (all, or the --table ones) and, when given, that exist in the target. */

@@ -151,7 +151,7 @@ async function deepPass(manifest: Manifest, decrypt: DecryptSpec, options: Verif
   if (manifest.payload.dumpFormat !== 'custom') return base;
   const env = options.childEnv ?? {};
   const major = Number(manifest.payload.pgDumpVersion.split('.')[0]);
-  const binary = options.pgRestoreBinary ?? (await findPgTool('pg_restore', major, { ...(options.pgBinDir ? { binDir: options.pgBinDir } : {}), pathEnv: env.PATH ?? '' })).path;
+  const binary = options.pgRestoreBinary ?? (await findPgTool('pg_restore', major, { binDir: options.pgBinDir, pathEnv: env.PATH })).path;
   return { ...base, pgRestore: { binary, env } };
 }
 
