@@ -4,10 +4,11 @@
  * bench/results.svg (or into `--out DIR`) and prints one JSON line with the ratios. `-- --quick`:
  * 200 MB and 2,000 objects, 3 runs; otherwise 1 GB and 20,000 objects, 5 runs (`-- --large`:
  * 5 GB). `--smoke` (20 MB, 100 objects, 2 runs) is what the test suite runs: that the bench
- * works, not what it measures.
+ * works, not what it measures. `--link-mbit N` puts the backup bucket behind a shared link of
+ * N Mbit/s each way (bench/link.ts), as to an S3 provider elsewhere. `--only db|files` runs one half.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { generateIdentity, libpqEnv, tempDir, writerEnv } from '../test/helpers/backup-env.js';
@@ -16,47 +17,67 @@ import { createDatabase, dropDatabase } from '../test/helpers/sample-db.js';
 import { bytesOf, putObjects } from '../test/helpers/source-bucket.js';
 import { REPO_DIR, stack, uniqueName } from '../test/helpers/stack.js';
 import { benchDatabase } from './database.js';
+import { startLinkProcess } from './link.js';
 import { runMeasured } from './measure.js';
 import { renderResults, type Contender } from './report.js';
 
 const smoke = process.argv.includes('--smoke');
 const quick = smoke || process.argv.includes('--quick');
 const large = process.argv.includes('--large');
-const outIndex = process.argv.indexOf('--out');
-const OUT_DIR = (outIndex > 0 ? process.argv[outIndex + 1] : undefined) ?? join(REPO_DIR, 'bench');
+const OUT_DIR = argValue('--out') ?? join(REPO_DIR, 'bench');
+const LINK_MBIT = argValue('--link-mbit') === undefined ? undefined : Number(argValue('--link-mbit'));
+const ONLY = argValue('--only');
+if (ONLY !== undefined && ONLY !== 'db' && ONLY !== 'files') {
+  process.stderr.write('--only takes db or files\n');
+  process.exit(2);
+}
+const wants = (kind: 'db' | 'files'): boolean => ONLY === undefined || ONLY === kind;
+if (LINK_MBIT !== undefined && !(LINK_MBIT > 0)) {
+  process.stderr.write('--link-mbit takes the link speed in Mbit/s, a number above 0 (for example --link-mbit 100)\n');
+  process.exit(2);
+}
 const RUNS = smoke ? 2 : quick ? 3 : 5;
 const DB_BYTES = smoke ? 20_000_000 : quick ? 200_000_000 : large ? 5_000_000_000 : 1_000_000_000;
 const OBJECTS = smoke ? 100 : quick ? 2_000 : 20_000;
 const PASSWORD = 'bench-password-not-a-secret';
 
 if (spawnSync('bash', [join(REPO_DIR, 'scripts/stack'), 'up'], { stdio: 'inherit' }).status !== 0) process.exit(1);
-for (const tool of ['restic', 'rclone', 'aws', 'openssl']) {
+for (const tool of ['restic', 'rclone', 'aws', 'openssl', '/usr/bin/time']) {
   if (spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0) {
-    process.stderr.write(`the bench needs ${tool}: apt-get install restic rclone awscli openssl\n`);
+    process.stderr.write(`the bench needs ${tool}: apt-get install restic rclone awscli openssl time\n`);
     process.exit(2);
   }
 }
 
 const s = stack();
+const link = LINK_MBIT ? await startLinkProcess(new URL(s.endpoint), LINK_MBIT) : undefined;
+/** Where the backups go: through the link when there is one. The database and the source bucket stay local. */
+const backupEndpoint = link?.endpoint ?? s.endpoint;
 const dir = tempDir();
 const { file: identityFile, recipient } = await generateIdentity(dir.path);
-const dbUrl = await benchDatabase(`offsite_peers_${DB_BYTES}`, DB_BYTES);
+const dbUrl = wants('db') ? await benchDatabase(`offsite_peers_${DB_BYTES}`, DB_BYTES) : `${s.pgUrlBase}/offsite_demo`;
 const { url: plainUrl, env: pgEnv } = libpqEnv(dbUrl);
-const source = await sourceBucket(OBJECTS);
+const source = wants('files') ? await sourceBucket(OBJECTS) : '';
 const resticBucket = await freshBucket('bench-restic');
 const adminS3 = { AWS_ACCESS_KEY_ID: s.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: s.admin.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required' };
-const resticEnv = { ...adminS3, RESTIC_PASSWORD: PASSWORD, RESTIC_REPOSITORY: `s3:${s.endpoint}/${resticBucket}`, RESTIC_CACHE_DIR: join(dir.path, 'restic-cache') };
+const resticEnv = { ...adminS3, RESTIC_PASSWORD: PASSWORD, RESTIC_REPOSITORY: `s3:${backupEndpoint}/${resticBucket}`, RESTIC_CACHE_DIR: join(dir.path, 'restic-cache') };
 const rcloneObscured = shell('rclone obscure "$P"', { P: PASSWORD }).trim();
-/** rclone with an `enc:` crypt remote over a bucket: each first-run sample gets a fresh one, as Offsite's first run ignores its cache. */
+const rcloneRemote = (name: string, endpoint: string) => ({
+  [`RCLONE_CONFIG_${name}_TYPE`]: 's3', [`RCLONE_CONFIG_${name}_PROVIDER`]: 'Ceph', [`RCLONE_CONFIG_${name}_ENDPOINT`]: endpoint,
+  [`RCLONE_CONFIG_${name}_ACCESS_KEY_ID`]: s.admin.accessKeyId, [`RCLONE_CONFIG_${name}_SECRET_ACCESS_KEY`]: s.admin.secretAccessKey,
+});
+/**
+ * rclone with `src:` (the source's S3) and an `enc:` crypt remote over a backup bucket: each
+ * first-run sample gets a fresh one, as Offsite's first run ignores its cache.
+ */
 const rcloneEnv = (bucket: string) => ({
-  RCLONE_CONFIG_S3_TYPE: 's3', RCLONE_CONFIG_S3_PROVIDER: 'Ceph', RCLONE_CONFIG_S3_ENDPOINT: s.endpoint,
-  RCLONE_CONFIG_S3_ACCESS_KEY_ID: s.admin.accessKeyId, RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
-  RCLONE_CONFIG_ENC_TYPE: 'crypt', RCLONE_CONFIG_ENC_REMOTE: `s3:${bucket}`, RCLONE_CONFIG_ENC_PASSWORD: rcloneObscured,
+  ...rcloneRemote('SRC', s.endpoint), ...rcloneRemote('DST', backupEndpoint),
+  RCLONE_CONFIG_ENC_TYPE: 'crypt', RCLONE_CONFIG_ENC_REMOTE: `dst:${bucket}`, RCLONE_CONFIG_ENC_PASSWORD: rcloneObscured,
 });
 let rcloneBucket = '';
 shell('restic init', resticEnv);
 
-const env = (extra: Record<string, string> = {}) => writerEnv(dbUrl, { OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_ENVIRONMENT: 'peers', ...extra });
+const env = (extra: Record<string, string> = {}) => writerEnv(dbUrl, { OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_ENVIRONMENT: 'peers', OFFSITE_S3_ENDPOINT: backupEndpoint, ...extra });
 const readerEnv = { ...env(), AWS_ACCESS_KEY_ID: s.reader.accessKeyId, AWS_SECRET_ACCESS_KEY: s.reader.secretAccessKey, OFFSITE_AGE_IDENTITY_FILE: identityFile };
 const filesEnv = {
   OFFSITE_SOURCE_BUCKET: source, OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint, OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
@@ -72,12 +93,12 @@ const restoreDb = async (): Promise<string> => {
 const restoreDatabases: string[] = [];
 
 const contenders: Contender[] = [
-  { group: 'backup db', name: 'pg_dump > /dev/null', run: async () => timed(() => shell(`pg_dump -Fc --compress=0 "$URL" > /dev/null`, { ...pgEnv, URL: plainUrl })) },
+  { group: 'backup db', name: 'pg_dump > /dev/null', run: async () => measuredShell(`pg_dump -Fc --compress=0 "$URL" > /dev/null`, { ...pgEnv, URL: plainUrl }) },
   {
     group: 'backup db', name: 'original pipeline', baselineFor: 'backup db',
     run: async () => {
       const key = `peers-original/${uniqueName('dump')}.sql.encrypted`;
-      const t = timed(() => shell(`pg_dump -f "$D" "$URL" && openssl enc -aes-256-cbc -pbkdf2 -in "$D" -out "$D.enc" -pass env:PW && aws --endpoint-url "$E" s3 cp --only-show-errors "$D.enc" "s3://$B/$K" && rm -f "$D" "$D.enc"`, { ...pgEnv, ...adminS3, URL: plainUrl, D: dump, PW: PASSWORD, E: s.endpoint, B: s.bucket, K: key }));
+      const t = measuredShell(`pg_dump -f "$D" "$URL" && openssl enc -aes-256-cbc -pbkdf2 -in "$D" -out "$D.enc" -pass env:PW && aws --endpoint-url "$E" s3 cp --only-show-errors "$D.enc" "s3://$B/$K" && rm -f "$D" "$D.enc"`, { ...pgEnv, ...adminS3, URL: plainUrl, D: dump, PW: PASSWORD, E: backupEndpoint, B: s.bucket, K: key });
       return { ...t, storedBytes: await storedBytes(s.bucket, key) };
     },
   },
@@ -86,7 +107,7 @@ const contenders: Contender[] = [
     group: 'backup db', name: 'restic --stdin',
     run: async () => {
       const before = await bucketBytes(resticBucket);
-      const t = timed(() => shell(`set -o pipefail; pg_dump -Fc --compress=0 "$URL" | restic backup --quiet --stdin --stdin-filename dump`, { ...pgEnv, ...resticEnv, URL: plainUrl }));
+      const t = measuredShell(`set -o pipefail; pg_dump -Fc --compress=0 "$URL" | restic backup --quiet --stdin --stdin-filename dump`, { ...pgEnv, ...resticEnv, URL: plainUrl });
       return { ...t, storedBytes: (await bucketBytes(resticBucket)) - before };
     },
   },
@@ -101,10 +122,10 @@ const contenders: Contender[] = [
     group: 'restore db', name: 'original restore', baselineFor: 'restore db',
     run: async () => {
       const target = await restoreDb();
-      return timed(() => shell(`K=$(aws --endpoint-url "$E" s3 ls "s3://$B/peers-original/" | sort | tail -1 | awk '{print $4}') && aws --endpoint-url "$E" s3 cp --only-show-errors "s3://$B/peers-original/$K" "$D.enc" && openssl enc -d -aes-256-cbc -pbkdf2 -in "$D.enc" -out "$D" -pass env:PW && psql -q -v ON_ERROR_STOP=1 -1 -f "$D" "$T" > /dev/null && rm -f "$D" "$D.enc"`, { ...pgEnv, ...adminS3, E: s.endpoint, B: s.bucket, D: dump, PW: PASSWORD, T: target }));
+      return measuredShell(`K=$(aws --endpoint-url "$E" s3 ls "s3://$B/peers-original/" | sort | tail -1 | awk '{print $4}') && aws --endpoint-url "$E" s3 cp --only-show-errors "s3://$B/peers-original/$K" "$D.enc" && openssl enc -d -aes-256-cbc -pbkdf2 -in "$D.enc" -out "$D" -pass env:PW && psql -q -v ON_ERROR_STOP=1 -1 -f "$D" "$T" > /dev/null && rm -f "$D" "$D.enc"`, { ...pgEnv, ...adminS3, E: backupEndpoint, B: s.bucket, D: dump, PW: PASSWORD, T: target });
     },
   },
-  { group: 'restore db', name: 'restic dump | pg_restore', run: async () => { const target = await restoreDb(); return timed(() => shell(`set -o pipefail; restic dump --quiet latest dump | pg_restore --single-transaction --no-owner -d "$T"`, { ...pgEnv, ...resticEnv, T: target })); } },
+  { group: 'restore db', name: 'restic dump | pg_restore', run: async () => { const target = await restoreDb(); return measuredShell(`set -o pipefail; restic dump --quiet latest dump | pg_restore --single-transaction --no-owner -d "$T"`, { ...pgEnv, ...resticEnv, T: target }); } },
   {
     group: 'restore db', name: 'offsite restore db', subject: true,
     run: async () => {
@@ -117,8 +138,20 @@ const contenders: Contender[] = [
   {
     group: 'backup files', name: 'rclone sync (crypt)', baselineFor: 'backup files',
     run: async () => {
+      if (rcloneBucket) dropBucket(rcloneBucket);
       rcloneBucket = await freshBucket('bench-rclone');
-      return { ...timed(() => shell(`rclone sync --transfers 8 --checkers 16 s3:${source} enc:`, rcloneEnv(rcloneBucket))), storedBytes: await bucketBytes(rcloneBucket) };
+      return { ...measuredShell(`rclone sync --transfers 8 --checkers 16 src:${source} enc:`, rcloneEnv(rcloneBucket)), storedBytes: await bucketBytes(rcloneBucket) };
+    },
+  },
+  {
+    // Source and backup are two providers in real use, so the copy goes through this machine's disk; nothing is compressed or encrypted.
+    group: 'backup files', name: 'aws s3 sync (via disk, unencrypted)',
+    run: async () => {
+      const bucket = await freshBucket('bench-aws-sync');
+      const t = measuredShell('aws --endpoint-url "$S" s3 sync --only-show-errors "s3://$SRC" "$L" && aws --endpoint-url "$E" s3 sync --only-show-errors "$L" "s3://$B" && rm -rf "$L"', { ...adminS3, S: s.endpoint, SRC: source, L: join(dir.path, 'aws-sync'), E: backupEndpoint, B: bucket });
+      const stored = await bucketBytes(bucket);
+      dropBucket(bucket);
+      return { ...t, storedBytes: stored };
     },
   },
   {
@@ -141,36 +174,52 @@ const contenders: Contender[] = [
     run: async () => {
       const target = await freshBucket('bench-restore');
       const m = await runMeasured(['restore', 'files', '--to-bucket', target, '--json'], { ...readerEnv, ...filesEnv });
+      dropBucket(target);
       return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB };
     },
   },
-  { group: 'restore files', name: 'rclone copy (crypt) back', run: async () => { const target = await freshBucket('bench-rclone-back'); return timed(() => shell(`rclone copy --transfers 8 enc: s3:${target}`, rcloneEnv(rcloneBucket))); } },
+  {
+    group: 'restore files', name: 'rclone copy (crypt) back',
+    run: async () => {
+      const target = await freshBucket('bench-rclone-back');
+      const t = measuredShell(`rclone copy --transfers 8 enc: src:${target}`, rcloneEnv(rcloneBucket));
+      dropBucket(target);
+      return t;
+    },
+  },
 ];
 
+const chosen = contenders.filter((c) => wants(c.group.endsWith(' db') ? 'db' : 'files'));
 // Alternate: run 1 of every contender, then run 2 of every contender, ...
 const samples = new Map<Contender, Awaited<ReturnType<Contender['run']>>[]>();
 for (let run = 1; run <= RUNS; run += 1) {
-  for (const contender of contenders) {
+  for (const contender of chosen) {
     process.stderr.write(`run ${run}/${RUNS}: ${contender.name}\n`);
     samples.set(contender, [...(samples.get(contender) ?? []), await contender.run()]);
   }
 }
 for (const name of restoreDatabases) await dropDatabase(s.pgUrlBase, name);
+dropBucket(rcloneBucket);
+await link?.close();
 dir.remove();
 
-const { markdown, svg, ratios } = renderResults({ contenders, samples, machine: machineLine(), workload: { dbBytes: DB_BYTES, objects: OBJECTS, runs: RUNS, quick } });
+const { markdown, svg, ratios } = renderResults({ contenders: chosen, samples, machine: machineLine(), workload: { dbBytes: DB_BYTES, objects: OBJECTS, runs: RUNS, quick, linkMbit: LINK_MBIT } });
 writeFileSync(join(OUT_DIR, 'RESULTS.md'), markdown);
 writeFileSync(join(OUT_DIR, 'results.svg'), svg);
 process.stdout.write(`${JSON.stringify({ bench: 'peers', ratios })}\n`);
 
-function timed(work: () => unknown): { seconds: number } {
+/** Runs a contender's script: its wall time, and the peak RSS of its largest process (GNU time). */
+function measuredShell(script: string, env: Record<string, string>): { seconds: number; peakRssMiB: number } {
+  const rssFile = join(dir.path, 'peak-rss');
   const started = process.hrtime.bigint();
-  work();
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  shell(script, env, ['/usr/bin/time', '-f', '%M', '-o', rssFile]);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { seconds, peakRssMiB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1)) / 1024 };
 }
 
-function shell(script: string, env: Record<string, string>): string {
-  const result = spawnSync('bash', ['-eo', 'pipefail', '-c', script], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+function shell(script: string, env: Record<string, string>, wrapper: string[] = []): string {
+  const [command = 'bash', ...args] = [...wrapper, 'bash', '-eo', 'pipefail', '-c', script];
+  const result = spawnSync(command, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`${script.split(' ')[0]} failed (${result.status}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return result.stdout;
 }
@@ -179,6 +228,11 @@ async function freshBucket(base: string): Promise<string> {
   const bucket = uniqueName(base).toLowerCase().replace(/[^a-z0-9-]/g, '-');
   await s3As(s.admin).send(new CreateBucketCommand({ Bucket: bucket }));
   return bucket;
+}
+
+/** The stack holds 4 GiB: buckets without Object Lock are emptied once measured. */
+function dropBucket(bucket: string): void {
+  shell('aws --endpoint-url "$E" s3 rb --force "s3://$B" > /dev/null', { ...adminS3, E: s.endpoint, B: bucket });
 }
 
 async function bucketBytes(bucket: string, prefix?: string): Promise<number> {
@@ -194,6 +248,11 @@ async function bucketBytes(bucket: string, prefix?: string): Promise<number> {
 
 function storedBytes(bucket: string, key: string): Promise<number> {
   return bucketBytes(bucket, key);
+}
+
+function argValue(flag: string): string | undefined {
+  const index = process.argv.indexOf(flag);
+  return index > 0 ? process.argv[index + 1] : undefined;
 }
 
 function objectKey(i: number): string {

@@ -1,7 +1,8 @@
 /**
  * The benchmark is never a timed test; this only checks that it runs end to end against the local
- * stack (every contender: pg_dump, the original pipeline, restic, rclone, Offsite) and writes its
- * report, chart and ratios. `--smoke` keeps the workload small (20 MB, 100 objects, 2 runs).
+ * stack (every contender: pg_dump, the original pipeline, restic, rclone, aws s3 sync, Offsite),
+ * with the backup bucket behind the bench's rate-limited link, and writes its report, chart and
+ * ratios. `--smoke` keeps the workload small (20 MB, 100 objects, 2 runs).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -17,7 +18,7 @@ describe('npm run bench', { timeout: 900_000 }, () => {
 
   before(async () => {
     dir = tempDir();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_DIR, 'bench/peers.ts'), '--smoke', '--out', dir.path], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_DIR, 'bench/peers.ts'), '--smoke', '--link-mbit', '400', '--out', dir.path], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
@@ -39,9 +40,13 @@ describe('npm run bench', { timeout: 900_000 }, () => {
 
   it('writes RESULTS.md with every contender and the targets, and the chart it links', () => {
     const markdown = readFileSync(join(dir.path, 'RESULTS.md'), 'utf8');
-    for (const contender of ['pg_dump > /dev/null', 'original pipeline', 'restic --stdin', 'rclone sync (crypt)', 'offsite backup db', 'offsite restore db', 'offsite backup files (first run)', 'offsite restore files']) {
-      assert.ok(markdown.includes(contender), `RESULTS.md lists ${contender}`);
+    for (const contender of ['pg_dump > /dev/null', 'original pipeline', 'restic --stdin', 'restic dump \\| pg_restore', 'rclone sync (crypt)', 'aws s3 sync (via disk, unencrypted)', 'offsite backup db', 'offsite restore db', 'offsite backup files (first run)', 'offsite restore files']) {
+      const row = markdown.split('\n').find((line) => line.startsWith('| ') && line.includes(contender));
+      assert.ok(row, `RESULTS.md lists ${contender}`);
+      assert.equal(row.split(/(?<!\\)\|/).length, 9, `one cell per column: ${row}`);
+      assert.match(row, /\| \d+ MiB \|/, `peak RSS of ${contender}`);
     }
+    assert.match(markdown, /shared link of 400 Mbit\/s/);
     assert.match(markdown, /## Targets/);
     assert.match(markdown, /!\[wall time per contender\]\(results\.svg\)/);
     const svg = readFileSync(join(dir.path, 'results.svg'), 'utf8');
