@@ -5,7 +5,7 @@
  * 200 MB and 2,000 objects, 3 runs; otherwise 1 GB and 20,000 objects, 5 runs (`-- --large`:
  * 5 GB). `--smoke` (20 MB, 100 objects, 2 runs) is what the test suite runs: that the bench
  * works, not what it measures. `--link-mbit N` puts the backup bucket behind a shared link of
- * N Mbit/s each way (bench/link.ts), as to an S3 provider elsewhere. `--only db|files` runs one half.
+ * N Mbit/s each way (bench/link.ts), as to an S3 provider elsewhere. `--only db|files` runs one half; `--runs N` sets the runs.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -36,7 +36,7 @@ if (LINK_MBIT !== undefined && !(LINK_MBIT > 0)) {
   process.stderr.write('--link-mbit takes the link speed in Mbit/s, a number above 0 (for example --link-mbit 100)\n');
   process.exit(2);
 }
-const RUNS = smoke ? 2 : quick ? 3 : 5;
+const RUNS = Number(argValue('--runs') ?? (smoke ? 2 : quick ? 3 : 5));
 const DB_BYTES = smoke ? 20_000_000 : quick ? 200_000_000 : large ? 5_000_000_000 : 1_000_000_000;
 const OBJECTS = smoke ? 100 : quick ? 2_000 : 20_000;
 const PASSWORD = 'bench-password-not-a-secret';
@@ -199,11 +199,11 @@ for (let run = 1; run <= RUNS; run += 1) {
   }
 }
 for (const name of restoreDatabases) await dropDatabase(s.pgUrlBase, name);
-dropBucket(rcloneBucket);
+if (rcloneBucket) dropBucket(rcloneBucket);
 await link?.close();
 dir.remove();
 
-const { markdown, svg, ratios } = renderResults({ contenders: chosen, samples, machine: machineLine(), workload: { dbBytes: DB_BYTES, objects: OBJECTS, runs: RUNS, quick, linkMbit: LINK_MBIT } });
+const { markdown, svg, ratios } = renderResults({ contenders: chosen, samples, machine: machineLine(), workload: { dbBytes: wants('db') ? DB_BYTES : 0, objects: wants('files') ? OBJECTS : 0, runs: RUNS, quick, linkMbit: LINK_MBIT, args: benchArgs() } });
 writeFileSync(join(OUT_DIR, 'RESULTS.md'), markdown);
 writeFileSync(join(OUT_DIR, 'results.svg'), svg);
 process.stdout.write(`${JSON.stringify({ bench: 'peers', ratios })}\n`);
@@ -248,6 +248,13 @@ async function bucketBytes(bucket: string, prefix?: string): Promise<number> {
 
 function storedBytes(bucket: string, key: string): Promise<number> {
   return bucketBytes(bucket, key);
+}
+
+/** The arguments that shape the results (not where they are written). */
+function benchArgs(): string[] {
+  const args = process.argv.slice(2);
+  const out = args.indexOf('--out');
+  return out === -1 ? args : [...args.slice(0, out), ...args.slice(out + 2)];
 }
 
 function argValue(flag: string): string | undefined {
