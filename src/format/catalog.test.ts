@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ObjectVersion } from '../store/store.js';
+import type { ObjectVersion } from './object-version.js';
 import { buildCatalog, parseBackupKey } from './catalog.js';
 
 const version = (key: string, minute: number, versionId = `v${minute}`): ObjectVersion => ({

@@ -4,7 +4,7 @@
  */
 import type { Shard } from './files-layout.js';
 import { backupIdTime, type BackupKind, type PayloadShape } from './layout.js';
-import type { ObjectVersion } from '../store/store.js';
+import type { ObjectVersion } from './object-version.js';
 
 export type BackupStatus = 'complete' | 'incomplete' | 'corrupt';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { buildCatalog } from './catalog.js';
 import { filesSnapshots, snapshotMatches } from './files-catalog.js';
 import { snapshotPartKeys } from './files-layout.js';
-import type { ObjectVersion } from '../store/store.js';
+import type { ObjectVersion } from './object-version.js';
 
 const location = { prefix: '', environment: 'prod' };
 const version = (key: string): ObjectVersion => ({ key, versionId: 'v1', size: 10, lastModified: new Date('2026-11-26T12:00:00Z'), isLatest: true });

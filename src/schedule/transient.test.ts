@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { configError, jobFailed } from '../errors.js';
-import { classifyBackupError } from '../jobs/backup-db-errors.js';
+import { classifyBackupError } from '../jobs/backup-db/errors.js';
 import { ChildProcessError } from '../processes/child-stream.js';
 import { DatabaseError } from '../processes/database-error.js';
 import { toStoreError } from '../store/s3-errors.js';

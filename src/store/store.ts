@@ -9,6 +9,9 @@
  */
 import type { Readable } from 'node:stream';
 import type { Retention } from '../format/retention.js';
+import type { ObjectVersion } from '../format/object-version.js';
+
+export type { ObjectVersion };
 
 export interface PutOptions {
   retention: Retention;
@@ -49,15 +52,6 @@ export class StoreError extends Error {
 }
 
 /** One stored version of an object, as a listing shows it. */
-export interface ObjectVersion {
-  key: string;
-  /** null on unversioned buckets. */
-  versionId: string | null;
-  size: number;
-  lastModified: Date;
-  isLatest: boolean;
-}
-
 /**
  * The read side (reader or admin credentials).
  * - `listVersions` pages through every version under a prefix (delete markers left out), in

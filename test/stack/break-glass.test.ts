@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { breakGlassScript, type BreakGlassInput } from '../../src/format/break-glass.js';
+import { breakGlassScript, type BreakGlassInput } from '../../src/recipes/break-glass.js';
 import { parseManifest, type Manifest } from '../../src/format/manifest.js';
 import { generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf } from '../helpers/cli.js';

@@ -1,7 +1,7 @@
 /** `offsite backup db`: flags → options → {@link backupDatabase} → summary. */
 import type { Command } from 'commander';
 import type { SettingName, Settings } from '../../config/settings.js';
-import { backupDatabase, type BackupDbOptions, type BackupDbResult } from '../../jobs/backup-db.js';
+import { backupDatabase, type BackupDbOptions, type BackupDbResult } from '../../jobs/backup-db/index.js';
 import type { FlagValues } from '../../config/load.js';
 import { formatBytes, formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { SettingName, Settings } from '../../config/settings.js';
 import { describe, usageError } from '../../errors.js';
 import { isValidRunId, parseShard, UNSHARDED, type Shard } from '../../format/files-layout.js';
-import { backupFiles, type BackupFilesOptions, type BackupFilesResult } from '../../jobs/backup-files.js';
+import { backupFiles, type BackupFilesOptions, type BackupFilesResult } from '../../jobs/backup-files/index.js';
 import type { EncryptSpec } from '../../pipeline/cipher.js';
 import { formatBytes, formatDuration } from '../../report/units.js';
 import { cacheScope } from '../../state/files-cache.js';

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import type { SettingName } from '../../config/settings.js';
 import { usageError } from '../../errors.js';
-import { drillDatabase } from '../../jobs/drill.js';
-import { drillFiles } from '../../jobs/drill-files.js';
+import { drillDatabase } from '../../jobs/drill/db.js';
+import { drillFiles } from '../../jobs/drill/files.js';
 import { S3SourceBucket } from '../../store/s3-source.js';
 import { formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';

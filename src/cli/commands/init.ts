@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { describe, jobFailed, usageError } from '../../errors.js';
-import { DEFAULT_WORKFLOW_OPTIONS, githubWorkflow, type GithubWorkflowOptions, type WorkflowInput } from '../../format/github-workflow.js';
+import { DEFAULT_WORKFLOW_OPTIONS, githubWorkflow, type GithubWorkflowOptions, type WorkflowInput } from '../../recipes/github-workflow.js';
 import { LocalFileError, replaceFile, writeNewFile } from '../../state/local-file.js';
 import { TOOL_VERSION } from '../../version.js';
 import { wantsJson, type CliContext } from '../context.js';

@@ -2,11 +2,11 @@
 import type { Command } from 'commander';
 import type { SettingName } from '../../config/settings.js';
 import { configError, usageError } from '../../errors.js';
-import { BreakGlassError } from '../../format/break-glass.js';
-import { restoreCommands } from '../../jobs/restore-db-print.js';
+import { BreakGlassError } from '../../recipes/break-glass.js';
+import { restoreCommands } from '../../jobs/restore-db/print.js';
 import { OPENSSL_ITERATIONS } from '../../pipeline/cipher.js';
 import { backupIdTime } from '../../format/layout.js';
-import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from '../../jobs/restore-db.js';
+import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from '../../jobs/restore-db/index.js';
 import { formatBytes } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import type { SettingName } from '../../config/settings.js';
 import { jobFailed, usageError } from '../../errors.js';
-import type { Selection } from '../../jobs/restore-db-select.js';
-import { restoreFiles, type RestoreFilesResult } from '../../jobs/restore-files.js';
+import type { Selection } from '../../jobs/selection.js';
+import { restoreFiles, type RestoreFilesResult } from '../../jobs/restore-files/index.js';
 import { formatBytes } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';

@@ -10,12 +10,12 @@ import { alarmUrls, jobEnv, loadScheduleConfig, type JobConfig, type ScheduleCon
 import { SETTINGS, type Settings } from '../../config/settings.js';
 import { isOffsiteError, OffsiteError } from '../../errors.js';
 import { backupIdTime } from '../../format/layout.js';
-import { backupDatabase } from '../../jobs/backup-db.js';
-import { backupFiles } from '../../jobs/backup-files.js';
+import { backupDatabase } from '../../jobs/backup-db/index.js';
+import { backupFiles } from '../../jobs/backup-files/index.js';
 import { prepareDbBackup } from './backup-db.js';
 import { prepareFilesBackup } from './backup-files.js';
-import { drillDatabase } from '../../jobs/drill.js';
-import { runSchedule, type JobRunner, type ScheduledJob } from '../../jobs/schedule.js';
+import { drillDatabase } from '../../jobs/drill/db.js';
+import { runSchedule, type JobRunner, type ScheduledJob } from '../../schedule/loop.js';
 import { createJsonReporter } from '../../report/json.js';
 import { formatBytes, formatDuration } from '../../report/units.js';
 import type { JobKind } from '../../schedule/job-kinds.js';
@@ -24,7 +24,7 @@ import { S3Reader } from '../../store/s3-reader.js';
 import { TOOL_VERSION } from '../../version.js';
 import type { CliContext } from '../context.js';
 import { trustOf, blobPartSizeOf, childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf, sourceS3SettingsOf } from '../options.js';
-import { drillFiles } from '../../jobs/drill-files.js';
+import { drillFiles } from '../../jobs/drill/files.js';
 import { S3SourceBucket } from '../../store/s3-source.js';
 
 /** What a job kind needs to run: its environment's settings, the environment it runs in, the clock. */

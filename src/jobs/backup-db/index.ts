@@ -1,0 +1,161 @@
+/**
+ * The database backup: pg_dump → compress → encrypt → multipart upload, in one stream with no
+ * temp file, then the manifest, written last. A backup without a manifest is incomplete.
+ */
+import { describe, jobFailed } from '../../errors.js';
+import { backupKeys, newBackupId, type Compression, type DumpFormat } from '../../format/layout.js';
+import { retentionFor, type LockMode } from '../../format/retention.js';
+import type { SigningKey } from '../../format/signature.js';
+import { createCompressStream } from '../../pipeline/compress.js';
+import { createEncryptStream, type EncryptSpec } from '../../pipeline/cipher.js';
+import { createMeter } from '../../pipeline/meter.js';
+import { runPipeline } from '../../pipeline/run.js';
+import { childConnection } from '../../processes/connection.js';
+import { findPgTool } from '../../processes/pg-tools.js';
+import { startPgDump } from '../../processes/pg-dump.js';
+import { AdvisoryLockHeldError, openSnapshotSession, type RowCountMode } from '../../processes/snapshot-session.js';
+import type { Reporter } from '../../report/reporter.js';
+import { advisoryLockKey } from '../../schedule/lock-key.js';
+import { AlreadyRunningError } from '../../schedule/overlap.js';
+import type { ObjectWriter } from '../../store/store.js';
+import { classifyBackupError, rankBackupError } from './errors.js';
+import { writeManifest } from './manifest.js';
+import { settleTogether } from '../../concurrency/settle.js';
+
+export interface BackupDbOptions {
+  databaseUrl: string;
+  environment: string;
+  prefix: string;
+  dumpFormat: DumpFormat;
+  compression: Compression;
+  encrypt: EncryptSpec;
+  retentionDays: number;
+  lockMode: LockMode;
+  rowCounts: RowCountMode;
+  pgBinDir?: string;
+  /** Multipart part size in bytes; default derived from the database size. */
+  partSize?: number;
+  /** Environment for pg_dump (PATH, PG* settings); the password is added from the URL. */
+  childEnv: NodeJS.ProcessEnv;
+  /** Signs the manifest when given. */
+  signer?: SigningKey;
+}
+
+export interface BackupDbDeps {
+  writer: ObjectWriter;
+  reporter: Reporter;
+  now: () => Date;
+  signal?: AbortSignal;
+}
+
+export interface BackupDbResult {
+  id: string;
+  environment: string;
+  payloadKey: string;
+  manifestKey: string;
+  payloadVersionId: string | null;
+  dumpFormat: DumpFormat;
+  compression: Compression;
+  encryption: EncryptSpec['scheme'];
+  pgDumpVersion: string;
+  bytesIn: number;
+  bytesOut: number;
+  tables: number;
+  durationMs: number;
+}
+
+const MIN_PART_SIZE = 16 * 1024 * 1024;
+const QUEUE_SIZE = 2;
+const PROGRESS_MS = 250;
+
+/**
+ * Holds a PostgreSQL advisory lock on the source for the whole run, so two runs for the same
+ * environment (a scheduler and a one-shot CI job, say) never overlap.
+ * @throws OffsiteError: `config` for settings the user must fix (nothing was written),
+ * `failed` when the dump or the upload failed (no manifest was written);
+ * AlreadyRunningError (`failed`) when another run holds the lock (nothing was written).
+ */
+export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDeps): Promise<BackupDbResult> {
+  const lock = advisoryLockKey(options.environment, 'db');
+  const session = await openSnapshotSession(options.databaseUrl, 'offsite backup', { advisoryLock: lock }).catch((error: unknown) => {
+    if (error instanceof AdvisoryLockHeldError) {
+      throw new AlreadyRunningError(`another backup of environment ${options.environment} is running on this database (${error.message}); this run stopped at once and wrote nothing`);
+    }
+    throw classifyBackupError(error);
+  });
+  // Taken once the lock is held, so the manifests of consecutive runs never claim overlapping times.
+  const startedAt = deps.now();
+  try {
+    const pgDump = await findPgTool('pg_dump', session.serverMajor, { binDir: options.pgBinDir, pathEnv: options.childEnv.PATH }).catch((error: unknown) => {
+      throw classifyBackupError(error);
+    });
+    const id = newBackupId(startedAt);
+    const keys = backupKeys({ prefix: options.prefix, environment: options.environment, kind: 'db', id }, { format: options.dumpFormat, compression: options.compression, encryption: options.encrypt.scheme });
+    const retention = retentionFor(startedAt, options.retentionDays, options.lockMode);
+    deps.reporter.info('backup started', { id, database: session.database, pgDump: pgDump.version, key: keys.payload });
+
+    const stages = [createCompressStream(options.compression, { offThread: true }), await createEncryptStream(options.encrypt)];
+    const plain = createMeter();
+    const stored = createMeter();
+    const cancel = new AbortController();
+    const onOuterAbort = () => cancel.abort();
+    deps.signal?.throwIfAborted();
+    deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    const dump = startPgDump({ binary: pgDump.path, connection: childConnection(options.databaseUrl), format: options.dumpFormat, snapshot: session.snapshot, env: options.childEnv });
+    const running = runPipeline(dump.output, [plain.stream, ...stages, stored.stream], cancel.signal);
+    const tick = () => deps.reporter.progress({ phase: 'backing up', bytesIn: plain.bytes(), bytesOut: stored.bytes(), totalIn: session.databaseBytes });
+    tick();
+    const ticker = setInterval(tick, PROGRESS_MS);
+    try {
+      const partSize = options.partSize ?? partSizeFor(session.databaseBytes, options.compression);
+      const [upload, , tables] = await settleTogether(
+        [
+          deps.writer.putStream(keys.payload, running.output, { retention, contentType: 'application/octet-stream', partSize, queueSize: QUEUE_SIZE, signal: cancel.signal }),
+          running.done,
+          session.countRows(options.rowCounts),
+        ] as const,
+        () => {
+          cancel.abort();
+          dump.kill();
+          session.abort();
+        },
+        rankBackupError,
+      );
+      deps.signal?.throwIfAborted();
+      const finishedAt = deps.now();
+      await writeManifest(deps.writer, {
+        id, environment: options.environment, keys, startedAt, finishedAt, retention, upload, pgDumpVersion: pgDump.version,
+        dumpFormat: options.dumpFormat, compression: options.compression, encrypt: options.encrypt,
+        plaintext: plain.result(), stored: stored.result(), session, rowCounts: options.rowCounts, tables, signal: cancel.signal,
+        ...(options.signer ? { signer: options.signer } : {}),
+      }).catch((error: unknown) => {
+        throw jobFailed(`writing the manifest failed (${describe(error)}); the payload ${keys.payload} was uploaded without it, so this backup is incomplete and will never be restored as latest`, error);
+      });
+      return {
+        id, environment: options.environment, payloadKey: keys.payload, manifestKey: keys.manifest, payloadVersionId: upload.versionId,
+        dumpFormat: options.dumpFormat, compression: options.compression, encryption: options.encrypt.scheme, pgDumpVersion: pgDump.version,
+        bytesIn: plain.result().bytes, bytesOut: stored.result().bytes, tables: tables.length, durationMs: finishedAt.getTime() - startedAt.getTime(),
+      };
+    } catch (error) {
+      throw classifyBackupError(deps.signal?.aborted ? deps.signal.reason : error);
+    } finally {
+      clearInterval(ticker);
+      deps.signal?.removeEventListener('abort', onOuterAbort);
+      deps.reporter.close();
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * Parts big enough that the stored dump fits in S3's 10,000 parts. A dump can be larger than the
+ * database (TOAST-compressed values are dumped expanded, bytea as hex): without compression
+ * allow 4× the database size, with it 2×.
+ */
+export function partSizeFor(databaseBytes: number, compression: Compression): number {
+  const mib = 1024 * 1024;
+  const factor = compression === 'none' ? 4 : 2;
+  const needed = Math.ceil((databaseBytes * factor) / 9_000 / mib) * mib;
+  return Math.max(MIN_PART_SIZE, needed);
+}

@@ -1,0 +1,187 @@
+/**
+ * The database restore: choose the backup (newest complete one that checks out, before a time, or
+ * an id), then restore it into the target in one transaction (see restore-db-attempt.ts).
+ * A corrupt newer backup is skipped with a warning; the target is never left half-restored.
+ */
+import type { Manifest, SealedContents } from '../../format/manifest.js';
+import { configError, jobFailed } from '../../errors.js';
+import type { DecryptSpec } from '../../pipeline/cipher.js';
+import { childConnection } from '../../processes/connection.js';
+import { findPgTool } from '../../processes/pg-tools.js';
+import type { TargetFacts } from '../../processes/target-db.js';
+import type { Reporter } from '../../report/reporter.js';
+import type { ObjectReader } from '../../store/store.js';
+import { openCandidate, readCandidate } from './candidate.js';
+import { listBackups } from '../list.js';
+import { attemptRestore, PayloadMismatch, type AttemptResult } from './attempt.js';
+import { selectCandidates } from './select.js';
+import type { Selection } from '../selection.js';
+import { classifyRestoreError } from './errors.js';
+import { measurePayload } from '../verify/payload.js';
+import { prepareTarget, restoreMode, type RestoreMode } from './target.js';
+import type { CatalogEntry } from '../../format/catalog.js';
+import type { TrustedSigners } from '../../format/signature.js';
+
+export interface RestoreDbOptions {
+  environment: string;
+  prefix: string;
+  /** A backup, or (old-pipeline backups without a manifest) a key. */
+  source: Selection | { kind: 'key'; key: string };
+  targetUrl: string;
+  createDatabase?: string;
+  mode: RestoreMode;
+  decrypt: DecryptSpec;
+  pgBinDir?: string;
+  childEnv: NodeJS.ProcessEnv;
+  /** When set, only backups whose manifest one of these keys signed are restored. */
+  trustedSigners?: TrustedSigners;
+}
+
+export interface RestoreDbResult {
+  id: string | null;
+  key: string;
+  versionId: string | null;
+  database: string;
+  skipped: { id: string; reason: string }[];
+  tables: AttemptResult['tables'];
+  bytes: number;
+  verified: boolean;
+  /** The key id that signed the restored backup's manifest, if it is signed. */
+  signedBy: string | null;
+}
+
+/** @throws OffsiteError: usage/config for settings, failed when no backup could be restored. */
+export async function restoreDatabase(options: RestoreDbOptions, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<RestoreDbResult> {
+  const mode = restoreMode(options.mode);
+  try {
+    if (options.source.kind === 'key') return await restoreLegacy(options, options.source.key, mode, deps);
+    const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader);
+    const candidates = selectCandidates(catalog, options.source);
+    if (!candidates.ordered.some((e) => e.status === 'complete')) throw jobFailed(noBackupMessage(options, catalog.length));
+    const skipped: RestoreDbResult['skipped'] = [];
+    let keyError: unknown;
+    const skip = (id: string, reason: string) => {
+      deps.reporter.warn(`skipping backup ${id}: ${reason}`);
+      skipped.push({ id, reason });
+    };
+    for (const entry of candidates.ordered) {
+      const checked = await readCandidate(entry, deps.reader, options.trustedSigners);
+      if (typeof checked === 'string') {
+        if (!candidates.fallBack) throw jobFailed(`backup ${entry.id} cannot be restored: ${checked}`);
+        skip(entry.id, checked);
+        continue;
+      }
+      let sealed: SealedContents;
+      try {
+        sealed = await openCandidate(entry.id, checked, options.decrypt);
+      } catch (error) {
+        // A damaged (or planted) manifest looks like a wrong key: try older backups, blame the key only if none opens.
+        if (!candidates.fallBack) throw error;
+        keyError ??= error;
+        skip(entry.id, 'its manifest does not open with the key given (damaged, or made with another key)');
+        continue;
+      }
+      try {
+        return { ...(await restoreOne(options, mode, entry, { manifest: checked, sealed }, deps)), skipped };
+      } catch (error) {
+        if (!(error instanceof PayloadMismatch) || !candidates.fallBack) throw error;
+        skip(entry.id, `${error.message} (nothing was committed)`);
+      }
+    }
+    if (keyError) throw keyError;
+    throw jobFailed(`no intact backup to restore in environment ${options.environment}: ${skipped.map((s) => `${s.id} (${s.reason})`).join('; ')}`);
+  } catch (error) {
+    throw classifyRestoreError(error);
+  }
+}
+
+async function restoreOne(options: RestoreDbOptions, mode: RestoreMode, entry: CatalogEntry, checked: { manifest: Manifest; sealed: SealedContents }, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<Omit<RestoreDbResult, 'skipped'>> {
+  const { manifest, sealed } = checked;
+  const major = Number(manifest.payload.pgDumpVersion.split('.')[0]);
+  const tools = await findTools(manifest.payload.dumpFormat, major, options);
+  const target = await prepareTarget(options, mode, manifest.payload.dumpFormat);
+  deps.reporter.info('restore started', { id: entry.id, key: manifest.payload.key, database: target.facts.database });
+  const versionId = entry.payload?.versionId ?? null;
+  const result = await target.run(async () =>
+    attemptRestore({
+      payload: await deps.reader.getStream(manifest.payload.key, { versionId, ...(deps.signal ? { signal: deps.signal } : {}) }),
+      format: manifest.payload.dumpFormat, compression: manifest.payload.compression, decrypt: options.decrypt,
+      expected: { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 }, plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 }, ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}) },
+      storedTotal: manifest.payload.size,
+      wrap: { dataOnly: mode.dataOnly, truncateFirst: mode.truncateFirst, tables: restoredTables(sealed.tables, mode, target.facts), foreignKeys: target.facts.foreignKeys },
+      restore: mode, countTables: mode.schemaOnly ? [] : restoredTables(sealed.tables, mode), target: childConnection(target.url), tools, childEnv: options.childEnv, reporter: deps.reporter,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    }).catch(async (error: unknown) => {
+      throw await causeOfToolFailure(error, { manifest, sealed, versionId, decrypt: options.decrypt }, deps);
+    }),
+  );
+  return { id: entry.id, key: manifest.payload.key, versionId: entry.payload?.versionId ?? null, database: target.facts.database, tables: result.tables, bytes: result.bytes, verified: true, signedBy: manifest.signature?.keyId ?? null };
+}
+
+/**
+ * psql or pg_restore stopped on the restored bytes before their hashes could be checked (they are
+ * checked at the end). When the payload is not what the manifest recorded, that is the cause: a
+ * flipped bit the format cannot detect (openssl has no MAC) garbles the SQL, and a wrong openssl
+ * password that passed the padding check yields garbage. Reported as a PayloadMismatch, so that an
+ * older backup is tried. Costs one more read of the payload, and only after such a failure.
+ */
+async function causeOfToolFailure(
+  error: unknown,
+  backup: { manifest: Manifest; sealed: SealedContents; versionId: string | null; decrypt: DecryptSpec },
+  deps: { reader: ObjectReader; signal?: AbortSignal },
+): Promise<unknown> {
+  if ((error as { name?: string }).name !== 'ChildProcessError' || deps.signal?.aborted) return error;
+  const { manifest, sealed } = backup;
+  try {
+    const stream = await deps.reader.getStream(manifest.payload.key, { versionId: backup.versionId, ...(deps.signal ? { signal: deps.signal } : {}) });
+    const pass = await measurePayload(stream, { decrypt: backup.decrypt, compression: manifest.payload.compression }, deps.signal);
+    if (!pass.stored || pass.stored.bytes !== manifest.payload.size || pass.stored.sha256 !== manifest.payload.sha256) {
+      return new PayloadMismatch(pass.stored ? `the payload's SHA-256 or size does not match its manifest (stored ${pass.stored.bytes} bytes); the payload is corrupt or was replaced` : `the payload is damaged: ${pass.problem ?? 'it cannot be read'}`);
+    }
+    if (!pass.plaintext || pass.plaintext.bytes !== sealed.plaintext.size || pass.plaintext.sha256 !== sealed.plaintext.sha256) {
+      return new PayloadMismatch(`the decrypted dump does not match the manifest's plaintext hash (wrong password, or a damaged payload)`);
+    }
+  } catch {
+    // The second read failed too (the network): the tool's own error is all there is to say.
+  }
+  return error;
+}
+
+/** Old-pipeline backups: `pg_dump | openssl enc`, plain SQL, no manifest: nothing to check the bytes against. */
+async function restoreLegacy(options: RestoreDbOptions, key: string, mode: RestoreMode, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<RestoreDbResult> {
+  if (options.decrypt.scheme !== 'openssl') throw configError('backups made by the old shell pipeline need OFFSITE_ENCRYPTION_PASSWORD (openssl enc)');
+  const tools = await findTools('plain', 0, options);
+  const target = await prepareTarget(options, mode, 'plain');
+  deps.reporter.warn(`restoring ${key} without a manifest: its integrity cannot be checked beyond decryption and SQL errors`);
+  const result = await target.run(async () =>
+    attemptRestore({
+      payload: await deps.reader.getStream(key, { ...(deps.signal ? { signal: deps.signal } : {}) }),
+      format: 'plain', compression: 'none', decrypt: options.decrypt, wrap: { dataOnly: false, truncateFirst: false, tables: [], foreignKeys: [] },
+      restore: mode, countTables: [], target: childConnection(target.url), tools, childEnv: options.childEnv, reporter: deps.reporter,
+    }),
+  );
+  return { id: null, key, versionId: null, database: target.facts.database, skipped: [], tables: result.tables, bytes: result.bytes, verified: false, signedBy: null };
+}
+
+async function findTools(format: 'custom' | 'plain', major: number, options: RestoreDbOptions): Promise<{ psql: string; pgRestore?: string }> {
+  const where = { binDir: options.pgBinDir, pathEnv: options.childEnv.PATH };
+  // psql of the dump's major or newer: it must understand what pg_restore of that major writes.
+  if (format === 'plain') return { psql: (await findPgTool('psql', major, where)).path };
+  const [psql, pgRestore] = await Promise.all([findPgTool('psql', major, where), findPgTool('pg_restore', major, where)]);
+  return { psql: psql.path, pgRestore: pgRestore.path };
+}
+
+/** The manifest's tables that this restore loads (all, or the --table ones) and, when given, that exist in the target. */
+function restoredTables(tables: readonly { schema: string; name: string }[], mode: RestoreMode, facts?: TargetFacts): { schema: string; name: string }[] {
+  const chosen = mode.tables.length === 0 ? tables : tables.filter((t) => mode.tables.includes(t.name) || mode.tables.includes(`${t.schema}.${t.name}`));
+  return facts ? chosen.filter((t) => facts.tables.includes(`${t.schema}.${t.name}`)) : [...chosen];
+}
+
+function noBackupMessage(options: RestoreDbOptions, total: number): string {
+  const source = options.source;
+  if (source.kind === 'id') return `no complete backup with id ${source.id} in environment ${options.environment}; see 'offsite list'`;
+  if (total === 0) return `no backups in environment ${options.environment} (bucket prefix "${options.prefix}"); check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`;
+  if (source.kind === 'before') return `no complete backup before ${source.time.toISOString()} in environment ${options.environment}`;
+  return `no complete backup in environment ${options.environment}; see 'offsite list'`;
+}
+

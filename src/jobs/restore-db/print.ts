@@ -1,0 +1,53 @@
+/**
+ * Break-glass: the shell commands that restore the chosen backup with only the standard CLIs
+ * (aws, age or openssl, zstd or gzip, pg_restore or psql). Needs reader credentials, not the key.
+ */
+import { breakGlassScript, type BreakGlassInput } from '../../recipes/break-glass.js';
+import { jobFailed } from '../../errors.js';
+import { childConnection } from '../../processes/connection.js';
+import type { Reporter } from '../../report/reporter.js';
+import { StoreError, type ObjectReader } from '../../store/store.js';
+import { listBackups } from '../list.js';
+import { readCandidate } from './candidate.js';
+import { selectCandidates } from './select.js';
+import { fromStoreError } from '../store-errors.js';
+import type { RestoreDbOptions } from './index.js';
+
+export interface PrintCommandsOptions extends Pick<RestoreDbOptions, 'environment' | 'prefix' | 'source' | 'targetUrl' | 'mode'> {
+  bucket: string;
+  endpoint?: string;
+  region: string;
+}
+
+export async function restoreCommands(options: PrintCommandsOptions, deps: { reader: ObjectReader; reporter: Reporter }): Promise<string> {
+  const common = {
+    bucket: options.bucket,
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    target: childConnection(options.targetUrl).url,
+    options: { schemaOnly: options.mode.schemaOnly, dataOnly: options.mode.dataOnly, tables: [...options.mode.tables], noOwner: options.mode.noOwner, noPrivileges: options.mode.noPrivileges },
+  };
+  if (options.source.kind === 'key') {
+    return breakGlassScript({ ...common, payload: { key: options.source.key, versionId: null, dumpFormat: 'plain', compression: 'none', encryption: 'openssl' } });
+  }
+  try {
+    const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader);
+    for (const entry of selectCandidates(catalog, options.source).ordered) {
+      const manifest = await readCandidate(entry, deps.reader);
+      if (typeof manifest === 'string') {
+        deps.reporter.warn(`skipping backup ${entry.id}: ${manifest}`);
+        continue;
+      }
+      const input: BreakGlassInput = {
+        ...common,
+        payload: { key: manifest.payload.key, versionId: entry.payload?.versionId ?? null, dumpFormat: manifest.payload.dumpFormat, compression: manifest.payload.compression, encryption: manifest.payload.encryption.scheme },
+        ...(entry.manifest ? { manifestKey: entry.manifest.key } : {}),
+        sha256: manifest.payload.sha256,
+      };
+      return breakGlassScript(input);
+    }
+  } catch (error) {
+    throw error instanceof StoreError ? fromStoreError(error) : error;
+  }
+  throw jobFailed(`no complete backup to print commands for in environment ${options.environment}; see 'offsite list'`);
+}

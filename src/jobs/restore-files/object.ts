@@ -1,0 +1,92 @@
+/** One object back from a snapshot: skip it when the target already holds it, else blob → decrypt → decompress → hash check → put. */
+import type { IndexEntry } from '../../format/files-manifest.js';
+import { createHash } from 'node:crypto';
+import { createDecryptStream, openSealed, type DecryptSpec } from '../../pipeline/cipher.js';
+import { createDecompressStream, decompressBytes } from '../../pipeline/compress.js';
+import { ContentMismatchError, createExpectStream } from '../../pipeline/expect.js';
+import { runPipeline, type RunningPipeline } from '../../pipeline/run.js';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { S3SourceBucket, SourceDetails } from '../../store/s3-source.js';
+import { StoreError, type ObjectReader } from '../../store/store.js';
+import { settleTogether } from '../../concurrency/settle.js';
+
+export type ObjectAction = 'create' | 'overwrite' | 'unchanged';
+
+export interface RestoreObjectContext {
+  reader: ObjectReader;
+  target: Pick<S3SourceBucket, 'head' | 'put'>;
+  decrypt: DecryptSpec;
+  toPrefix: string;
+  partSize: number;
+  dryRun: boolean;
+  signal: AbortSignal;
+}
+
+/** What the object needs (decided from the target's current object), and, unless a dry run, does it. */
+export async function restoreObject(entry: IndexEntry, context: RestoreObjectContext): Promise<ObjectAction> {
+  const targetKey = `${context.toPrefix}${entry.key}`;
+  const existing = await context.target.head(targetKey, context.signal);
+  if (isIdentical(existing, entry)) return 'unchanged';
+  const action = existing ? 'overwrite' : 'create';
+  if (context.dryRun) return action;
+  if (entry.blob.size <= SMALL_BLOB_BYTES) {
+    const bytes = await readSmallBlob(entry, context.reader, context.decrypt);
+    await context.target.put(targetKey, bytes, { contentType: entry.contentType, metadata: entry.metadata, headers: entry.headers, partSize: context.partSize, signal: context.signal });
+    return action;
+  }
+  const cancel = new AbortController();
+  const onAbort = () => cancel.abort(context.signal.reason);
+  context.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const running = await blobStream(entry, context.reader, context.decrypt, cancel.signal);
+    await settleTogether(
+      [context.target.put(targetKey, running.output, { contentType: entry.contentType, metadata: entry.metadata, headers: entry.headers, partSize: context.partSize, signal: cancel.signal }), running.done] as const,
+      () => cancel.abort(),
+      // The blob's own failure (missing, not decrypting, other content) explains the upload's; an
+      // AbortError is only the cancellation that the first failure caused.
+      (error) => ((error as { name?: string }).name === 'AbortError' ? 0 : error instanceof StoreError ? 1 : 2),
+    );
+    return action;
+  } finally {
+    context.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Small objects are read, opened and checked in memory: per-object stream set-up would cost more. */
+const SMALL_BLOB_BYTES = 1024 * 1024;
+
+async function readSmallBlob(entry: IndexEntry, reader: ObjectReader, decrypt: DecryptSpec): Promise<Uint8Array> {
+  const stored = await reader.getBytes(entry.blob.key, { versionId: entry.blob.versionId, maxBytes: SMALL_BLOB_BYTES });
+  const bytes = decompressBytes(entry.blob.compression, await openSealed(decrypt, stored));
+  if (bytes.length !== entry.size || createHash('sha256').update(bytes).digest('hex') !== entry.sha256) {
+    throw new ContentMismatchError('the content does not match the size and SHA-256 recorded in the snapshot');
+  }
+  return bytes;
+}
+
+/** The object's bytes as a stream that fails at the end unless they are what the snapshot recorded. */
+async function blobStream(entry: IndexEntry, reader: ObjectReader, decrypt: DecryptSpec, signal: AbortSignal | undefined): Promise<RunningPipeline> {
+  const blob = await reader.getStream(entry.blob.key, { versionId: entry.blob.versionId, ...(signal ? { signal } : {}) });
+  return runPipeline(blob, [createDecryptStream(decrypt), createDecompressStream(entry.blob.compression), createExpectStream(entry)], signal);
+}
+
+/** Reads an object back from its blob and checks it, keeping nothing (for verify). @throws what a restore would. */
+export async function restoredBytes(entry: IndexEntry, reader: ObjectReader, decrypt: DecryptSpec, signal?: AbortSignal): Promise<void> {
+  if (entry.blob.size <= SMALL_BLOB_BYTES) {
+    await readSmallBlob(entry, reader, decrypt);
+    return;
+  }
+  const running = await blobStream(entry, reader, decrypt, signal);
+  await Promise.all([running.done, pipeline(running.output, new Writable({ write: (_chunk, _encoding, done) => done() }))]);
+}
+
+/** Same bytes (by MD5 ETag, or the very ETag recorded), same content type and metadata. */
+export function isIdentical(existing: SourceDetails | undefined, entry: IndexEntry): boolean {
+  if (!existing || existing.size !== entry.size) return false;
+  if (existing.etag !== entry.md5 && existing.etag !== entry.etag) return false;
+  if ((existing.contentType ?? null) !== entry.contentType) return false;
+  const a = Object.entries(existing.metadata).sort();
+  const b = Object.entries(entry.metadata).sort();
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,64 @@
+/** `offsite verify`: chooses the backups of an environment (latest, one id, or all) and verifies each. */
+import { jobFailed } from '../../errors.js';
+import type { CatalogEntry } from '../../format/catalog.js';
+import { filesSnapshots, snapshotMatches, type FilesSnapshot } from '../../format/files-catalog.js';
+import type { BackupKind } from '../../format/layout.js';
+import type { ObjectReader } from '../../store/store.js';
+import { listBackups } from '../list.js';
+import { verifyBackup, type VerifyOptions, type VerifyResult } from './db.js';
+import { verifyFilesSnapshot } from './files.js';
+
+/** Which backups `verify` checks. */
+export type VerifySelection = { kind: 'latest' } | { kind: 'all' } | { kind: 'id'; id: string };
+
+/** The environment to verify and what to pick from it, plus {@link VerifyOptions}. */
+export interface VerifyBackupsOptions extends VerifyOptions {
+  environment: string;
+  prefix: string;
+  selection: VerifySelection;
+  /** Database backups (the default) or files snapshots. */
+  kind?: BackupKind;
+}
+
+/**
+ * The entries to verify: the newest one (whatever its status: a newest backup without a manifest is
+ * a finding), every entry with the id (each payload version), or all of them. Pure.
+ * @throws OffsiteError (failed) when the environment has no backups or none with the id.
+ */
+export function selectForVerify(catalog: readonly CatalogEntry[], selection: VerifySelection, environment: string): CatalogEntry[] {
+  const db = catalog.filter((entry) => entry.kind === 'db' && entry.environment === environment);
+  if (db.length === 0) throw jobFailed(`no backups in environment ${environment}; check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`);
+  if (selection.kind === 'all') return db;
+  if (selection.kind === 'latest') return db.slice(0, 1);
+  const chosen = db.filter((entry) => entry.id === selection.id);
+  if (chosen.length === 0) throw jobFailed(`no backup with id ${selection.id} in environment ${environment}; see 'offsite list'`);
+  return chosen;
+}
+
+/** The files snapshots to verify, chosen like database backups. Pure. */
+export function selectSnapshots(catalog: readonly CatalogEntry[], selection: VerifySelection, environment: string): FilesSnapshot[] {
+  const snapshots = filesSnapshots(catalog, environment);
+  if (snapshots.length === 0) throw jobFailed(`no files snapshots in environment ${environment}; check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`);
+  if (selection.kind === 'all') return snapshots;
+  if (selection.kind === 'latest') return snapshots.slice(0, 1);
+  const chosen = snapshots.filter((snapshot) => snapshotMatches(snapshot, selection.id));
+  if (chosen.length === 0) throw jobFailed(`no files snapshot ${selection.id} in environment ${environment}; see 'offsite list'`);
+  return chosen;
+}
+
+/**
+ * Lists, selects and verifies, one backup after another.
+ * @throws OffsiteError: `config` for settings, `failed` for nothing to verify or cancellation; a bad backup is a result, not an error.
+ */
+export async function verifyBackups(options: VerifyBackupsOptions, reader: ObjectReader): Promise<VerifyResult[]> {
+  const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, reader);
+  const results: VerifyResult[] = [];
+  if (options.kind === 'files') {
+    for (const snapshot of selectSnapshots(catalog, options.selection, options.environment)) results.push(await verifyFilesSnapshot(snapshot, reader, options));
+    return results;
+  }
+  for (const entry of selectForVerify(catalog, options.selection, options.environment)) {
+    results.push(await verifyBackup(entry, reader, options));
+  }
+  return results;
+}
