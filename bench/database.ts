@@ -27,5 +27,4 @@ export async function databaseSize(url: string): Promise<number | undefined> {
   }
 }
 
-
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;

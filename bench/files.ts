@@ -41,7 +41,16 @@ export async function benchFiles(recipient: string, quick: boolean): Promise<Fil
         process.stderr.write(`files backup: ${c.name}, ${run} run...\n`);
         const measured = await runMeasured(['backup', 'files', '--json'], env);
         const s = measured.summary;
-        samples.push({ name: c.name, objects: Number(s.objects), sourceBytes: Number(s.bytes), run, wallSeconds: measured.wallSeconds, peakRssMiB: measured.peakRssMiB, uploaded: Number(s.uploaded), storedBytes: Number(s.bytesStored) });
+        samples.push({
+          name: c.name,
+          objects: Number(s.objects),
+          sourceBytes: Number(s.bytes),
+          run,
+          wallSeconds: measured.wallSeconds,
+          peakRssMiB: measured.peakRssMiB,
+          uploaded: Number(s.uploaded),
+          storedBytes: Number(s.bytesStored),
+        });
       }
     }
   } finally {
@@ -53,11 +62,21 @@ export async function benchFiles(recipient: string, quick: boolean): Promise<Fil
 function filesEnv(bucket: string, recipient: string, cache: string): Record<string, string> {
   const s = stack();
   return {
-    OFFSITE_BUCKET: s.bucket, OFFSITE_S3_ENDPOINT: s.endpoint, OFFSITE_S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: s.writer.accessKeyId, AWS_SECRET_ACCESS_KEY: s.writer.secretAccessKey,
-    OFFSITE_ENVIRONMENT: 'bench', OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_RETENTION_DAYS: '1', OFFSITE_FILES_STATE_CACHE: cache,
-    OFFSITE_SOURCE_BUCKET: bucket, OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint, OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
-    OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId, OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
+    OFFSITE_BUCKET: s.bucket,
+    OFFSITE_S3_ENDPOINT: s.endpoint,
+    OFFSITE_S3_FORCE_PATH_STYLE: 'true',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: s.writer.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s.writer.secretAccessKey,
+    OFFSITE_ENVIRONMENT: 'bench',
+    OFFSITE_AGE_RECIPIENTS: recipient,
+    OFFSITE_RETENTION_DAYS: '1',
+    OFFSITE_FILES_STATE_CACHE: cache,
+    OFFSITE_SOURCE_BUCKET: bucket,
+    OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint,
+    OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
+    OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId,
+    OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
   };
 }
 
@@ -66,12 +85,20 @@ async function smallObjectsBucket(count: number): Promise<string> {
   const bucket = `offsite-bench-small-${count}`;
   if ((await objectCount(bucket)) >= count) return bucket;
   process.stderr.write(`filling ${bucket}...\n`);
-  await s3As(stack().admin).send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
-  await putObjects(bucket, Array.from({ length: count }, (_, i) => ({
-    key: `uploads/${i % 97}/file-${i}.${i % 3 === 0 ? 'jpg' : 'json'}`,
-    body: i % 3 === 0 ? bytesOf(`bench-${i}`, 1_000 + ((i * 7919) % 19_000)) : Buffer.from(JSON.stringify({ id: i, text: 'lorem ipsum '.repeat(1 + (i % 1500)) })),
-    contentType: i % 3 === 0 ? 'image/jpeg' : 'application/json',
-  })));
+  await s3As(stack().admin)
+    .send(new CreateBucketCommand({ Bucket: bucket }))
+    .catch(() => undefined);
+  await putObjects(
+    bucket,
+    Array.from({ length: count }, (_, i) => ({
+      key: `uploads/${i % 97}/file-${i}.${i % 3 === 0 ? 'jpg' : 'json'}`,
+      body:
+        i % 3 === 0
+          ? bytesOf(`bench-${i}`, 1_000 + ((i * 7919) % 19_000))
+          : Buffer.from(JSON.stringify({ id: i, text: 'lorem ipsum '.repeat(1 + (i % 1500)) })),
+      contentType: i % 3 === 0 ? 'image/jpeg' : 'application/json',
+    })),
+  );
   return bucket;
 }
 
@@ -80,12 +107,23 @@ async function largeObjectBucket(bytes: number): Promise<string> {
   const bucket = `offsite-bench-large-${bytes}`;
   if ((await objectCount(bucket)) >= 1) return bucket;
   process.stderr.write(`filling ${bucket}...\n`);
-  await s3As(stack().admin).send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
+  await s3As(stack().admin)
+    .send(new CreateBucketCommand({ Bucket: bucket }))
+    .catch(() => undefined);
   async function* chunks(): AsyncGenerator<Buffer> {
-    const block = Buffer.concat([bytesOf('large', 512 * 1024), Buffer.from('line of log text, repeated\n'.repeat(19_418)).subarray(0, 512 * 1024)]);
-    for (let sent = 0; sent < bytes; sent += block.length) yield block.subarray(0, Math.min(block.length, bytes - sent));
+    const block = Buffer.concat([
+      bytesOf('large', 512 * 1024),
+      Buffer.from('line of log text, repeated\n'.repeat(19_418)).subarray(0, 512 * 1024),
+    ]);
+    for (let sent = 0; sent < bytes; sent += block.length)
+      yield block.subarray(0, Math.min(block.length, bytes - sent));
   }
-  await new Upload({ client: s3As(stack().admin), params: { Bucket: bucket, Key: 'exports/large.log', Body: Readable.from(chunks()), ContentType: 'text/plain' }, partSize: 16 * 1024 * 1024, queueSize: 2 }).done();
+  await new Upload({
+    client: s3As(stack().admin),
+    params: { Bucket: bucket, Key: 'exports/large.log', Body: Readable.from(chunks()), ContentType: 'text/plain' },
+    partSize: 16 * 1024 * 1024,
+    queueSize: 2,
+  }).done();
   return bucket;
 }
 

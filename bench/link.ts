@@ -36,7 +36,11 @@ class Wire {
 
 /** Starts the link in a child process; closing it stops the process. */
 export async function startLinkProcess(target: URL, mbit: number): Promise<Link> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), target.href, String(mbit)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), target.href, String(mbit)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const endpoint = await new Promise<string>((resolve, reject) => {
     child.stdout.setEncoding('utf8').once('data', (line: string) => resolve(line.trim()));
     child.once('exit', (code) => reject(new Error(`the link exited with ${code} before it listened`)));

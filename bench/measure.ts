@@ -13,7 +13,10 @@ export interface Measured {
 
 export async function runMeasured(args: readonly string[], env: Record<string, string>): Promise<Measured> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [join(REPO_DIR, 'bin/offsite.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(REPO_DIR, 'bin/offsite.js'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
@@ -29,7 +32,8 @@ export async function runMeasured(args: readonly string[], env: Record<string, s
   }, 20);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearInterval(sampler);
-  if (code !== 0) throw new Error(`offsite ${args.join(' ')} failed with exit ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
+  if (code !== 0)
+    throw new Error(`offsite ${args.join(' ')} failed with exit ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
   return {
     wallSeconds: Number(process.hrtime.bigint() - started) / 1e9,
     peakRssMiB: peakKiB / 1024,

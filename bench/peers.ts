@@ -59,29 +59,59 @@ const dbUrl = wants('db') ? await benchDatabase(`offsite_peers_${DB_BYTES}`, DB_
 const { url: plainUrl, env: pgEnv } = libpqEnv(dbUrl);
 const source = wants('files') ? await sourceBucket(OBJECTS) : '';
 const resticBucket = await freshBucket('bench-restic');
-const adminS3 = { AWS_ACCESS_KEY_ID: s.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: s.admin.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required' };
-const resticEnv = { ...adminS3, RESTIC_PASSWORD: PASSWORD, RESTIC_REPOSITORY: `s3:${backupEndpoint}/${resticBucket}`, RESTIC_CACHE_DIR: join(dir.path, 'restic-cache') };
+const adminS3 = {
+  AWS_ACCESS_KEY_ID: s.admin.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
+  AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required',
+};
+const resticEnv = {
+  ...adminS3,
+  RESTIC_PASSWORD: PASSWORD,
+  RESTIC_REPOSITORY: `s3:${backupEndpoint}/${resticBucket}`,
+  RESTIC_CACHE_DIR: join(dir.path, 'restic-cache'),
+};
 const rcloneObscured = shell('rclone obscure "$P"', { P: PASSWORD }).trim();
 const rcloneRemote = (name: string, endpoint: string) => ({
-  [`RCLONE_CONFIG_${name}_TYPE`]: 's3', [`RCLONE_CONFIG_${name}_PROVIDER`]: 'Ceph', [`RCLONE_CONFIG_${name}_ENDPOINT`]: endpoint,
-  [`RCLONE_CONFIG_${name}_ACCESS_KEY_ID`]: s.admin.accessKeyId, [`RCLONE_CONFIG_${name}_SECRET_ACCESS_KEY`]: s.admin.secretAccessKey,
+  [`RCLONE_CONFIG_${name}_TYPE`]: 's3',
+  [`RCLONE_CONFIG_${name}_PROVIDER`]: 'Ceph',
+  [`RCLONE_CONFIG_${name}_ENDPOINT`]: endpoint,
+  [`RCLONE_CONFIG_${name}_ACCESS_KEY_ID`]: s.admin.accessKeyId,
+  [`RCLONE_CONFIG_${name}_SECRET_ACCESS_KEY`]: s.admin.secretAccessKey,
 });
 /**
  * rclone with `src:` (the source's S3) and an `enc:` crypt remote over a backup bucket: each
  * first-run sample gets a fresh one, as Offsite's first run ignores its cache.
  */
 const rcloneEnv = (bucket: string) => ({
-  ...rcloneRemote('SRC', s.endpoint), ...rcloneRemote('DST', backupEndpoint),
-  RCLONE_CONFIG_ENC_TYPE: 'crypt', RCLONE_CONFIG_ENC_REMOTE: `dst:${bucket}`, RCLONE_CONFIG_ENC_PASSWORD: rcloneObscured,
+  ...rcloneRemote('SRC', s.endpoint),
+  ...rcloneRemote('DST', backupEndpoint),
+  RCLONE_CONFIG_ENC_TYPE: 'crypt',
+  RCLONE_CONFIG_ENC_REMOTE: `dst:${bucket}`,
+  RCLONE_CONFIG_ENC_PASSWORD: rcloneObscured,
 });
 let rcloneBucket = '';
 shell('restic init', resticEnv);
 
-const env = (extra: Record<string, string> = {}) => writerEnv(dbUrl, { OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_ENVIRONMENT: 'peers', OFFSITE_S3_ENDPOINT: backupEndpoint, ...extra });
-const readerEnv = { ...env(), AWS_ACCESS_KEY_ID: s.reader.accessKeyId, AWS_SECRET_ACCESS_KEY: s.reader.secretAccessKey, OFFSITE_AGE_IDENTITY_FILE: identityFile };
+const env = (extra: Record<string, string> = {}) =>
+  writerEnv(dbUrl, {
+    OFFSITE_AGE_RECIPIENTS: recipient,
+    OFFSITE_ENVIRONMENT: 'peers',
+    OFFSITE_S3_ENDPOINT: backupEndpoint,
+    ...extra,
+  });
+const readerEnv = {
+  ...env(),
+  AWS_ACCESS_KEY_ID: s.reader.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: s.reader.secretAccessKey,
+  OFFSITE_AGE_IDENTITY_FILE: identityFile,
+};
 const filesEnv = {
-  OFFSITE_SOURCE_BUCKET: source, OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint, OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
-  OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId, OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
+  OFFSITE_SOURCE_BUCKET: source,
+  OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint,
+  OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
+  OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId,
+  OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
 };
 const dump = join(dir.path, 'dump.sql');
 const restoreDb = async (): Promise<string> => {
@@ -93,84 +123,149 @@ const restoreDb = async (): Promise<string> => {
 const restoreDatabases: string[] = [];
 
 const contenders: Contender[] = [
-  { group: 'backup db', name: 'pg_dump > /dev/null', run: async () => measuredShell(`pg_dump -Fc --compress=0 "$URL" > /dev/null`, { ...pgEnv, URL: plainUrl }) },
   {
-    group: 'backup db', name: 'original pipeline', baselineFor: 'backup db',
+    group: 'backup db',
+    name: 'pg_dump > /dev/null',
+    run: async () => measuredShell(`pg_dump -Fc --compress=0 "$URL" > /dev/null`, { ...pgEnv, URL: plainUrl }),
+  },
+  {
+    group: 'backup db',
+    name: 'original pipeline',
+    baselineFor: 'backup db',
     run: async () => {
       const key = `peers-original/${uniqueName('dump')}.sql.encrypted`;
-      const t = measuredShell(`pg_dump -f "$D" "$URL" && openssl enc -aes-256-cbc -pbkdf2 -in "$D" -out "$D.enc" -pass env:PW && aws --endpoint-url "$E" s3 cp --only-show-errors "$D.enc" "s3://$B/$K" && rm -f "$D" "$D.enc"`, { ...pgEnv, ...adminS3, URL: plainUrl, D: dump, PW: PASSWORD, E: backupEndpoint, B: s.bucket, K: key });
+      const t = measuredShell(
+        `pg_dump -f "$D" "$URL" && openssl enc -aes-256-cbc -pbkdf2 -in "$D" -out "$D.enc" -pass env:PW && aws --endpoint-url "$E" s3 cp --only-show-errors "$D.enc" "s3://$B/$K" && rm -f "$D" "$D.enc"`,
+        { ...pgEnv, ...adminS3, URL: plainUrl, D: dump, PW: PASSWORD, E: backupEndpoint, B: s.bucket, K: key },
+      );
       return { ...t, storedBytes: await storedBytes(s.bucket, key) };
     },
   },
   {
     // restic deduplicates against earlier snapshots: later runs store only what changed (its strength for hourly dumps).
-    group: 'backup db', name: 'restic --stdin',
+    group: 'backup db',
+    name: 'restic --stdin',
     run: async () => {
       const before = await bucketBytes(resticBucket);
-      const t = measuredShell(`set -o pipefail; pg_dump -Fc --compress=0 "$URL" | restic backup --quiet --stdin --stdin-filename dump`, { ...pgEnv, ...resticEnv, URL: plainUrl });
+      const t = measuredShell(
+        `set -o pipefail; pg_dump -Fc --compress=0 "$URL" | restic backup --quiet --stdin --stdin-filename dump`,
+        { ...pgEnv, ...resticEnv, URL: plainUrl },
+      );
       return { ...t, storedBytes: (await bucketBytes(resticBucket)) - before };
     },
   },
   {
-    group: 'backup db', name: 'offsite backup db', subject: true,
+    group: 'backup db',
+    name: 'offsite backup db',
+    subject: true,
     run: async () => {
       const m = await runMeasured(['backup', 'db', '--json'], env());
       return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB, storedBytes: Number(m.summary.bytesOut) };
     },
   },
   {
-    group: 'restore db', name: 'original restore', baselineFor: 'restore db',
+    group: 'restore db',
+    name: 'original restore',
+    baselineFor: 'restore db',
     run: async () => {
       const target = await restoreDb();
-      return measuredShell(`K=$(aws --endpoint-url "$E" s3 ls "s3://$B/peers-original/" | sort | tail -1 | awk '{print $4}') && aws --endpoint-url "$E" s3 cp --only-show-errors "s3://$B/peers-original/$K" "$D.enc" && openssl enc -d -aes-256-cbc -pbkdf2 -in "$D.enc" -out "$D" -pass env:PW && psql -q -v ON_ERROR_STOP=1 -1 -f "$D" "$T" > /dev/null && rm -f "$D" "$D.enc"`, { ...pgEnv, ...adminS3, E: backupEndpoint, B: s.bucket, D: dump, PW: PASSWORD, T: target });
+      return measuredShell(
+        `K=$(aws --endpoint-url "$E" s3 ls "s3://$B/peers-original/" | sort | tail -1 | awk '{print $4}') && aws --endpoint-url "$E" s3 cp --only-show-errors "s3://$B/peers-original/$K" "$D.enc" && openssl enc -d -aes-256-cbc -pbkdf2 -in "$D.enc" -out "$D" -pass env:PW && psql -q -v ON_ERROR_STOP=1 -1 -f "$D" "$T" > /dev/null && rm -f "$D" "$D.enc"`,
+        { ...pgEnv, ...adminS3, E: backupEndpoint, B: s.bucket, D: dump, PW: PASSWORD, T: target },
+      );
     },
   },
-  { group: 'restore db', name: 'restic dump | pg_restore', run: async () => { const target = await restoreDb(); return measuredShell(`set -o pipefail; restic dump --quiet latest dump | pg_restore --single-transaction --no-owner -d "$T"`, { ...pgEnv, ...resticEnv, T: target }); } },
   {
-    group: 'restore db', name: 'offsite restore db', subject: true,
+    group: 'restore db',
+    name: 'restic dump | pg_restore',
+    run: async () => {
+      const target = await restoreDb();
+      return measuredShell(
+        `set -o pipefail; restic dump --quiet latest dump | pg_restore --single-transaction --no-owner -d "$T"`,
+        { ...pgEnv, ...resticEnv, T: target },
+      );
+    },
+  },
+  {
+    group: 'restore db',
+    name: 'offsite restore db',
+    subject: true,
     run: async () => {
       const name = uniqueName('peers_offsite');
       restoreDatabases.push(name);
-      const m = await runMeasured(['restore', 'db', '--create-database', name, '--json'], { ...readerEnv, OFFSITE_TARGET_URL: dbUrl });
+      const m = await runMeasured(['restore', 'db', '--create-database', name, '--json'], {
+        ...readerEnv,
+        OFFSITE_TARGET_URL: dbUrl,
+      });
       return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB };
     },
   },
   {
-    group: 'backup files', name: 'rclone sync (crypt)', baselineFor: 'backup files',
+    group: 'backup files',
+    name: 'rclone sync (crypt)',
+    baselineFor: 'backup files',
     run: async () => {
       if (rcloneBucket) dropBucket(rcloneBucket);
       rcloneBucket = await freshBucket('bench-rclone');
-      return { ...measuredShell(`rclone sync --transfers 8 --checkers 16 src:${source} enc:`, rcloneEnv(rcloneBucket)), storedBytes: await bucketBytes(rcloneBucket) };
+      return {
+        ...measuredShell(`rclone sync --transfers 8 --checkers 16 src:${source} enc:`, rcloneEnv(rcloneBucket)),
+        storedBytes: await bucketBytes(rcloneBucket),
+      };
     },
   },
   {
     // Source and backup are two providers in real use, so the copy goes through this machine's disk; nothing is compressed or encrypted.
-    group: 'backup files', name: 'aws s3 sync (via disk, unencrypted)',
+    group: 'backup files',
+    name: 'aws s3 sync (via disk, unencrypted)',
     run: async () => {
       const bucket = await freshBucket('bench-aws-sync');
-      const t = measuredShell('aws --endpoint-url "$S" s3 sync --only-show-errors "s3://$SRC" "$L" && aws --endpoint-url "$E" s3 sync --only-show-errors "$L" "s3://$B" && rm -rf "$L"', { ...adminS3, S: s.endpoint, SRC: source, L: join(dir.path, 'aws-sync'), E: backupEndpoint, B: bucket });
+      const t = measuredShell(
+        'aws --endpoint-url "$S" s3 sync --only-show-errors "s3://$SRC" "$L" && aws --endpoint-url "$E" s3 sync --only-show-errors "$L" "s3://$B" && rm -rf "$L"',
+        { ...adminS3, S: s.endpoint, SRC: source, L: join(dir.path, 'aws-sync'), E: backupEndpoint, B: bucket },
+      );
       const stored = await bucketBytes(bucket);
       dropBucket(bucket);
       return { ...t, storedBytes: stored };
     },
   },
   {
-    group: 'backup files', name: 'offsite backup files (first run)', subject: true,
+    group: 'backup files',
+    name: 'offsite backup files (first run)',
+    subject: true,
     run: async () => {
-      const m = await runMeasured(['backup', 'files', '--ignore-state-cache', '--json'], { ...env(), ...filesEnv, OFFSITE_FILES_STATE_CACHE: join(dir.path, 'files-cache.jsonl') });
+      const m = await runMeasured(['backup', 'files', '--ignore-state-cache', '--json'], {
+        ...env(),
+        ...filesEnv,
+        OFFSITE_FILES_STATE_CACHE: join(dir.path, 'files-cache.jsonl'),
+      });
       return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB, storedBytes: Number(m.summary.bytesStored) };
     },
   },
   {
-    group: 'backup files', name: 'offsite backup files (after 1% changed)', subject: true,
+    group: 'backup files',
+    name: 'offsite backup files (after 1% changed)',
+    subject: true,
     run: async () => {
-      await putObjects(source, Array.from({ length: Math.ceil(OBJECTS / 100) }, (_, i) => ({ key: objectKey(i * 97 % OBJECTS), body: bytesOf(`changed-${Date.now()}-${i}`, 2_000), contentType: 'application/octet-stream' })));
-      const m = await runMeasured(['backup', 'files', '--json'], { ...env(), ...filesEnv, OFFSITE_FILES_STATE_CACHE: join(dir.path, 'files-cache.jsonl') });
+      await putObjects(
+        source,
+        Array.from({ length: Math.ceil(OBJECTS / 100) }, (_, i) => ({
+          key: objectKey((i * 97) % OBJECTS),
+          body: bytesOf(`changed-${Date.now()}-${i}`, 2_000),
+          contentType: 'application/octet-stream',
+        })),
+      );
+      const m = await runMeasured(['backup', 'files', '--json'], {
+        ...env(),
+        ...filesEnv,
+        OFFSITE_FILES_STATE_CACHE: join(dir.path, 'files-cache.jsonl'),
+      });
       return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB, storedBytes: Number(m.summary.bytesStored) };
     },
   },
   {
-    group: 'restore files', name: 'offsite restore files', subject: true,
+    group: 'restore files',
+    name: 'offsite restore files',
+    subject: true,
     run: async () => {
       const target = await freshBucket('bench-restore');
       const m = await runMeasured(['restore', 'files', '--to-bucket', target, '--json'], { ...readerEnv, ...filesEnv });
@@ -179,7 +274,8 @@ const contenders: Contender[] = [
     },
   },
   {
-    group: 'restore files', name: 'rclone copy (crypt) back',
+    group: 'restore files',
+    name: 'rclone copy (crypt) back',
     run: async () => {
       const target = await freshBucket('bench-rclone-back');
       const t = measuredShell(`rclone copy --transfers 8 enc: src:${target}`, rcloneEnv(rcloneBucket));
@@ -203,7 +299,19 @@ if (rcloneBucket) dropBucket(rcloneBucket);
 await link?.close();
 dir.remove();
 
-const { markdown, svg, ratios } = renderResults({ contenders: chosen, samples, machine: machineLine(), workload: { dbBytes: wants('db') ? DB_BYTES : 0, objects: wants('files') ? OBJECTS : 0, runs: RUNS, quick, linkMbit: LINK_MBIT, args: benchArgs() } });
+const { markdown, svg, ratios } = renderResults({
+  contenders: chosen,
+  samples,
+  machine: machineLine(),
+  workload: {
+    dbBytes: wants('db') ? DB_BYTES : 0,
+    objects: wants('files') ? OBJECTS : 0,
+    runs: RUNS,
+    quick,
+    linkMbit: LINK_MBIT,
+    args: benchArgs(),
+  },
+});
 writeFileSync(join(OUT_DIR, 'RESULTS.md'), markdown);
 writeFileSync(join(OUT_DIR, 'results.svg'), svg);
 process.stdout.write(`${JSON.stringify({ bench: 'peers', ratios })}\n`);
@@ -219,13 +327,22 @@ function measuredShell(script: string, env: Record<string, string>): { seconds: 
 
 function shell(script: string, env: Record<string, string>, wrapper: string[] = []): string {
   const [command = 'bash', ...args] = [...wrapper, 'bash', '-eo', 'pipefail', '-c', script];
-  const result = spawnSync(command, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (result.status !== 0) throw new Error(`${script.split(' ')[0]} failed (${result.status}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const result = spawnSync(command, args, {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.status !== 0)
+    throw new Error(
+      `${script.split(' ')[0]} failed (${result.status}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    );
   return result.stdout;
 }
 
 async function freshBucket(base: string): Promise<string> {
-  const bucket = uniqueName(base).toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  const bucket = uniqueName(base)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-');
   await s3As(s.admin).send(new CreateBucketCommand({ Bucket: bucket }));
   return bucket;
 }
@@ -239,7 +356,9 @@ async function bucketBytes(bucket: string, prefix?: string): Promise<number> {
   let total = 0;
   let token: string | undefined;
   do {
-    const page = await s3As(s.admin).send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const page = await s3As(s.admin).send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     for (const object of page.Contents ?? []) total += object.Size ?? 0;
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -272,16 +391,39 @@ async function sourceBucket(count: number): Promise<string> {
   const max = quick ? 512 * 1024 : 5 * 1024 * 1024;
   const sizeOf = (i: number) => Math.round(1024 * (max / 1024) ** (((i * 7919) % 1000) / 1000));
   process.stderr.write(`filling ${bucket} with ${count} objects...\n`);
-  await putObjects(bucket, Array.from({ length: count }, (_, i) => ({
-    key: objectKey(i),
-    body: i % 2 === 0 ? bytesOf(`peer-${i}`, sizeOf(i)) : Buffer.from(`{"row":${i},"text":"${'lorem ipsum dolor '.repeat(Math.ceil(sizeOf(i) / 18))}"}`.slice(0, sizeOf(i))),
-    contentType: i % 2 === 0 ? 'application/octet-stream' : 'application/json',
-  })));
+  await putObjects(
+    bucket,
+    Array.from({ length: count }, (_, i) => ({
+      key: objectKey(i),
+      body:
+        i % 2 === 0
+          ? bytesOf(`peer-${i}`, sizeOf(i))
+          : Buffer.from(
+              `{"row":${i},"text":"${'lorem ipsum dolor '.repeat(Math.ceil(sizeOf(i) / 18))}"}`.slice(0, sizeOf(i)),
+            ),
+      contentType: i % 2 === 0 ? 'application/octet-stream' : 'application/json',
+    })),
+  );
   return bucket;
 }
 
 function machineLine(): string {
-  const cpu = spawnSync('bash', ['-c', "nproc; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; free -g | awk '/Mem/ {print $2}'"], { encoding: 'utf8' }).stdout.trim().split('\n');
-  const versions = spawnSync('bash', ['-c', 'pg_dump --version | head -1; restic version | cut -d" " -f1-2; rclone version | head -1; aws --version 2>&1 | cut -d" " -f1; openssl version | cut -d" " -f1-2'], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const cpu = spawnSync(
+    'bash',
+    ['-c', "nproc; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; free -g | awk '/Mem/ {print $2}'"],
+    { encoding: 'utf8' },
+  )
+    .stdout.trim()
+    .split('\n');
+  const versions = spawnSync(
+    'bash',
+    [
+      '-c',
+      'pg_dump --version | head -1; restic version | cut -d" " -f1-2; rclone version | head -1; aws --version 2>&1 | cut -d" " -f1; openssl version | cut -d" " -f1-2',
+    ],
+    { encoding: 'utf8' },
+  )
+    .stdout.trim()
+    .split('\n');
   return `${cpu[0]} cores (${cpu[1]?.trim()}), ${cpu[2]} GiB RAM; Node ${process.version}; ${versions.join('; ')}; Ceph RGW 16 (memstore) and PostgreSQL 15 on loopback`;
 }

@@ -46,28 +46,52 @@ for (const size of !runDb ? [] : quick ? SIZES.slice(0, 1) : SIZES) {
 const files = runFiles ? await benchFiles(recipient, quick) : [];
 dir.remove();
 
-process.stdout.write(`\n| database | size | wall time | throughput | peak RSS | dumped | stored |\n|---|---|---|---|---|---|---|\n`);
+process.stdout.write(
+  `\n| database | size | wall time | throughput | peak RSS | dumped | stored |\n|---|---|---|---|---|---|---|\n`,
+);
 for (const s of samples) {
   process.stdout.write(
     `| ${s.name} | ${mb(s.databaseBytes)} | ${s.wallSeconds.toFixed(1)} s | ${mb(s.dumpedBytes / s.wallSeconds)}/s | ${s.peakRssMiB.toFixed(0)} MiB | ${mb(s.dumpedBytes)} | ${mb(s.storedBytes)} |\n`,
   );
 }
 const overLimit = samples.filter((s) => s.peakRssMiB >= RSS_LIMIT_MIB);
-process.stdout.write(overLimit.length ? `\npeak RSS over ${RSS_LIMIT_MIB} MiB: ${overLimit.map((s) => s.name).join(', ')}\n` : `\npeak RSS under ${RSS_LIMIT_MIB} MiB for every size\n`);
-process.stdout.write(`\n| files | objects | source | run | wall time | uploaded | stored | peak RSS |\n|---|---|---|---|---|---|---|---|\n`);
+process.stdout.write(
+  overLimit.length
+    ? `\npeak RSS over ${RSS_LIMIT_MIB} MiB: ${overLimit.map((s) => s.name).join(', ')}\n`
+    : `\npeak RSS under ${RSS_LIMIT_MIB} MiB for every size\n`,
+);
+process.stdout.write(
+  `\n| files | objects | source | run | wall time | uploaded | stored | peak RSS |\n|---|---|---|---|---|---|---|---|\n`,
+);
 for (const f of files) {
-  process.stdout.write(`| ${f.name} | ${f.objects} | ${mb(f.sourceBytes)} | ${f.run} | ${f.wallSeconds.toFixed(1)} s | ${f.uploaded} | ${mb(f.storedBytes)} | ${f.peakRssMiB.toFixed(0)} MiB |\n`);
+  process.stdout.write(
+    `| ${f.name} | ${f.objects} | ${mb(f.sourceBytes)} | ${f.run} | ${f.wallSeconds.toFixed(1)} s | ${f.uploaded} | ${mb(f.storedBytes)} | ${f.peakRssMiB.toFixed(0)} MiB |\n`,
+  );
 }
 const filesOver = files.filter((f) => f.peakRssMiB >= FILES_RSS_LIMIT_MIB);
-process.stdout.write(filesOver.length ? `\nfiles peak RSS over ${FILES_RSS_LIMIT_MIB} MiB: ${filesOver.map((f) => `${f.name} (${f.run})`).join(', ')}\n` : `\nfiles peak RSS under ${FILES_RSS_LIMIT_MIB} MiB for every case\n`);
+process.stdout.write(
+  filesOver.length
+    ? `\nfiles peak RSS over ${FILES_RSS_LIMIT_MIB} MiB: ${filesOver.map((f) => `${f.name} (${f.run})`).join(', ')}\n`
+    : `\nfiles peak RSS under ${FILES_RSS_LIMIT_MIB} MiB for every case\n`,
+);
 process.stdout.write(`${JSON.stringify({ bench: 'backup', node: process.version, db: samples, files })}\n`);
 
 /** Runs one backup as a child process and reads its summary. */
 async function measureBackup(name: string, url: string, recipient: string): Promise<Sample> {
   const databaseBytes = (await databaseSize(url)) ?? 0;
-  const measured = await runMeasured(['backup', 'db', '--json'], writerEnv(url, { OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_ENVIRONMENT: 'bench' }));
+  const measured = await runMeasured(
+    ['backup', 'db', '--json'],
+    writerEnv(url, { OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_ENVIRONMENT: 'bench' }),
+  );
   const summary = measured.summary as { bytesIn: number; bytesOut: number };
-  return { name, databaseBytes, wallSeconds: measured.wallSeconds, peakRssMiB: measured.peakRssMiB, dumpedBytes: summary.bytesIn, storedBytes: summary.bytesOut };
+  return {
+    name,
+    databaseBytes,
+    wallSeconds: measured.wallSeconds,
+    peakRssMiB: measured.peakRssMiB,
+    dumpedBytes: summary.bytesIn,
+    storedBytes: summary.bytesOut,
+  };
 }
 
 function mb(bytes: number): string {

@@ -13,7 +13,9 @@ await build({
   target: 'node20.19',
   external: ['zstd-napi'],
   // Bundled CommonJS (the AWS SDK, pg) calls require for Node's built-ins.
-  banner: { js: "import { createRequire as offsiteCreateRequire } from 'node:module'; const require = offsiteCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as offsiteCreateRequire } from 'node:module'; const require = offsiteCreateRequire(import.meta.url);",
+  },
   // Stack traces under OFFSITE_DEBUG point into src/ (bin/offsite.js turns source maps on then).
   sourcemap: 'linked',
   logLevel: 'warning',

@@ -13,7 +13,10 @@ const step = (text: string) => process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\
 const dir = join(REPO_DIR, '.stack', 'demo');
 const offsite = (args: string[], env: Record<string, string>) => {
   process.stdout.write(`$ offsite ${args.join(' ')}\n`);
-  const run = spawnSync(process.execPath, [join(REPO_DIR, 'bin/offsite.js'), ...args], { stdio: 'inherit', env: { ...process.env, ...env } });
+  const run = spawnSync(process.execPath, [join(REPO_DIR, 'bin/offsite.js'), ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
   if (run.status !== 0) process.exit(run.status ?? 1);
 };
 
@@ -33,7 +36,13 @@ step('The backup, with the writer credentials (s3:PutObject only), into the Obje
 const env = writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_ENVIRONMENT: 'demo' });
 offsite(['backup', 'db'], env);
 
-const reader = { ...env, DATABASE_URL: '', AWS_ACCESS_KEY_ID: stack().reader.accessKeyId, AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey, OFFSITE_AGE_IDENTITY_FILE: identityFile };
+const reader = {
+  ...env,
+  DATABASE_URL: '',
+  AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
+  OFFSITE_AGE_IDENTITY_FILE: identityFile,
+};
 
 step('What is stored, listed with the reader credentials (the writer cannot list)');
 offsite(['list'], reader);
@@ -43,14 +52,32 @@ offsite(['verify', 'latest', '--deep'], reader);
 
 step('Restore it into a new database, in one transaction checked against the manifest');
 await dropDatabase(stack().pgUrlBase, 'offsite_demo_restored');
-offsite(['restore', 'db', '--create-database', 'offsite_demo_restored'], { ...reader, OFFSITE_TARGET_URL: `${stack().pgUrlBase}/postgres` });
+offsite(['restore', 'db', '--create-database', 'offsite_demo_restored'], {
+  ...reader,
+  OFFSITE_TARGET_URL: `${stack().pgUrlBase}/postgres`,
+});
 const restored = await tableChecksums(`${stack().pgUrlBase}/offsite_demo_restored`);
-const same = [...source].every(([table, sum]) => restored.get(table)?.checksum === sum.checksum) && restored.size === source.size;
-process.stdout.write(same ? `  restored database equals the source: ${restored.size} tables, every row identical\n` : '  MISMATCH between source and restore\n');
+const same =
+  [...source].every(([table, sum]) => restored.get(table)?.checksum === sum.checksum) && restored.size === source.size;
+process.stdout.write(
+  same
+    ? `  restored database equals the source: ${restored.size} tables, every row identical\n`
+    : '  MISMATCH between source and restore\n',
+);
 
 step('Break-glass: the same restore with only aws, age, zstd and pg_restore (offsite restore db --print-commands)');
 process.stdout.write('  see docs/restore.md; the first lines of the script:\n');
-const script = spawnSync(process.execPath, [join(REPO_DIR, 'bin/offsite.js'), 'restore', 'db', '--print-commands'], { env: { ...process.env, ...reader, OFFSITE_TARGET_URL: `${stack().pgUrlBase}/offsite_demo_restored` }, encoding: 'utf8' });
-process.stdout.write(`${script.stdout.split('\n').filter((line) => line && !line.startsWith('#')).slice(0, 12).map((line) => `    ${line}`).join('\n')}\n`);
+const script = spawnSync(process.execPath, [join(REPO_DIR, 'bin/offsite.js'), 'restore', 'db', '--print-commands'], {
+  env: { ...process.env, ...reader, OFFSITE_TARGET_URL: `${stack().pgUrlBase}/offsite_demo_restored` },
+  encoding: 'utf8',
+});
+process.stdout.write(
+  `${script.stdout
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .slice(0, 12)
+    .map((line) => `    ${line}`)
+    .join('\n')}\n`,
+);
 process.stdout.write(`\nThe stack keeps running (./scripts/stack down to stop it). Environment: . .stack/env\n`);
 process.exit(same ? 0 : 1);

@@ -16,7 +16,9 @@ const testFiles = (dir) =>
     .map((entry) => join(entry.parentPath ?? entry.path, entry.name).slice(repo.length))
     .sort();
 
-const files = [...testFiles('src'), ...testFiles('test')].filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)));
+const files = [...testFiles('src'), ...testFiles('test')].filter(
+  (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
+);
 process.stderr.write(`testing on Node ${process.version}: ${files.length} files\n`);
 
 const stackUp = spawnSync('bash', [join(repo, 'scripts/stack'), 'up'], { stdio: 'inherit' });
@@ -28,16 +30,26 @@ const runTests = (testFiles, extraArgs = []) =>
   spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...extraArgs, ...testFiles], {
     cwd: repo,
     stdio: 'inherit',
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', OFFSITE_RELIABILITY_LOG: reliabilityLog },
+    env: {
+      ...process.env,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      OFFSITE_RELIABILITY_LOG: reliabilityLog,
+    },
   });
 // Disruptive tests kill or restart the stack's servers, so they run after the rest, one at a time.
 const isDisruptive = (file) => file.includes('.disruptive.');
 const shared = files.filter((file) => !isDisruptive(file));
 const disruptive = files.filter(isDisruptive);
-const results = [shared.length ? runTests(shared) : undefined, disruptive.length ? runTests(disruptive, ['--test-concurrency=1']) : undefined];
+const results = [
+  shared.length ? runTests(shared) : undefined,
+  disruptive.length ? runTests(disruptive, ['--test-concurrency=1']) : undefined,
+];
 const failed = results.find((result) => result && result.status !== 0);
 if (existsSync(reliabilityLog)) {
   const report = filters.length === 0 ? join(repo, 'docs/reliability.md') : join(reliabilityLog, '../reliability.md');
-  spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'test/reliability/report.ts'), reliabilityLog, report], { cwd: repo, stdio: 'inherit' });
+  spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'test/reliability/report.ts'), reliabilityLog, report], {
+    cwd: repo,
+    stdio: 'inherit',
+  });
 }
 process.exit(failed ? (failed.status ?? 1) : 0);

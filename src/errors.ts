@@ -36,4 +36,4 @@ export const isOffsiteError = (error: unknown): error is OffsiteError => error i
 
 /** The message of any thrown value, for wrapping into a one-line error. */
 export const describe = (error: unknown): string =>
-  error instanceof Error ? error.message.split('\n')[0] ?? String(error) : String(error);
+  error instanceof Error ? (error.message.split('\n')[0] ?? String(error)) : String(error);

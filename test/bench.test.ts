@@ -18,7 +18,11 @@ describe('npm run bench', { timeout: 900_000 }, () => {
 
   before(async () => {
     dir = tempDir();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_DIR, 'bench/peers.ts'), '--smoke', '--link-mbit', '400', '--out', dir.path], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_DIR, 'bench/peers.ts'), '--smoke', '--link-mbit', '400', '--out', dir.path],
+      { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
@@ -31,16 +35,37 @@ describe('npm run bench', { timeout: 900_000 }, () => {
 
   it('runs every contender and ends with one JSON line of ratios', () => {
     assert.equal(run.code, 0, run.stderr.slice(-2_000));
-    const line = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as { bench: string; ratios: Record<string, number> };
+    const line = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as {
+      bench: string;
+      ratios: Record<string, number>;
+    };
     assert.equal(line.bench, 'peers');
-    for (const name of ['backupDbVsOriginal', 'backupDbVsPgDump', 'storedVsOriginal', 'restoreDbVsOriginal', 'backupFilesVsRclone', 'secondRunVsFirst']) {
+    for (const name of [
+      'backupDbVsOriginal',
+      'backupDbVsPgDump',
+      'storedVsOriginal',
+      'restoreDbVsOriginal',
+      'backupFilesVsRclone',
+      'secondRunVsFirst',
+    ]) {
       assert.ok(Number.isFinite(line.ratios[name]) && (line.ratios[name] ?? 0) > 0, `${name}: ${line.ratios[name]}`);
     }
   });
 
   it('writes RESULTS.md with every contender and the targets, and the chart it links', () => {
     const markdown = readFileSync(join(dir.path, 'RESULTS.md'), 'utf8');
-    for (const contender of ['pg_dump > /dev/null', 'original pipeline', 'restic --stdin', 'restic dump \\| pg_restore', 'rclone sync (crypt)', 'aws s3 sync (via disk, unencrypted)', 'offsite backup db', 'offsite restore db', 'offsite backup files (first run)', 'offsite restore files']) {
+    for (const contender of [
+      'pg_dump > /dev/null',
+      'original pipeline',
+      'restic --stdin',
+      'restic dump \\| pg_restore',
+      'rclone sync (crypt)',
+      'aws s3 sync (via disk, unencrypted)',
+      'offsite backup db',
+      'offsite restore db',
+      'offsite backup files (first run)',
+      'offsite restore files',
+    ]) {
       const row = markdown.split('\n').find((line) => line.startsWith('| ') && line.includes(contender));
       assert.ok(row, `RESULTS.md lists ${contender}`);
       assert.equal(row.split(/(?<!\\)\|/).length, 9, `one cell per column: ${row}`);

@@ -16,7 +16,11 @@ import { REPO_DIR } from './helpers/stack.js';
 const execFileAsync = promisify(execFile);
 const DEPLOY = join(REPO_DIR, 'deploy');
 
-interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } }
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
+}
 interface Container {
   args?: string[];
   env?: EnvVar[];
@@ -29,17 +33,29 @@ interface PodSpec {
   containers: Container[];
   volumes?: { name: string; emptyDir?: object }[];
 }
-interface JobSpec { completionMode?: string; completions?: number; parallelism?: number; template: { spec: PodSpec } }
-interface Manifest { kind: string; metadata: { name?: string; generateName?: string }; spec: Record<string, unknown> }
+interface JobSpec {
+  completionMode?: string;
+  completions?: number;
+  parallelism?: number;
+  template: { spec: PodSpec };
+}
+interface Manifest {
+  kind: string;
+  metadata: { name?: string; generateName?: string };
+  spec: Record<string, unknown>;
+}
 
 function manifests(): { file: string; manifest: Manifest }[] {
   const dir = join(DEPLOY, 'kubernetes');
-  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().flatMap((file) =>
-    parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((doc) => {
-      assert.deepEqual(doc.errors, [], `${file} parses`);
-      return { file, manifest: doc.toJS() as Manifest };
-    }),
-  );
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((doc) => {
+        assert.deepEqual(doc.errors, [], `${file} parses`);
+        return { file, manifest: doc.toJS() as Manifest };
+      }),
+    );
 }
 
 const manifest = (file: string): Manifest => {
@@ -94,7 +110,11 @@ describe('Kubernetes manifests', () => {
       assert.equal(args[args.indexOf('--run-id') + 1], '$(OFFSITE_RUN_ID)');
       const runId = container?.env?.find((e) => e.name === 'OFFSITE_RUN_ID');
       assert.equal(runId?.valueFrom?.fieldRef?.fieldPath, "metadata.labels['batch.kubernetes.io/job-name']");
-      assert.match(args[args.indexOf('--state-cache') + 1] ?? '', /shard-\$\(JOB_COMPLETION_INDEX\)-of-\d+\.jsonl$/, 'one incremental cache per shard');
+      assert.match(
+        args[args.indexOf('--state-cache') + 1] ?? '',
+        /shard-\$\(JOB_COMPLETION_INDEX\)-of-\d+\.jsonl$/,
+        'one incremental cache per shard',
+      );
     });
   }
 
@@ -151,17 +171,35 @@ describe('systemd units', () => {
 
   it('are the backup templates, their timers and the scheduler', () => {
     assert.deepEqual(units, [
-      'offsite-backup-db@.service', 'offsite-backup-db@.timer', 'offsite-backup-files@.service', 'offsite-backup-files@.timer', 'offsite-schedule.service',
+      'offsite-backup-db@.service',
+      'offsite-backup-db@.timer',
+      'offsite-backup-files@.service',
+      'offsite-backup-files@.timer',
+      'offsite-schedule.service',
     ]);
   });
 
   it('read settings from a per-environment file and run sandboxed as a throw-away user', () => {
     for (const unit of units.filter((u) => u.endsWith('.service'))) {
       const text = readFileSync(join(DEPLOY, 'systemd', unit), 'utf8');
-      for (const line of ['DynamicUser=yes', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'UMask=0077']) {
+      for (const line of [
+        'DynamicUser=yes',
+        'NoNewPrivileges=yes',
+        'ProtectSystem=strict',
+        'ProtectHome=yes',
+        'PrivateTmp=yes',
+        'CapabilityBoundingSet=',
+        'UMask=0077',
+      ]) {
         assert.match(text, new RegExp(`^${line}$`, 'm'), `${unit}: ${line}`);
       }
-      assert.match(text, unit.includes('@') ? /^EnvironmentFile=\/etc\/offsite\/%i\.env$/m : /^EnvironmentFile=\/etc\/offsite\/schedule\.env$/m, unit);
+      assert.match(
+        text,
+        unit.includes('@')
+          ? /^EnvironmentFile=\/etc\/offsite\/%i\.env$/m
+          : /^EnvironmentFile=\/etc\/offsite\/schedule\.env$/m,
+        unit,
+      );
       assert.doesNotMatch(text, /^Environment=.*(SECRET|PASSWORD|DATABASE_URL)/m, `${unit}: no secret inline`);
     }
   });
@@ -176,7 +214,12 @@ describe('systemd units', () => {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(root, 'etc/systemd/system', name), text);
     const instances = Object.keys(files).map((name) => name.replace('@.', '@production.'));
     try {
-      const { stdout, stderr } = await execFileAsync('systemd-analyze', ['verify', `--root=${root}`, '--recursive-errors=no', ...instances]);
+      const { stdout, stderr } = await execFileAsync('systemd-analyze', [
+        'verify',
+        `--root=${root}`,
+        '--recursive-errors=no',
+        ...instances,
+      ]);
       return { code: 0, output: stdout + stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -192,8 +235,14 @@ describe('systemd units', () => {
   });
 
   it('(control) systemd-analyze verify does reject a broken unit', { skip }, async () => {
-    const text = readFileSync(join(DEPLOY, 'systemd', 'offsite-backup-db@.timer'), 'utf8').replace(/^OnCalendar=.*$/m, 'OnCalendar=every full moon');
-    const result = await verify({ 'offsite-backup-db@.timer': text, 'offsite-backup-db@.service': readFileSync(join(DEPLOY, 'systemd', 'offsite-backup-db@.service'), 'utf8') });
+    const text = readFileSync(join(DEPLOY, 'systemd', 'offsite-backup-db@.timer'), 'utf8').replace(
+      /^OnCalendar=.*$/m,
+      'OnCalendar=every full moon',
+    );
+    const result = await verify({
+      'offsite-backup-db@.timer': text,
+      'offsite-backup-db@.service': readFileSync(join(DEPLOY, 'systemd', 'offsite-backup-db@.service'), 'utf8'),
+    });
     assert.notEqual(result.code, 0);
     assert.match(result.output, /Failed to parse calendar specification/);
   });
@@ -209,25 +258,48 @@ describe('Dockerfile', () => {
     const [uid] = (users[0] ?? '').slice(5).split(':');
     assert.match(uid ?? '', /^\d+$/, 'numeric, so that Kubernetes can check runAsNonRoot');
     assert.notEqual(Number(uid), 0);
-    assert.ok(instructions.indexOf(users[0] ?? '') > instructions.findLastIndex((line) => line.startsWith('FROM ')), 'USER is in the final stage');
+    assert.ok(
+      instructions.indexOf(users[0] ?? '') > instructions.findLastIndex((line) => line.startsWith('FROM ')),
+      'USER is in the final stage',
+    );
     assert.ok(instructions.includes('ENTRYPOINT ["offsite"]'));
-    assert.deepEqual(instructions.filter((line) => line.startsWith('FROM ')).map((line) => line.split(' ')[1]), ['node:${NODE_MAJOR}-bookworm-slim', 'node:${NODE_MAJOR}-bookworm-slim']);
+    assert.deepEqual(
+      instructions.filter((line) => line.startsWith('FROM ')).map((line) => line.split(' ')[1]),
+      ['node:${NODE_MAJOR}-bookworm-slim', 'node:${NODE_MAJOR}-bookworm-slim'],
+    );
     assert.match(dockerfile, /apt\.postgresql\.org\.sh -y/);
     assert.match(dockerfile, /postgresql-client-\$\{PG_MAJOR\}/);
     assert.match(dockerfile, /npm prune --omit=dev/);
   });
 
   const dockerWorks = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
-  const skip = process.env.OFFSITE_TEST_DOCKER !== '1'
-    ? 'building the image takes minutes: set OFFSITE_TEST_DOCKER=1'
-    : dockerWorks ? false : 'docker is not usable here (docker info fails)';
+  const skip =
+    process.env.OFFSITE_TEST_DOCKER !== '1'
+      ? 'building the image takes minutes: set OFFSITE_TEST_DOCKER=1'
+      : dockerWorks
+        ? false
+        : 'docker is not usable here (docker info fails)';
 
   it('builds an image that runs offsite as a non-root user', { skip, timeout: 900_000 }, async () => {
     const tag = `offsite-test:${Date.now()}`;
-    await execFileAsync('docker', ['build', '-f', 'deploy/docker/Dockerfile', '-t', tag, '.'], { cwd: REPO_DIR, maxBuffer: 64 * 1024 * 1024 });
+    await execFileAsync('docker', ['build', '-f', 'deploy/docker/Dockerfile', '-t', tag, '.'], {
+      cwd: REPO_DIR,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     try {
-      const version = await execFileAsync('docker', ['run', '--rm', '--read-only', '--tmpfs', '/tmp', tag, '--version']);
-      assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(join(REPO_DIR, 'package.json'), 'utf8')) as { version: string }).version);
+      const version = await execFileAsync('docker', [
+        'run',
+        '--rm',
+        '--read-only',
+        '--tmpfs',
+        '/tmp',
+        tag,
+        '--version',
+      ]);
+      assert.equal(
+        version.stdout.trim(),
+        (JSON.parse(readFileSync(join(REPO_DIR, 'package.json'), 'utf8')) as { version: string }).version,
+      );
       const id = await execFileAsync('docker', ['run', '--rm', '--entrypoint', 'id', tag, '-u']);
       assert.notEqual(id.stdout.trim(), '0');
       const pgDump = await execFileAsync('docker', ['run', '--rm', '--entrypoint', 'pg_dump', tag, '--version']);

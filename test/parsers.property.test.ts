@@ -25,35 +25,55 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** JSON-ish values that look a bit like manifests, so the parsers get past the first checks. */
 const manifestLike = fc.record(
-  { format: fc.constantFrom('offsite-manifest', 'other', 1), version: fc.constantFrom(1, 2, '1', null), kind: fc.constantFrom('db', 'files', 'x'), id: fc.string(), payload: fc.anything(), sealed: fc.string() },
+  {
+    format: fc.constantFrom('offsite-manifest', 'other', 1),
+    version: fc.constantFrom(1, 2, '1', null),
+    kind: fc.constantFrom('db', 'files', 'x'),
+    id: fc.string(),
+    payload: fc.anything(),
+    sealed: fc.string(),
+  },
   { requiredKeys: [] },
 );
 
 test('manifest parsers: a manifest or a ManifestError for any bytes or JSON', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.uint8Array({ maxLength: 512 }), manifestLike.map((v) => new TextEncoder().encode(JSON.stringify(v))), fc.anything().map((v) => new TextEncoder().encode(JSON.stringify(v) ?? ''))), (bytes) => {
-      for (const parse of [parseManifest, parseFilesManifest, parseSealed]) {
-        try {
-          parse(bytes);
-        } catch (error) {
-          assert.ok(error instanceof ManifestError, `${parse.name} threw ${String(error)}`);
-          assert.ok(!error.message.includes('\n'), 'one-line message');
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 512 }),
+        manifestLike.map((v) => new TextEncoder().encode(JSON.stringify(v))),
+        fc.anything().map((v) => new TextEncoder().encode(JSON.stringify(v) ?? '')),
+      ),
+      (bytes) => {
+        for (const parse of [parseManifest, parseFilesManifest, parseSealed]) {
+          try {
+            parse(bytes);
+          } catch (error) {
+            assert.ok(error instanceof ManifestError, `${parse.name} threw ${String(error)}`);
+            assert.ok(!error.message.includes('\n'), 'one-line message');
+          }
         }
-      }
-    }),
+      },
+    ),
     { numRuns: RUNS },
   );
 });
 
 test('index entries: an entry or a ManifestError for any line', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string(), fc.anything().map((v) => JSON.stringify(v) ?? '')), (line) => {
-      try {
-        parseIndexEntry(line);
-      } catch (error) {
-        assert.ok(error instanceof ManifestError, String(error));
-      }
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.anything().map((v) => JSON.stringify(v) ?? ''),
+      ),
+      (line) => {
+        try {
+          parseIndexEntry(line);
+        } catch (error) {
+          assert.ok(error instanceof ManifestError, String(error));
+        }
+      },
+    ),
     { numRuns: RUNS },
   );
 });
@@ -61,33 +81,67 @@ test('index entries: an entry or a ManifestError for any line', () => {
 test('object keys: any key is either not a backup or parses to what it names', () => {
   const segment = fc.stringMatching(/^[a-z0-9./-]{0,12}$/);
   fc.assert(
-    fc.property(fc.oneof(fc.string(), fc.tuple(segment, segment, segment).map((parts) => `prod/${parts.join('/')}`), fc.constant('prod/db/2026/11/26/20261126T100000Z-k3x9q2mf.dump.zst.age')), fc.constantFrom('', 'pre'), (key, prefix) => {
-      const parsed = parseBackupKey(key, prefix);
-      if (parsed) assert.ok(key.includes(parsed.id) && key.includes(`${parsed.environment}/${parsed.kind}/`));
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.tuple(segment, segment, segment).map((parts) => `prod/${parts.join('/')}`),
+        fc.constant('prod/db/2026/11/26/20261126T100000Z-k3x9q2mf.dump.zst.age'),
+      ),
+      fc.constantFrom('', 'pre'),
+      (key, prefix) => {
+        const parsed = parseBackupKey(key, prefix);
+        if (parsed) assert.ok(key.includes(parsed.id) && key.includes(`${parsed.environment}/${parsed.kind}/`));
+      },
+    ),
     { numRuns: RUNS },
   );
 });
 
 test('--shard: a shard with 0 <= i < n or an error saying what is expected', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string(), fc.tuple(fc.integer({ min: -5, max: 20 }), fc.integer({ min: -5, max: 20 })).map(([i, n]) => `${i}/${n}`)), (text) => {
-      try {
-        const shard = parseShard(text);
-        assert.ok(shard.index >= 0 && shard.index < shard.count);
-      } catch (error) {
-        assert.match((error as Error).message, /is not a shard/);
-      }
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.tuple(fc.integer({ min: -5, max: 20 }), fc.integer({ min: -5, max: 20 })).map(([i, n]) => `${i}/${n}`),
+      ),
+      (text) => {
+        try {
+          const shard = parseShard(text);
+          assert.ok(shard.index >= 0 && shard.index < shard.count);
+        } catch (error) {
+          assert.match((error as Error).message, /is not a shard/);
+        }
+      },
+    ),
     { numRuns: RUNS },
   );
 });
 
 test('configuration files: settings or a one-line configuration error (exit 2), whatever the YAML', () => {
-  const value = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }));
+  const value = fc.oneof(
+    fc.string(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.string(), { maxLength: 3 }),
+  );
   const document = fc.oneof(
     fc.string(),
-    fc.dictionary(fc.constantFrom('bucket', 'retentionDays', 'environments', 'ageRecipients', 'compression', 'unknownKey', 'secretAccessKey', 'schedule'), value).map((d) => JSON.stringify(d)),
+    fc
+      .dictionary(
+        fc.constantFrom(
+          'bucket',
+          'retentionDays',
+          'environments',
+          'ageRecipients',
+          'compression',
+          'unknownKey',
+          'secretAccessKey',
+          'schedule',
+        ),
+        value,
+      )
+      .map((d) => JSON.stringify(d)),
     fc.dictionary(fc.string(), fc.dictionary(fc.string(), value)).map((d) => JSON.stringify({ environments: d })),
   );
   let file = 0;
@@ -108,14 +162,20 @@ test('configuration files: settings or a one-line configuration error (exit 2), 
 
 test('openssl input: any bytes decrypt, or fail with an error; never hang', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.concat([Buffer.from('Salted__'), b]))), async (bytes) => {
-      const decrypt = createOpensslDecryptStream('password', { iterations: 1 });
-      try {
-        await Promise.all([pipeline(Readable.from([Buffer.from(bytes)]), decrypt), buffer(decrypt)]);
-      } catch (error) {
-        assert.ok(error instanceof Error && error.message.length > 0);
-      }
-    }),
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.concat([Buffer.from('Salted__'), b])),
+      ),
+      async (bytes) => {
+        const decrypt = createOpensslDecryptStream('password', { iterations: 1 });
+        try {
+          await Promise.all([pipeline(Readable.from([Buffer.from(bytes)]), decrypt), buffer(decrypt)]);
+        } catch (error) {
+          assert.ok(error instanceof Error && error.message.length > 0);
+        }
+      },
+    ),
     { numRuns: 100 },
   );
 });

@@ -50,9 +50,18 @@ export function bucketPolicy(bucket) {
         Effect: 'Deny',
         Principal: { AWS: [user('writer')] },
         Action: [
-          's3:GetObject', 's3:GetObjectVersion', 's3:GetObjectAcl', 's3:GetObjectVersionAcl',
-          's3:PutObjectAcl', 's3:PutObjectVersionAcl', 's3:PutObjectRetention', 's3:PutObjectLegalHold',
-          's3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:DeleteObject', 's3:DeleteObjectVersion',
+          's3:GetObject',
+          's3:GetObjectVersion',
+          's3:GetObjectAcl',
+          's3:GetObjectVersionAcl',
+          's3:PutObjectAcl',
+          's3:PutObjectVersionAcl',
+          's3:PutObjectRetention',
+          's3:PutObjectLegalHold',
+          's3:GetObjectRetention',
+          's3:GetObjectLegalHold',
+          's3:DeleteObject',
+          's3:DeleteObjectVersion',
           's3:BypassGovernanceRetention',
         ],
         Resource: [objects],
@@ -85,7 +94,10 @@ export function bucketPolicy(bucket) {
         Effect: 'Allow',
         Principal: { AWS: [user('reader')] },
         Action: [
-          's3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketObjectLockConfiguration', 's3:GetBucketVersioning',
+          's3:ListBucket',
+          's3:ListBucketVersions',
+          's3:GetBucketObjectLockConfiguration',
+          's3:GetBucketVersioning',
         ],
         Resource: [bucketArn],
       },
@@ -121,24 +133,28 @@ export async function configureBucket(s3, bucket, retentionDays) {
       throw new Error(`bucket ${bucket} exists without object lock; recreate the stack (scripts/stack down --purge)`);
     }
   }
-  await s3.send(new PutObjectLockConfigurationCommand({
-    Bucket: bucket,
-    ObjectLockConfiguration: {
-      ObjectLockEnabled: 'Enabled',
-      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: retentionDays } },
-    },
-  }));
+  await s3.send(
+    new PutObjectLockConfigurationCommand({
+      Bucket: bucket,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: retentionDays } },
+      },
+    }),
+  );
   // Only IgnorePublicAcls: on RGW 16.2 BlockPublicAcls blocks every PutObject and
   // BlockPublicPolicy rejects a policy naming the writer (s3-test-server.md §5 #5).
-  await s3.send(new PutPublicAccessBlockCommand({
-    Bucket: bucket,
-    PublicAccessBlockConfiguration: {
-      BlockPublicAcls: false,
-      IgnorePublicAcls: true,
-      BlockPublicPolicy: false,
-      RestrictPublicBuckets: false,
-    },
-  }));
+  await s3.send(
+    new PutPublicAccessBlockCommand({
+      Bucket: bucket,
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: false,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: false,
+        RestrictPublicBuckets: false,
+      },
+    }),
+  );
   await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(bucketPolicy(bucket)) }));
   const versioning = await s3.send(new GetBucketVersioningCommand({ Bucket: bucket }));
   if (versioning.Status !== 'Enabled') {

@@ -61,9 +61,16 @@ const bigKey = `smoke/${run}/big.bin`;
 await check(`configure ${bucket}`, () => configureBucket(admin, bucket, 1));
 
 await check('writer PutObject (CRC32, bucket-owner-full-control)', () =>
-  writer.send(new PutObjectCommand({
-    Bucket: bucket, Key: smallKey, Body: small, ChecksumAlgorithm: 'CRC32', ACL: 'bucket-owner-full-control',
-  })));
+  writer.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: smallKey,
+      Body: small,
+      ChecksumAlgorithm: 'CRC32',
+      ACL: 'bucket-owner-full-control',
+    }),
+  ),
+);
 await check('writer multipart upload (lib-storage, 12 MiB)', async () => {
   const up = new Upload({
     client: writer,
@@ -76,7 +83,13 @@ await check('writer multipart upload (lib-storage, 12 MiB)', async () => {
 await check('writer multipart upload (lib-storage, CRC32)', async () => {
   const up = new Upload({
     client: writer,
-    params: { Bucket: bucket, Key: `${bigKey}.crc`, Body: big, ChecksumAlgorithm: 'CRC32', ACL: 'bucket-owner-full-control' },
+    params: {
+      Bucket: bucket,
+      Key: `${bigKey}.crc`,
+      Body: big,
+      ChecksumAlgorithm: 'CRC32',
+      ACL: 'bucket-owner-full-control',
+    },
     partSize: 5 * 1024 * 1024,
   });
   await up.done();
@@ -85,14 +98,22 @@ await check('writer multipart upload (lib-storage, CRC32)', async () => {
 await check('writer GetObject -> 403', () => denied(writer, new GetObjectCommand({ Bucket: bucket, Key: smallKey })));
 await check('writer HeadObject -> 403', () => denied(writer, new HeadObjectCommand({ Bucket: bucket, Key: smallKey })));
 await check('writer ListObjectsV2 -> 403', () => denied(writer, new ListObjectsV2Command({ Bucket: bucket })));
-await check('writer DeleteObject -> 403', () => denied(writer, new DeleteObjectCommand({ Bucket: bucket, Key: smallKey })));
+await check('writer DeleteObject -> 403', () =>
+  denied(writer, new DeleteObjectCommand({ Bucket: bucket, Key: smallKey })),
+);
 await check('writer PutObject public-read -> 403', () =>
-  denied(writer, new PutObjectCommand({ Bucket: bucket, Key: `${smallKey}.pub`, Body: small, ACL: 'public-read' })));
+  denied(writer, new PutObjectCommand({ Bucket: bucket, Key: `${smallKey}.pub`, Body: small, ACL: 'public-read' })),
+);
 await check('writer PutObjectRetention -> 403', () =>
-  denied(writer, new PutObjectRetentionCommand({
-    Bucket: bucket, Key: smallKey,
-    Retention: { Mode: 'COMPLIANCE', RetainUntilDate: new Date(Date.now() + 3 * 86400e3) },
-  })));
+  denied(
+    writer,
+    new PutObjectRetentionCommand({
+      Bucket: bucket,
+      Key: smallKey,
+      Retention: { Mode: 'COMPLIANCE', RetainUntilDate: new Date(Date.now() + 3 * 86400e3) },
+    }),
+  ),
+);
 await check('writer GetBucketPolicy -> 403', () => denied(writer, new GetBucketPolicyCommand({ Bucket: bucket })));
 
 await check('reader GetObject (small, sha256)', async () => {
@@ -107,7 +128,9 @@ await check('reader ListObjectsV2', async () => {
   const res = await reader.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `smoke/${run}/` }));
   assert((res.Contents ?? []).length >= 3, `listed ${(res.Contents ?? []).length} objects, expected 3`);
 });
-await check('reader ListObjectVersions', () => reader.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `smoke/${run}/` })));
+await check('reader ListObjectVersions', () =>
+  reader.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `smoke/${run}/` })),
+);
 await check('reader GetObjectRetention: COMPLIANCE ~1 day (also multipart)', async () => {
   for (const Key of [smallKey, bigKey]) {
     const r = await reader.send(new GetObjectRetentionCommand({ Bucket: bucket, Key }));
@@ -122,8 +145,11 @@ await check('reader GetObjectLockConfiguration + GetBucketVersioning', async () 
   assert(v.Status === 'Enabled', `versioning ${v.Status}`);
 });
 await check('reader PutObject -> 403', () =>
-  denied(reader, new PutObjectCommand({ Bucket: bucket, Key: `${smallKey}.r`, Body: small })));
-await check('reader DeleteObject -> 403', () => denied(reader, new DeleteObjectCommand({ Bucket: bucket, Key: smallKey })));
+  denied(reader, new PutObjectCommand({ Bucket: bucket, Key: `${smallKey}.r`, Body: small })),
+);
+await check('reader DeleteObject -> 403', () =>
+  denied(reader, new DeleteObjectCommand({ Bucket: bucket, Key: smallKey })),
+);
 await check('admin GetObject of writer object', async () => {
   const res = await admin.send(new GetObjectCommand({ Bucket: bucket, Key: bigKey }));
   assert(sha256(await body(res)) === sha256(big), 'content differs');
@@ -144,7 +170,10 @@ await check('admin DeleteObject version -> 403 (COMPLIANCE)', async () => {
 // Read-only checks on the real test bucket.
 await check(`${testBucket}: policy, lock config, writer cannot list, reader can`, async () => {
   const p = JSON.parse((await admin.send(new GetBucketPolicyCommand({ Bucket: testBucket }))).Policy);
-  assert(p.Statement.some((s) => s.Sid === 'WriterDenyEverythingElse'), 'policy lacks writer deny');
+  assert(
+    p.Statement.some((s) => s.Sid === 'WriterDenyEverythingElse'),
+    'policy lacks writer deny',
+  );
   const l = await admin.send(new GetObjectLockConfigurationCommand({ Bucket: testBucket }));
   assert(l.ObjectLockConfiguration.Rule.DefaultRetention.Days === 1, 'default retention is not 1 day');
   await denied(writer, new ListObjectsV2Command({ Bucket: testBucket }));
@@ -156,7 +185,10 @@ await check('pg: DATABASE_URL connects', async () => {
   await c.connect();
   const r = await c.query('select current_user, current_database(), version()');
   await c.end();
-  assert(r.rows[0].current_database === 'offsite_demo' && r.rows[0].current_user === 'offsite', JSON.stringify(r.rows[0]));
+  assert(
+    r.rows[0].current_database === 'offsite_demo' && r.rows[0].current_user === 'offsite',
+    JSON.stringify(r.rows[0]),
+  );
 });
 
 if (failures) {

@@ -25,4 +25,5 @@ export function reporterFor(context: CliContext, json: boolean): Reporter {
 }
 
 /** Machine output when asked, or whenever stdout is not a terminal. */
-export const wantsJson = (context: CliContext, json: boolean | undefined): boolean => json === true || !context.stdout.isTTY;
+export const wantsJson = (context: CliContext, json: boolean | undefined): boolean =>
+  json === true || !context.stdout.isTTY;

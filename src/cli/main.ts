@@ -26,7 +26,10 @@ export function buildProgram(context: CliContext): Command {
     .version(TOOL_VERSION)
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (text) => context.stderr.write(text), writeOut: (text) => context.stdout.write(text) });
+    .configureOutput({
+      writeErr: (text) => context.stderr.write(text),
+      writeOut: (text) => context.stdout.write(text),
+    });
   const backup = program.command('backup').description('take a backup');
   registerBackupDb(backup, context);
   registerBackupFiles(backup, context);
@@ -60,10 +63,19 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     // `offsite list > file` on a full disk: say so in one line; the output is lost, so the command did not do its job.
-    process.stderr.write(`offsite: cannot write to standard output (${error.code ?? error.message}); the output is incomplete\n`);
+    process.stderr.write(
+      `offsite: cannot write to standard output (${error.code ?? error.message}); the output is incomplete\n`,
+    );
     process.exit(1);
   });
-  const context: CliContext = { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, now: () => new Date(), signal: abort.signal };
+  const context: CliContext = {
+    env: process.env,
+    cwd: process.cwd(),
+    stdout: process.stdout,
+    stderr: process.stderr,
+    now: () => new Date(),
+    signal: abort.signal,
+  };
   process.exitCode = await run(buildProgram(context), argv, context);
   // The result is printed. A failed or stopped job may still have requests in flight (a cut upload
   // waiting out its stall timeout, a frozen socket after SIGTERM): nothing they do matters now, so
@@ -79,7 +91,8 @@ async function run(program: Command, argv: readonly string[], context: CliContex
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version')
+        return 0;
       return 2; // commander has already printed its one-line message
     }
     if (isOffsiteError(error)) {

@@ -25,7 +25,9 @@ export function requireSetting<K extends SettingName>(settings: Settings, name: 
 export function environmentOf(settings: Settings): string {
   const environment = requireSetting(settings, 'environment');
   if (!isValidEnvironment(environment)) {
-    throw configError(`${settingLabel('environment')} "${environment}" is not a valid folder name: use letters, digits, ".", "_" or "-"`);
+    throw configError(
+      `${settingLabel('environment')} "${environment}" is not a valid folder name: use letters, digits, ".", "_" or "-"`,
+    );
   }
   return environment;
 }
@@ -45,23 +47,34 @@ export function s3SettingsOf(settings: Settings): S3Settings {
   }
   const { accessKeyId, secretAccessKey, sessionToken } = settings;
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    throw configError(`set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use the SDK's default credentials)`);
+    throw configError(
+      `set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use the SDK's default credentials)`,
+    );
   }
   return {
     region: settings.region ?? 'us-east-1',
     forcePathStyle: settings.s3ForcePathStyle ?? false,
     ...(endpoint ? { endpoint } : {}),
     ...(accessKeyId && secretAccessKey
-      ? { credentials: { accessKeyId: accessKeyId.reveal(), secretAccessKey: secretAccessKey.reveal(), ...(sessionToken ? { sessionToken: sessionToken.reveal() } : {}) } }
+      ? {
+          credentials: {
+            accessKeyId: accessKeyId.reveal(),
+            secretAccessKey: secretAccessKey.reveal(),
+            ...(sessionToken ? { sessionToken: sessionToken.reveal() } : {}),
+          },
+        }
       : {}),
   };
 }
 
 /** The encryption for new backups: age to the recipients, or openssl with the password. */
 export function encryptSpecOf(settings: Settings): EncryptSpec {
-  const scheme = settings.encryption ?? (settings.ageRecipients ? 'age' : settings.encryptionPassword ? 'openssl' : undefined);
+  const scheme =
+    settings.encryption ?? (settings.ageRecipients ? 'age' : settings.encryptionPassword ? 'openssl' : undefined);
   if (scheme === undefined) {
-    throw configError(`no encryption key: set ${settingLabel('ageRecipients')} (create one with 'offsite keys generate'), or OFFSITE_ENCRYPTION_PASSWORD with --encryption openssl`);
+    throw configError(
+      `no encryption key: set ${settingLabel('ageRecipients')} (create one with 'offsite keys generate'), or OFFSITE_ENCRYPTION_PASSWORD with --encryption openssl`,
+    );
   }
   if (scheme === 'openssl') {
     const password = settings.encryptionPassword;
@@ -80,7 +93,11 @@ export function encryptSpecOf(settings: Settings): EncryptSpec {
 }
 
 /** The database URL, refused when unparseable or when a password came on the command line. */
-export function databaseUrlOf(settings: Settings, flags: FlagValues, name: 'databaseUrl' | 'targetUrl' = 'databaseUrl'): string {
+export function databaseUrlOf(
+  settings: Settings,
+  flags: FlagValues,
+  name: 'databaseUrl' | 'targetUrl' = 'databaseUrl',
+): string {
   const url = requireSetting(settings, name).toString();
   try {
     childConnection(url);
@@ -89,14 +106,18 @@ export function databaseUrlOf(settings: Settings, flags: FlagValues, name: 'data
   }
   const flag = flags[name];
   if (typeof flag === 'string' && urlHasPassword(flag)) {
-    throw usageError(`--${SETTINGS[name].flag} must not carry a password (argv is visible to every user in ps): put it in ${SETTINGS[name].env}, PGPASSWORD or a passfile`);
+    throw usageError(
+      `--${SETTINGS[name].flag} must not carry a password (argv is visible to every user in ps): put it in ${SETTINGS[name].env}, PGPASSWORD or a passfile`,
+    );
   }
   return url;
 }
 
 /** The environment pg_dump and friends get: what libpq and the locale need, never our own secrets. */
 export function childEnvOf(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const kept = Object.entries(env).filter(([name]) => /^(PATH|HOME|USER|LANG|LC_[A-Z]+|TZ|TMPDIR|PG[A-Z]+)$/.test(name));
+  const kept = Object.entries(env).filter(([name]) =>
+    /^(PATH|HOME|USER|LANG|LC_[A-Z]+|TZ|TMPDIR|PG[A-Z]+)$/.test(name),
+  );
   return Object.fromEntries(kept);
 }
 
@@ -110,12 +131,17 @@ export function decryptSpecOf(settings: Settings): DecryptSpec {
     let text: string;
     try {
       if ((statSync(identityFile).mode & 0o077) !== 0) {
-        throw configError(`${settingLabel('ageIdentityFile')}: ${identityFile} is readable by other users; run chmod 600 ${identityFile}`);
+        throw configError(
+          `${settingLabel('ageIdentityFile')}: ${identityFile} is readable by other users; run chmod 600 ${identityFile}`,
+        );
       }
       text = readFileSync(identityFile, 'utf8');
     } catch (error) {
       if (isOffsiteError(error)) throw error;
-      throw configError(`${settingLabel('ageIdentityFile')}: cannot read ${identityFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, error);
+      throw configError(
+        `${settingLabel('ageIdentityFile')}: cannot read ${identityFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        error,
+      );
     }
     try {
       return { scheme: 'age', identities: parseAgeIdentityFile(text) };
@@ -125,7 +151,9 @@ export function decryptSpecOf(settings: Settings): DecryptSpec {
   }
   const password = settings.encryptionPassword;
   if (password) return { scheme: 'openssl', password: password.reveal(), iterations: OPENSSL_ITERATIONS };
-  throw configError(`no decryption key: set ${settingLabel('ageIdentityFile')} to the age identity file, or OFFSITE_ENCRYPTION_PASSWORD for openssl backups`);
+  throw configError(
+    `no decryption key: set ${settingLabel('ageIdentityFile')} to the age identity file, or OFFSITE_ENCRYPTION_PASSWORD for openssl backups`,
+  );
 }
 
 /** The key that signs manifests, from a file only its owner can read; none when not configured. */
@@ -133,12 +161,16 @@ export function signingKeyOf(settings: Settings): SigningKey | undefined {
   const file = settings.signingKeyFile;
   if (file === undefined) return undefined;
   try {
-    if ((statSync(file).mode & 0o077) !== 0) throw configError(`${settingLabel('signingKeyFile')}: ${file} is readable by other users; run chmod 600 ${file}`);
+    if ((statSync(file).mode & 0o077) !== 0)
+      throw configError(`${settingLabel('signingKeyFile')}: ${file} is readable by other users; run chmod 600 ${file}`);
     return parseSigningKey(readFileSync(file, 'utf8'));
   } catch (error) {
     if (isOffsiteError(error)) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw configError(`${settingLabel('signingKeyFile')}: ${code ? `cannot read ${file} (${code})` : describe(error)}`, error);
+    throw configError(
+      `${settingLabel('signingKeyFile')}: ${code ? `cannot read ${file} (${code})` : describe(error)}`,
+      error,
+    );
   }
 }
 
@@ -176,7 +208,10 @@ const MAX_PART_MIB = 5 * 1024;
 export function partSizeOf(settings: Settings): number | undefined {
   const mib = settings.partSizeMiB;
   if (mib === undefined) return undefined;
-  if (mib < MIN_PART_MIB || mib > MAX_PART_MIB) throw configError(`${settingLabel('partSizeMiB')} must be between ${MIN_PART_MIB} and ${MAX_PART_MIB} (S3's part size limits), got ${mib}`);
+  if (mib < MIN_PART_MIB || mib > MAX_PART_MIB)
+    throw configError(
+      `${settingLabel('partSizeMiB')} must be between ${MIN_PART_MIB} and ${MAX_PART_MIB} (S3's part size limits), got ${mib}`,
+    );
   return mib * 1024 * 1024;
 }
 
@@ -188,14 +223,18 @@ export function sourceS3SettingsOf(settings: Settings): S3Settings & { bucket: s
   }
   const { sourceAccessKeyId: accessKeyId, sourceSecretAccessKey: secretAccessKey } = settings;
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    throw configError('set both OFFSITE_SOURCE_ACCESS_KEY_ID and OFFSITE_SOURCE_SECRET_ACCESS_KEY, or neither (to use the SDK default credentials)');
+    throw configError(
+      'set both OFFSITE_SOURCE_ACCESS_KEY_ID and OFFSITE_SOURCE_SECRET_ACCESS_KEY, or neither (to use the SDK default credentials)',
+    );
   }
   return {
     bucket: requireSetting(settings, 'sourceBucket'),
     region: settings.sourceRegion ?? settings.region ?? 'us-east-1',
     forcePathStyle: settings.sourceS3ForcePathStyle ?? false,
     ...(endpoint ? { endpoint } : {}),
-    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId: accessKeyId.reveal(), secretAccessKey: secretAccessKey.reveal() } } : {}),
+    ...(accessKeyId && secretAccessKey
+      ? { credentials: { accessKeyId: accessKeyId.reveal(), secretAccessKey: secretAccessKey.reveal() } }
+      : {}),
   };
 }
 

@@ -12,7 +12,10 @@ export function addSettingFlags(command: Command, names: readonly SettingName[])
     const option =
       spec.type === 'boolean'
         ? new Option(`--${spec.flag} [bool]`, spec.description)
-        : new Option(`--${spec.flag} <${spec.type === 'integer' ? 'n' : 'value'}>`, `${spec.description} [${spec.env}]`);
+        : new Option(
+            `--${spec.flag} <${spec.type === 'integer' ? 'n' : 'value'}>`,
+            `${spec.description} [${spec.env}]`,
+          );
     if (spec.type === 'list') option.argParser(collect);
     command.addOption(option);
   }

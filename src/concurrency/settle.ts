@@ -19,7 +19,9 @@ export async function settleTogether<T extends readonly unknown[]>(
     }),
   );
   const results = await Promise.allSettled(watched);
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  const failures = results
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r) => r.reason as unknown);
   if (failures.length === 0) return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
   throw failures.reduce((best, error) => (rank(error) > rank(best) ? error : best));
 }

@@ -36,7 +36,11 @@ export function loadSettings(input: LoadInput): Settings {
     const envValue = nonEmpty(input.env[spec.env]);
     const fromFile = fileValues[name];
     const [raw, source] =
-      flag !== undefined ? [flag, `--${spec.flag}`] : envValue !== undefined ? [envValue, spec.env] : [fromFile, `${spec.name} in the config file`];
+      flag !== undefined
+        ? [flag, `--${spec.flag}`]
+        : envValue !== undefined
+          ? [envValue, spec.env]
+          : [fromFile, `${spec.name} in the config file`];
     if (raw === undefined) continue;
     settings[name] = convert(spec, raw, source);
   }
@@ -90,15 +94,21 @@ function readConfigFile(input: LoadInput, environmentName: string | undefined): 
   checkKeys(top, path, 'top level');
   if (environments === undefined) return top;
   if (!isRecord(environments)) throw configError(`${path}: "environments" must map environment names to settings`);
-  const chosen = environmentName ?? (typeof top.environment === 'string' ? top.environment : undefined) ?? soleKey(environments);
+  const chosen =
+    environmentName ?? (typeof top.environment === 'string' ? top.environment : undefined) ?? soleKey(environments);
   if (chosen === undefined) {
-    throw configError(`${path} has several environments (${Object.keys(environments).join(', ')}): choose one with OFFSITE_ENVIRONMENT or --environment`);
+    throw configError(
+      `${path} has several environments (${Object.keys(environments).join(', ')}): choose one with OFFSITE_ENVIRONMENT or --environment`,
+    );
   }
   const section = environments[chosen];
   if (section === undefined) {
-    throw configError(`environment "${chosen}" is not in ${path} (it has: ${Object.keys(environments).join(', ') || 'none'})`);
+    throw configError(
+      `environment "${chosen}" is not in ${path} (it has: ${Object.keys(environments).join(', ') || 'none'})`,
+    );
   }
-  if (section !== null && !isRecord(section)) throw configError(`${path}: environments.${chosen} must be a mapping of settings`);
+  if (section !== null && !isRecord(section))
+    throw configError(`${path}: environments.${chosen} must be a mapping of settings`);
   const values = { ...top, ...(section ?? {}), environment: chosen };
   checkKeys(values, path, `environments.${chosen}`);
   return values;
@@ -109,11 +119,18 @@ export const SCHEDULE_SECTION = 'schedule';
 
 /** `--config FILE`, else OFFSITE_CONFIG, else ./offsite.yaml when it exists. */
 export function configFilePath(input: Pick<LoadInput, 'configFile' | 'env' | 'cwd'>): string | undefined {
-  return input.configFile ?? nonEmpty(input.env.OFFSITE_CONFIG) ?? (existsSync(`${input.cwd}/${DEFAULT_CONFIG_FILE}`) ? `${input.cwd}/${DEFAULT_CONFIG_FILE}` : undefined);
+  return (
+    input.configFile ??
+    nonEmpty(input.env.OFFSITE_CONFIG) ??
+    (existsSync(`${input.cwd}/${DEFAULT_CONFIG_FILE}`) ? `${input.cwd}/${DEFAULT_CONFIG_FILE}` : undefined)
+  );
 }
 
 /** A top-level section of the config file as written (undefined when absent), and the file's path. */
-export function readConfigSection(input: Pick<LoadInput, 'configFile' | 'env' | 'cwd'>, name: string): { path: string; value: unknown } | undefined {
+export function readConfigSection(
+  input: Pick<LoadInput, 'configFile' | 'env' | 'cwd'>,
+  name: string,
+): { path: string; value: unknown } | undefined {
   const path = configFilePath(input);
   if (path === undefined) return undefined;
   const value = parseConfigDocument(path)[name];
@@ -132,7 +149,10 @@ function parseConfigDocument(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw configError(`cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}; check --config or OFFSITE_CONFIG`, error);
+    throw configError(
+      `cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}; check --config or OFFSITE_CONFIG`,
+      error,
+    );
   }
   let document: unknown;
   try {
@@ -150,14 +170,26 @@ function checkKeys(values: Record<string, unknown>, path: string, where: string)
   for (const key of Object.keys(values)) {
     const spec = (SETTINGS as Record<string, SettingSpec>)[key];
     if (!spec) throw configError(`${path}: unknown setting "${key}" at ${where} (known: ${SETTING_NAMES.join(', ')})`);
-    if (spec.secret) throw configError(`${path}: ${key} is a secret and cannot be set in the config file; set ${spec.env} in the environment`);
-    if (spec.name.endsWith('Url') && typeof values[key] === 'string' && /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(values[key])) {
-      throw configError(`${path}: ${key} carries a password; config files end up in repositories: put the password in ${spec.env}, PGPASSWORD or a passfile`);
+    if (spec.secret)
+      throw configError(
+        `${path}: ${key} is a secret and cannot be set in the config file; set ${spec.env} in the environment`,
+      );
+    if (
+      spec.name.endsWith('Url') &&
+      typeof values[key] === 'string' &&
+      /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(values[key])
+    ) {
+      throw configError(
+        `${path}: ${key} carries a password; config files end up in repositories: put the password in ${spec.env}, PGPASSWORD or a passfile`,
+      );
     }
   }
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const soleKey = (record: Record<string, unknown>): string | undefined => (Object.keys(record).length === 1 ? Object.keys(record)[0] : undefined);
-const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value.trim() === '' ? undefined : value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const soleKey = (record: Record<string, unknown>): string | undefined =>
+  Object.keys(record).length === 1 ? Object.keys(record)[0] : undefined;
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value.trim() === '' ? undefined : value;
 const pick = (value: RawValue | undefined): string | undefined => (typeof value === 'string' ? value : undefined);

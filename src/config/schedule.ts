@@ -51,7 +51,10 @@ const DEFAULT_ALARM_TIMEOUT = '10s';
 const duration = z.union([z.string(), z.number().nonnegative()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration like 30s, 5m, 2h or 1d (or a number of seconds)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is not a duration like 30s, 5m, 2h or 1d (or a number of seconds)`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -74,7 +77,9 @@ const jobSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"'),
     kind: z.enum(JOB_KIND_NAMES),
-    environment: z.string().refine(isValidEnvironment, 'is not a valid environment folder name: use letters, digits, ".", "_" or "-"'),
+    environment: z
+      .string()
+      .refine(isValidEnvironment, 'is not a valid environment folder name: use letters, digits, ".", "_" or "-"'),
     cron: z.string(),
     timezone: z.string().default('UTC'),
     retry: retrySchema.optional(),
@@ -83,11 +88,19 @@ const jobSchema = z
   })
   .superRefine((job, ctx) => {
     const problem = cronProblem(job.cron, job.timezone);
-    if (problem) ctx.addIssue({ code: 'custom', path: [problem.startsWith('time zone') ? 'timezone' : 'cron'], message: problem });
+    if (problem)
+      ctx.addIssue({ code: 'custom', path: [problem.startsWith('time zone') ? 'timezone' : 'cron'], message: problem });
   });
 const scheduleSchema = z
   .strictObject({
-    listen: z.union([z.literal(false), z.string().refine((text) => parseListenAddress(text) !== undefined, 'must be host:port, like 127.0.0.1:9464, or false')]).optional(),
+    listen: z
+      .union([
+        z.literal(false),
+        z
+          .string()
+          .refine((text) => parseListenAddress(text) !== undefined, 'must be host:port, like 127.0.0.1:9464, or false'),
+      ])
+      .optional(),
     stateDir: z.string().min(1).optional(),
     shutdownGrace: duration.optional(),
     retry: retrySchema.optional(),
@@ -97,7 +110,12 @@ const scheduleSchema = z
   .superRefine((schedule, ctx) => {
     const seen = new Set<string>();
     schedule.jobs.forEach((job, index) => {
-      if (seen.has(job.name)) ctx.addIssue({ code: 'custom', path: ['jobs', index, 'name'], message: `"${job.name}" is used by another job; names must be unique` });
+      if (seen.has(job.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['jobs', index, 'name'],
+          message: `"${job.name}" is used by another job; names must be unique`,
+        });
       seen.add(job.name);
     });
   });
@@ -113,13 +131,21 @@ export interface ScheduleOverrides {
  * The schedule section of the config file, with defaults filled in.
  * @throws OffsiteError (config) naming the file and the field.
  */
-export function loadScheduleConfig(input: Pick<LoadInput, 'configFile' | 'env' | 'cwd'>, overrides: ScheduleOverrides = {}): ScheduleConfig {
+export function loadScheduleConfig(
+  input: Pick<LoadInput, 'configFile' | 'env' | 'cwd'>,
+  overrides: ScheduleOverrides = {},
+): ScheduleConfig {
   const section = readConfigSection(input, SCHEDULE_SECTION);
-  if (section === undefined) throw configError(`no "${SCHEDULE_SECTION}:" section with jobs in the config file; see docs/schedule.md (config file: --config, OFFSITE_CONFIG or ./offsite.yaml)`);
+  if (section === undefined)
+    throw configError(
+      `no "${SCHEDULE_SECTION}:" section with jobs in the config file; see docs/schedule.md (config file: --config, OFFSITE_CONFIG or ./offsite.yaml)`,
+    );
   const result = scheduleSchema.safeParse(section.value);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const field = [SCHEDULE_SECTION, ...(issue?.path ?? [])].map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`)).join('');
+    const field = [SCHEDULE_SECTION, ...(issue?.path ?? [])]
+      .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
+      .join('');
     throw configError(`${section.path}: ${field}: ${issue?.message ?? 'invalid'}`);
   }
   return resolve(result.data, section.path, input.env, overrides);
@@ -182,7 +208,8 @@ export function alarmUrls(job: JobConfig, env: NodeJS.ProcessEnv): { webhook?: S
     if (name === undefined) return undefined;
     const value = env[name]?.trim();
     if (!value) throw configError(`schedule job "${job.name}": alarms.${field} names ${name}, which is not set`);
-    if (!/^https?:\/\/[^/\s]+/i.test(value)) throw configError(`schedule job "${job.name}": ${name} (alarms.${field}) is not an http(s) URL`);
+    if (!/^https?:\/\/[^/\s]+/i.test(value))
+      throw configError(`schedule job "${job.name}": ${name} (alarms.${field}) is not an http(s) URL`);
     return new Secret(value);
   };
   const webhook = read('webhookUrlEnv', job.alarms.webhookUrlEnv);

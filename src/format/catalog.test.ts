@@ -15,7 +15,10 @@ const day = 'production/db/2026/11/26';
 describe('catalog', () => {
   it('parses payload and manifest keys, with and without a prefix', () => {
     assert.deepEqual(parseBackupKey(`${day}/20261126T100000Z-abcdefgh.dump.zst.age`, ''), {
-      environment: 'production', kind: 'db', id: '20261126T100000Z-abcdefgh', role: 'payload',
+      environment: 'production',
+      kind: 'db',
+      id: '20261126T100000Z-abcdefgh',
+      role: 'payload',
       shape: { format: 'custom', compression: 'zstd', encryption: 'age' },
     });
     assert.equal(parseBackupKey(`team/${day}/20261126T100000Z-abcdefgh.manifest.json`, 'team')?.role, 'manifest');
@@ -23,7 +26,12 @@ describe('catalog', () => {
   });
 
   it('ignores keys that are not Offsite backups', () => {
-    for (const key of ['production/database/2022-06-01--13-00-02.sql.encrypted', `${day}/notes.txt`, `${day}/20261126T100000Z-abcdefgh.dump`, 'other/prefix/x']) {
+    for (const key of [
+      'production/database/2022-06-01--13-00-02.sql.encrypted',
+      `${day}/notes.txt`,
+      `${day}/20261126T100000Z-abcdefgh.dump`,
+      'other/prefix/x',
+    ]) {
       assert.equal(parseBackupKey(key, ''), undefined, key);
     }
   });
@@ -38,11 +46,14 @@ describe('catalog', () => {
       ],
       '',
     );
-    assert.deepEqual(catalog.map((e) => [e.id, e.status]), [
-      ['20261126T120000Z-cccccccc', 'corrupt'],
-      ['20261126T110000Z-bbbbbbbb', 'incomplete'],
-      ['20261126T100000Z-aaaaaaaa', 'complete'],
-    ]);
+    assert.deepEqual(
+      catalog.map((e) => [e.id, e.status]),
+      [
+        ['20261126T120000Z-cccccccc', 'corrupt'],
+        ['20261126T110000Z-bbbbbbbb', 'incomplete'],
+        ['20261126T100000Z-aaaaaaaa', 'complete'],
+      ],
+    );
   });
 
   it('of two backups started in the same second, puts the one written last first, whatever their ids', () => {
@@ -55,12 +66,21 @@ describe('catalog', () => {
       ],
       '',
     );
-    assert.deepEqual(catalog.map((e) => e.id), ['20261126T100000Z-aaaaaaaa', '20261126T100000Z-zzzzzzzz']);
+    assert.deepEqual(
+      catalog.map((e) => e.id),
+      ['20261126T100000Z-aaaaaaaa', '20261126T100000Z-zzzzzzzz'],
+    );
   });
 
   it('shows each version of a key written twice, the newer first', () => {
     const key = `${day}/20261126T100000Z-aaaaaaaa.dump.zst.age`;
-    const catalog = buildCatalog([version(key, 1, 'old'), version(key, 5, 'new'), version(`${day}/20261126T100000Z-aaaaaaaa.manifest.json`, 2)], '');
-    assert.deepEqual(catalog.map((e) => e.payload?.versionId), ['new', 'old']);
+    const catalog = buildCatalog(
+      [version(key, 1, 'old'), version(key, 5, 'new'), version(`${day}/20261126T100000Z-aaaaaaaa.manifest.json`, 2)],
+      '',
+    );
+    assert.deepEqual(
+      catalog.map((e) => e.payload?.versionId),
+      ['new', 'old'],
+    );
   });
 });

@@ -24,12 +24,15 @@ export interface CatalogEntry {
 
 const DATE = String.raw`\d{4}\/\d{2}\/\d{2}`;
 const ID = String.raw`\d{8}T\d{6}Z-[a-z2-9]{8}`;
-const DB_KEY = new RegExp(String.raw`^([^/]+)\/db\/${DATE}\/(${ID})(?:(\.manifest\.json)|(\.dump|\.sql)(\.zst|\.gz)?(\.age|\.enc))$`);
-const FILES_KEY = new RegExp(String.raw`^([^/]+)\/files\/snapshots\/${DATE}\/(${ID})(?:\.shard-(\d+)-of-(\d+)\.run-([0-9a-f]{12}))?(?:(\.manifest\.json)|\.index\.jsonl\.zst(\.age|\.enc))$`);
+const DB_KEY = new RegExp(
+  String.raw`^([^/]+)\/db\/${DATE}\/(${ID})(?:(\.manifest\.json)|(\.dump|\.sql)(\.zst|\.gz)?(\.age|\.enc))$`,
+);
+const FILES_KEY = new RegExp(
+  String.raw`^([^/]+)\/files\/snapshots\/${DATE}\/(${ID})(?:\.shard-(\d+)-of-(\d+)\.run-([0-9a-f]{12}))?(?:(\.manifest\.json)|\.index\.jsonl\.zst(\.age|\.enc))$`,
+);
 
 type ParsedKey = { environment: string; kind: BackupKind; id: string; part?: CatalogEntry['part'] } & (
-  | { role: 'manifest' }
-  | { role: 'payload'; shape: PayloadShape }
+  { role: 'manifest' } | { role: 'payload'; shape: PayloadShape }
 );
 
 /** What a key under the prefix holds, or undefined for keys that are not Offsite backups. */
@@ -61,9 +64,18 @@ function parseFilesKey(rest: string): ParsedKey | undefined {
   if (!match?.[1] || !match[2]) return undefined;
   const shard = match[3] && match[4] ? { index: Number(match[3]), count: Number(match[4]) } : { index: 0, count: 1 };
   if (shard.index >= shard.count) return undefined;
-  const base = { environment: match[1], kind: 'files' as const, id: match[2], part: { shard, runHash: match[5] ?? null } };
+  const base = {
+    environment: match[1],
+    kind: 'files' as const,
+    id: match[2],
+    part: { shard, runHash: match[5] ?? null },
+  };
   if (match[6]) return { ...base, role: 'manifest' };
-  return { ...base, role: 'payload', shape: { format: 'files-index', compression: 'zstd', encryption: match[7] === '.age' ? 'age' : 'openssl' } };
+  return {
+    ...base,
+    role: 'payload',
+    shape: { format: 'files-index', compression: 'zstd', encryption: match[7] === '.age' ? 'age' : 'openssl' },
+  };
 }
 
 /**
@@ -71,12 +83,29 @@ function parseFilesKey(rest: string): ParsedKey | undefined {
  * plus one for a manifest whose payload is gone. Newest first.
  */
 export function buildCatalog(versions: Iterable<ObjectVersion>, prefix: string): CatalogEntry[] {
-  const groups = new Map<string, { environment: string; kind: BackupKind; id: string; part?: CatalogEntry['part']; payloads: CatalogEntry['payload'][]; manifests: ObjectVersion[] }>();
+  const groups = new Map<
+    string,
+    {
+      environment: string;
+      kind: BackupKind;
+      id: string;
+      part?: CatalogEntry['part'];
+      payloads: CatalogEntry['payload'][];
+      manifests: ObjectVersion[];
+    }
+  >();
   for (const version of versions) {
     const parsed = parseBackupKey(version.key, prefix);
     if (!parsed) continue;
     const groupKey = `${parsed.environment}\u0000${parsed.kind}\u0000${parsed.id}`;
-    const group = groups.get(groupKey) ?? { environment: parsed.environment, kind: parsed.kind, id: parsed.id, ...(parsed.part ? { part: parsed.part } : {}), payloads: [], manifests: [] };
+    const group = groups.get(groupKey) ?? {
+      environment: parsed.environment,
+      kind: parsed.kind,
+      id: parsed.id,
+      ...(parsed.part ? { part: parsed.part } : {}),
+      payloads: [],
+      manifests: [],
+    };
     groups.set(groupKey, group);
     if (parsed.role === 'manifest') group.manifests.push(version);
     else group.payloads.push({ ...version, shape: parsed.shape });
@@ -85,20 +114,34 @@ export function buildCatalog(versions: Iterable<ObjectVersion>, prefix: string):
   for (const group of groups.values()) {
     const time = backupIdTime(group.id) ?? new Date(0);
     const manifest = newest(group.manifests);
-    const base = { environment: group.environment, kind: group.kind, id: group.id, time, ...(manifest ? { manifest } : {}), ...(group.part ? { part: group.part } : {}) };
+    const base = {
+      environment: group.environment,
+      kind: group.kind,
+      id: group.id,
+      time,
+      ...(manifest ? { manifest } : {}),
+      ...(group.part ? { part: group.part } : {}),
+    };
     if (group.payloads.length === 0) {
       entries.push({ ...base, status: 'corrupt', problem: 'the manifest has no payload' });
       continue;
     }
     for (const payload of group.payloads) {
-      entries.push(manifest ? { ...base, status: 'complete', payload } : { ...base, status: 'incomplete', problem: 'no manifest (the backup failed or is still running)', payload });
+      entries.push(
+        manifest
+          ? { ...base, status: 'complete', payload }
+          : { ...base, status: 'incomplete', problem: 'no manifest (the backup failed or is still running)', payload },
+      );
     }
   }
   return entries.sort(newestFirst);
 }
 
 function newest(versions: ObjectVersion[]): ObjectVersion | undefined {
-  return versions.reduce<ObjectVersion | undefined>((best, v) => (best === undefined || v.lastModified > best.lastModified ? v : best), undefined);
+  return versions.reduce<ObjectVersion | undefined>(
+    (best, v) => (best === undefined || v.lastModified > best.lastModified ? v : best),
+    undefined,
+  );
 }
 
 const lastWrite = (entry: CatalogEntry): number => (entry.manifest ?? entry.payload)?.lastModified.getTime() ?? 0;

@@ -26,7 +26,13 @@ export function filesSnapshots(catalog: readonly CatalogEntry[], environment: st
   const snapshots = [...groups.entries()].map(([id, parts]): FilesSnapshot => {
     const time = new Date(Math.min(...parts.map((p) => p.time.getTime())));
     const problem = snapshotProblem(parts);
-    return { environment, id, time, parts: [...parts].sort((a, b) => (a.part?.shard.index ?? 0) - (b.part?.shard.index ?? 0)), ...(problem ? { problem } : {}) };
+    return {
+      environment,
+      id,
+      time,
+      parts: [...parts].sort((a, b) => (a.part?.shard.index ?? 0) - (b.part?.shard.index ?? 0)),
+      ...(problem ? { problem } : {}),
+    };
   });
   return snapshots.sort((a, b) => b.time.getTime() - a.time.getTime() || b.id.localeCompare(a.id));
 }
@@ -40,7 +46,8 @@ function snapshotProblem(parts: CatalogEntry[]): string | undefined {
   if (complete.length !== parts.length) return 'its parts disagree on the number of shards';
   if (indices.size !== parts.length) return 'two parts claim the same shard (the run id was reused)';
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !indices.has(i));
-  if (missing.length > 0) return `shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} missing (failed or still running)`;
+  if (missing.length > 0)
+    return `shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} missing (failed or still running)`;
   return undefined;
 }
 

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { blobCompressionFor, blobKey, isValidRunId, parseShard, runHash, shardOfKey, snapshotPartKeys } from './files-layout.js';
+import {
+  blobCompressionFor,
+  blobKey,
+  isValidRunId,
+  parseShard,
+  runHash,
+  shardOfKey,
+  snapshotPartKeys,
+} from './files-layout.js';
 import { parseBackupKey } from './catalog.js';
 
 const location = { prefix: 'backups', environment: 'production' };
@@ -18,15 +26,25 @@ test('snapshot part keys: unsharded parts are named by their id, shards also by 
   assert.equal(plain.manifest, `backups/production/files/snapshots/2026/11/26/${ID}.manifest.json`);
   assert.equal(plain.index, `backups/production/files/snapshots/2026/11/26/${ID}.index.jsonl.zst.age`);
   const shard = snapshotPartKeys(location, ID, { id: 'ci-run-42', shard: { index: 1, count: 4 } }, 'openssl');
-  assert.equal(shard.manifest, `backups/production/files/snapshots/2026/11/26/${ID}.shard-1-of-4.run-${runHash('ci-run-42')}.manifest.json`);
-  assert.deepEqual(parseBackupKey(shard.manifest, 'backups'), { environment: 'production', kind: 'files', id: ID, part: { shard: { index: 1, count: 4 }, runHash: runHash('ci-run-42') }, role: 'manifest' });
+  assert.equal(
+    shard.manifest,
+    `backups/production/files/snapshots/2026/11/26/${ID}.shard-1-of-4.run-${runHash('ci-run-42')}.manifest.json`,
+  );
+  assert.deepEqual(parseBackupKey(shard.manifest, 'backups'), {
+    environment: 'production',
+    kind: 'files',
+    id: ID,
+    part: { shard: { index: 1, count: 4 }, runHash: runHash('ci-run-42') },
+    role: 'manifest',
+  });
   assert.equal(parseBackupKey(shard.index, 'backups')?.role, 'payload');
   assert.equal(parseBackupKey(blobKey(location, ID, 'zstd', 'age'), 'backups'), undefined, 'blobs are not backups');
 });
 
 test('shards split keys evenly and stably', () => {
   const counts = [0, 0, 0, 0];
-  for (let i = 0; i < 4000; i += 1) counts[shardOfKey(`folder/file ${i}.jpg`, 4)] = (counts[shardOfKey(`folder/file ${i}.jpg`, 4)] ?? 0) + 1;
+  for (let i = 0; i < 4000; i += 1)
+    counts[shardOfKey(`folder/file ${i}.jpg`, 4)] = (counts[shardOfKey(`folder/file ${i}.jpg`, 4)] ?? 0) + 1;
   for (const count of counts) assert.ok(count > 850 && count < 1150, `uneven shards: ${counts.join(', ')}`);
   assert.equal(shardOfKey('a/b', 7), shardOfKey('a/b', 7));
   assert.equal(shardOfKey('anything', 1), 0);
@@ -35,7 +53,8 @@ test('shards split keys evenly and stably', () => {
 test('--shard is i/n with 0 <= i < n', () => {
   assert.deepEqual(parseShard('0/2'), { index: 0, count: 2 });
   assert.deepEqual(parseShard(' 3/4 '), { index: 3, count: 4 });
-  for (const bad of ['2/2', '1', '-1/2', '1/0', 'a/b', '1/2/3', '']) assert.throws(() => parseShard(bad), /is not a shard/);
+  for (const bad of ['2/2', '1', '-1/2', '1/0', 'a/b', '1/2/3', ''])
+    assert.throws(() => parseShard(bad), /is not a shard/);
 });
 
 test('run ids are short, safe words', () => {

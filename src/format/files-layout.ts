@@ -37,7 +37,13 @@ export const blobsFolder = (location: FilesLocation): string => `${filesFolder(l
 const encryptionExtension = (encryption: Encryption): string => (encryption === 'age' ? '.age' : '.enc');
 
 /** A new blob key under the part that writes it: random, so shards and retries never collide. */
-export function blobKey(location: FilesLocation, partId: string, compression: BlobCompression, encryption: Encryption, random: Uint8Array = randomBytes(16)): string {
+export function blobKey(
+  location: FilesLocation,
+  partId: string,
+  compression: BlobCompression,
+  encryption: Encryption,
+  random: Uint8Array = randomBytes(16),
+): string {
   const time = partTime(partId);
   const name = Array.from(random.subarray(0, 16), (byte) => BLOB_ALPHABET[byte % BLOB_ALPHABET.length]).join('');
   return `${blobsFolder(location)}${dateFolder(time)}${partId}/${name}${compression === 'zstd' ? '.zst' : ''}${encryptionExtension(encryption)}`;
@@ -49,8 +55,14 @@ export function runHash(runId: string): string {
 }
 
 /** The keys of one snapshot part: its encrypted index and its manifest (written last). */
-export function snapshotPartKeys(location: FilesLocation, partId: string, run: { id: string; shard: Shard }, encryption: Encryption): { index: string; manifest: string } {
-  const shardTag = run.shard.count === 1 ? '' : `.shard-${run.shard.index}-of-${run.shard.count}.run-${runHash(run.id)}`;
+export function snapshotPartKeys(
+  location: FilesLocation,
+  partId: string,
+  run: { id: string; shard: Shard },
+  encryption: Encryption,
+): { index: string; manifest: string } {
+  const shardTag =
+    run.shard.count === 1 ? '' : `.shard-${run.shard.index}-of-${run.shard.count}.run-${runHash(run.id)}`;
   const base = `${snapshotsFolder(location)}${dateFolder(partTime(partId))}${partId}${shardTag}`;
   return { index: `${base}.index.jsonl.zst${encryptionExtension(encryption)}`, manifest: `${base}.manifest.json` };
 }
@@ -74,15 +86,18 @@ export function parseShard(text: string): Shard {
   const match = /^(\d{1,4})\/(\d{1,4})$/.exec(text.trim());
   const index = Number(match?.[1]);
   const count = Number(match?.[2]);
-  if (!match || count < 1 || index >= count) throw new Error(`"${text}" is not a shard: write i/n with 0 <= i < n, e.g. 0/4`);
+  if (!match || count < 1 || index >= count)
+    throw new Error(`"${text}" is not a shard: write i/n with 0 <= i < n, e.g. 0/4`);
   return { index, count };
 }
 
 /** Whether a text can be a run id shared by the shards of one run: 1-64 of letters, digits, ".", "_", "-". */
 export const isValidRunId = (text: string): boolean => RUN_ID_PATTERN.test(text);
 
-const STORED_TYPES = /^(image\/(jpeg|png|gif|webp|avif|heic|heif)|video\/|audio\/|application\/(zip|gzip|x-gzip|zstd|x-7z-compressed|x-rar-compressed|x-bzip2|x-xz|pdf|vnd\.openxmlformats-officedocument\.|vnd\.oasis\.opendocument\.|epub\+zip|java-archive|x-compress|wasm|octet-stream-compressed))/i;
-const STORED_EXTENSIONS = /\.(jpe?g|png|gif|webp|avif|heic|heif|mp[34]|m4[av]|mov|webm|mkv|avi|ogg|opus|flac|aac|zip|gz|tgz|zst|bz2|xz|7z|rar|pdf|docx|xlsx|pptx|odt|ods|odp|epub|jar|apk|woff2?)$/i;
+const STORED_TYPES =
+  /^(image\/(jpeg|png|gif|webp|avif|heic|heif)|video\/|audio\/|application\/(zip|gzip|x-gzip|zstd|x-7z-compressed|x-rar-compressed|x-bzip2|x-xz|pdf|vnd\.openxmlformats-officedocument\.|vnd\.oasis\.opendocument\.|epub\+zip|java-archive|x-compress|wasm|octet-stream-compressed))/i;
+const STORED_EXTENSIONS =
+  /\.(jpe?g|png|gif|webp|avif|heic|heif|mp[34]|m4[av]|mov|webm|mkv|avi|ogg|opus|flac|aac|zip|gz|tgz|zst|bz2|xz|7z|rar|pdf|docx|xlsx|pptx|odt|ods|odp|epub|jar|apk|woff2?)$/i;
 
 /** Compression only where it helps: formats that are already compressed are stored as they are. */
 export function blobCompressionFor(key: string, contentType: string | undefined): BlobCompression {

@@ -7,12 +7,25 @@
  */
 import { z } from 'zod';
 import {
-  checkFormat, encryptionSchema, signatureSchema, isoTime, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestError, parseJson, retentionSchema, sha256Hex, toolSchema, validate,
+  checkFormat,
+  encryptionSchema,
+  signatureSchema,
+  isoTime,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  ManifestError,
+  parseJson,
+  retentionSchema,
+  sha256Hex,
+  toolSchema,
+  validate,
 } from './manifest.js';
 
 export const INDEX_FORMAT = 'offsite-files-index';
 
-const shardSchema = z.strictObject({ index: z.number().int().nonnegative(), count: z.number().int().positive() }).refine((s) => s.index < s.count, 'shard index must be below the count');
+const shardSchema = z
+  .strictObject({ index: z.number().int().nonnegative(), count: z.number().int().positive() })
+  .refine((s) => s.index < s.count, 'shard index must be below the count');
 
 const filesPlainSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
@@ -79,7 +92,11 @@ const entrySchema = z.strictObject({
   blob: blobSchema,
 });
 
-const indexHeaderSchema = z.strictObject({ format: z.literal(INDEX_FORMAT), version: z.literal(1), snapshot: z.string() });
+const indexHeaderSchema = z.strictObject({
+  format: z.literal(INDEX_FORMAT),
+  version: z.literal(1),
+  snapshot: z.string(),
+});
 
 export type FilesManifest = z.infer<typeof filesPlainSchema>;
 export type FilesSealed = z.infer<typeof filesSealedSchema>;
@@ -90,27 +107,33 @@ export type ObjectHeaders = z.infer<typeof headersSchema>;
 export const encodeFilesManifest = (manifest: FilesManifest): Uint8Array =>
   new TextEncoder().encode(`${JSON.stringify(filesPlainSchema.parse(manifest), null, 2)}\n`);
 
-export const encodeFilesSealed = (contents: FilesSealed): Uint8Array => new TextEncoder().encode(JSON.stringify(filesSealedSchema.parse(contents)));
+export const encodeFilesSealed = (contents: FilesSealed): Uint8Array =>
+  new TextEncoder().encode(JSON.stringify(filesSealedSchema.parse(contents)));
 
 /** @throws ManifestError naming what is wrong. */
-export const parseFilesManifest = (bytes: Uint8Array): FilesManifest => validate(filesPlainSchema, checkFormat(parseJson(bytes, 'manifest')), 'manifest');
+export const parseFilesManifest = (bytes: Uint8Array): FilesManifest =>
+  validate(filesPlainSchema, checkFormat(parseJson(bytes, 'manifest')), 'manifest');
 
 /** @throws ManifestError naming what is wrong. */
-export const parseFilesSealed = (bytes: Uint8Array): FilesSealed => validate(filesSealedSchema, parseJson(bytes, 'sealed manifest part'), 'sealed manifest part');
+export const parseFilesSealed = (bytes: Uint8Array): FilesSealed =>
+  validate(filesSealedSchema, parseJson(bytes, 'sealed manifest part'), 'sealed manifest part');
 
 /** The index's first line: what it is and which snapshot part it belongs to. */
-export const encodeIndexHeader = (snapshot: string): string => `${JSON.stringify({ format: INDEX_FORMAT, version: 1, snapshot })}\n`;
+export const encodeIndexHeader = (snapshot: string): string =>
+  `${JSON.stringify({ format: INDEX_FORMAT, version: 1, snapshot })}\n`;
 
 export const encodeIndexEntry = (entry: IndexEntry): string => `${JSON.stringify(entrySchema.parse(entry))}\n`;
 
 /** @throws ManifestError when the line is not this part's index header. */
 export function parseIndexHeader(line: string, snapshot: string): void {
   const header = validate(indexHeaderSchema, parseJsonLine(line, 'index header'), 'index header');
-  if (header.snapshot !== snapshot) throw new ManifestError(`the index belongs to snapshot part ${header.snapshot}, not ${snapshot}`);
+  if (header.snapshot !== snapshot)
+    throw new ManifestError(`the index belongs to snapshot part ${header.snapshot}, not ${snapshot}`);
 }
 
 /** @throws ManifestError naming the bad field. */
-export const parseIndexEntry = (line: string): IndexEntry => validate(entrySchema, parseJsonLine(line, 'index entry'), 'index entry');
+export const parseIndexEntry = (line: string): IndexEntry =>
+  validate(entrySchema, parseJsonLine(line, 'index entry'), 'index entry');
 
 function parseJsonLine(line: string, what: string): unknown {
   try {

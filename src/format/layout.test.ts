@@ -12,10 +12,14 @@ describe('layout', () => {
 
   it('round-trips the time of any id between 1970 and 9999', () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date(0), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }), fc.uint8Array({ minLength: 8, maxLength: 8 }), (time, random) => {
-        const id = newBackupId(time, random);
-        assert.equal(backupIdTime(id)?.getTime(), Math.floor(time.getTime() / 1000) * 1000);
-      }),
+      fc.property(
+        fc.date({ min: new Date(0), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }),
+        fc.uint8Array({ minLength: 8, maxLength: 8 }),
+        (time, random) => {
+          const id = newBackupId(time, random);
+          assert.equal(backupIdTime(id)?.getTime(), Math.floor(time.getTime() / 1000) * 1000);
+        },
+      ),
     );
   });
 
@@ -54,6 +58,13 @@ describe('layout', () => {
   });
 
   it('refuses to make keys from something that is not an id', () => {
-    assert.throws(() => backupKeys({ prefix: '', environment: 'p', kind: 'db', id: 'latest' }, { format: 'custom', compression: 'none', encryption: 'age' }), /not a backup id/);
+    assert.throws(
+      () =>
+        backupKeys(
+          { prefix: '', environment: 'p', kind: 'db', id: 'latest' },
+          { format: 'custom', compression: 'none', encryption: 'age' },
+        ),
+      /not a backup id/,
+    );
   });
 });

@@ -31,7 +31,10 @@ const ENVIRONMENT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** A new backup id for the given time: `20261126T100000Z-k3x9q2mf`. */
 export function newBackupId(time: Date, random: Uint8Array = randomBytes(8)): string {
-  const stamp = time.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const stamp = time
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   const suffix = Array.from(random.subarray(0, 8), (byte) => ID_ALPHABET[byte % ID_ALPHABET.length]).join('');
   return `${stamp}-${suffix}`;
 }

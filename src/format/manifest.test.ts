@@ -32,7 +32,12 @@ describe('manifest', () => {
   });
 
   it('round-trips the sealed part', () => {
-    const sealed = { source: { database: 'app', serverVersion: '15.20' }, plaintext: { size: 10, sha256: 'b'.repeat(64) }, rowCounts: 'exact' as const, tables: [{ schema: 'public', name: 'users', rows: 3 }] };
+    const sealed = {
+      source: { database: 'app', serverVersion: '15.20' },
+      plaintext: { size: 10, sha256: 'b'.repeat(64) },
+      rowCounts: 'exact' as const,
+      tables: [{ schema: 'public', name: 'users', rows: 3 }],
+    };
     assert.deepEqual(parseSealed(encodeSealed(sealed)), sealed);
   });
 
@@ -40,13 +45,24 @@ describe('manifest', () => {
     ['text that is not JSON', new TextEncoder().encode('{"format": '), /manifest is not valid JSON/],
     ['bytes that are not UTF-8', Uint8Array.from([0xff, 0xfe, 0x00]), /manifest is not valid JSON/],
     ['JSON of another format', new TextEncoder().encode('{"format":"x"}'), /not an Offsite manifest/],
-    ['an unknown version', new TextEncoder().encode('{"format":"offsite-manifest","version":99}'), /version 99 is not supported.*upgrade Offsite/],
-    ['a bad hash', encodeRaw({ ...sampleManifest(), payload: { ...sampleManifest().payload, sha256: 'xyz' } }), /field payload\.sha256/],
+    [
+      'an unknown version',
+      new TextEncoder().encode('{"format":"offsite-manifest","version":99}'),
+      /version 99 is not supported.*upgrade Offsite/,
+    ],
+    [
+      'a bad hash',
+      encodeRaw({ ...sampleManifest(), payload: { ...sampleManifest().payload, sha256: 'xyz' } }),
+      /field payload\.sha256/,
+    ],
     ['an unknown field', encodeRaw({ ...sampleManifest(), extra: 1 }), /manifest field/],
   ];
   for (const [name, bytes, message] of bad) {
     it(`rejects ${name} with a clear message`, () => {
-      assert.throws(() => parseManifest(bytes), (error: unknown) => error instanceof ManifestError && message.test(error.message));
+      assert.throws(
+        () => parseManifest(bytes),
+        (error: unknown) => error instanceof ManifestError && message.test(error.message),
+      );
     });
   }
 
@@ -54,7 +70,9 @@ describe('manifest', () => {
     const inputs = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
       fc.json().map((text) => new TextEncoder().encode(text)),
-      fc.record({ format: fc.constant('offsite-manifest'), version: fc.constant(1) }, { requiredKeys: [] }).map((value) => encodeRaw(value)),
+      fc
+        .record({ format: fc.constant('offsite-manifest'), version: fc.constant(1) }, { requiredKeys: [] })
+        .map((value) => encodeRaw(value)),
     );
     fc.assert(
       fc.property(inputs, (bytes) => {

@@ -27,7 +27,9 @@ export const encryptionSchema = z.discriminatedUnion('scheme', [ageDetail, opens
 export const retentionSchema = z.strictObject({ mode: z.enum(['COMPLIANCE', 'GOVERNANCE']), retainUntil: isoTime });
 export const toolSchema = z.strictObject({ name: z.literal('offsite'), version: z.string() });
 /** Who wrote the manifest: an Ed25519 signature over the manifest without this field (docs/format.md). */
-export const signatureSchema = z.strictObject({ algorithm: z.literal('ed25519'), keyId: z.string(), value: z.string() }).optional();
+export const signatureSchema = z
+  .strictObject({ algorithm: z.literal('ed25519'), keyId: z.string(), value: z.string() })
+  .optional();
 
 const plainSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
@@ -94,7 +96,9 @@ export function checkFormat(value: unknown): unknown {
   }
   const version = (value as { version?: unknown }).version;
   if (version !== MANIFEST_VERSION) {
-    throw new ManifestError(`manifest format version ${String(version)} is not supported (this Offsite reads version ${MANIFEST_VERSION}); upgrade Offsite`);
+    throw new ManifestError(
+      `manifest format version ${String(version)} is not supported (this Offsite reads version ${MANIFEST_VERSION}); upgrade Offsite`,
+    );
   }
   return value;
 }

@@ -18,6 +18,7 @@ describe('retention', () => {
   });
 
   for (const days of [0, -1, 1.5, Number.NaN]) {
-    it(`refuses ${days} days`, () => assert.throws(() => retentionFor(new Date(), days, 'COMPLIANCE'), /whole number of at least 1/));
+    it(`refuses ${days} days`, () =>
+      assert.throws(() => retentionFor(new Date(), days, 'COMPLIANCE'), /whole number of at least 1/));
   }
 });

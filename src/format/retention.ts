@@ -21,7 +21,8 @@ export const RETENTION_LIMIT = new Date('2106-02-07T06:28:15Z');
  * @throws Error when days is not a positive whole number or the date reaches {@link RETENTION_LIMIT}.
  */
 export function retentionFor(now: Date, days: number, mode: LockMode): Retention {
-  if (!Number.isInteger(days) || days < 1) throw new Error(`retention days must be a whole number of at least 1, got ${days}`);
+  if (!Number.isInteger(days) || days < 1)
+    throw new Error(`retention days must be a whole number of at least 1, got ${days}`);
   const retainUntil = new Date(now.getTime() + days * DAY_MS);
   assertStorableRetention(retainUntil);
   return { mode, retainUntil };

@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { generateSigningKey, parseSigningKey, parseTrustedSigners, signManifest, verifyManifest, type Signature } from './signature.js';
+import {
+  generateSigningKey,
+  parseSigningKey,
+  parseTrustedSigners,
+  signManifest,
+  verifyManifest,
+  type Signature,
+} from './signature.js';
 
 const encode = (m: object): Uint8Array => new TextEncoder().encode(JSON.stringify(m));
-const manifest: { id: string; payload: { size: number; sha256: string }; sealed: string; signature?: Signature } = { id: '20261126T100000Z-k3x9q2mf', payload: { size: 10, sha256: 'a'.repeat(64) }, sealed: 'c2VhbGVk' };
+const manifest: { id: string; payload: { size: number; sha256: string }; sealed: string; signature?: Signature } = {
+  id: '20261126T100000Z-k3x9q2mf',
+  payload: { size: 10, sha256: 'a'.repeat(64) },
+  sealed: 'c2VhbGVk',
+};
 
 test('a signed manifest verifies against its public key, and names the signer', () => {
   const key = generateSigningKey();
@@ -18,9 +29,15 @@ test('any change to a signed manifest, an unknown key or no signature is refused
   const other = generateSigningKey();
   const trusted = parseTrustedSigners([key.publicKey]);
   const signed = signManifest(manifest, encode, parseSigningKey(key.privateKeyPem));
-  assert.throws(() => verifyManifest({ ...signed, payload: { ...signed.payload, size: 11 } }, encode, trusted), /does not match its content/);
+  assert.throws(
+    () => verifyManifest({ ...signed, payload: { ...signed.payload, size: 11 } }, encode, trusted),
+    /does not match its content/,
+  );
   assert.throws(() => verifyManifest({ ...signed, sealed: 'b3RoZXI=' }, encode, trusted), /does not match its content/);
-  assert.throws(() => verifyManifest(signManifest(manifest, encode, parseSigningKey(other.privateKeyPem)), encode, trusted), /not a trusted signer/);
+  assert.throws(
+    () => verifyManifest(signManifest(manifest, encode, parseSigningKey(other.privateKeyPem)), encode, trusted),
+    /not a trusted signer/,
+  );
   assert.throws(() => verifyManifest(manifest, encode, trusted), /not signed/);
   const forged = { ...signed, signature: { ...signed.signature!, value: Buffer.alloc(64).toString('base64') } };
   assert.throws(() => verifyManifest(forged, encode, trusted), /does not match/);
@@ -30,5 +47,8 @@ test('bad key material gets a clear error that never echoes a private key', () =
   assert.throws(() => parseSigningKey('not a key'), /not a PEM private key/);
   assert.throws(() => parseTrustedSigners(['offsite-ed25519:AAAA']), /is not a signing public key/);
   const key = generateSigningKey();
-  assert.throws(() => parseTrustedSigners([key.privateKeyPem]), (error: Error) => !error.message.includes(key.privateKeyPem.split('\n')[1] ?? '-'));
+  assert.throws(
+    () => parseTrustedSigners([key.privateKeyPem]),
+    (error: Error) => !error.message.includes(key.privateKeyPem.split('\n')[1] ?? '-'),
+  );
 });

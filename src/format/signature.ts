@@ -3,7 +3,15 @@
  * enough to upload a well-formed "newer" backup; a signature made with a key the writer machine
  * holds apart from them is not. Ed25519 over the manifest's own encoding without `signature`.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 
 export interface Signature {
   algorithm: 'ed25519';
@@ -29,7 +37,10 @@ export class SignatureError extends Error {
 /** A new key pair: the private key as PKCS#8 PEM (for a 0600 file), the public key as one line. */
 export function generateSigningKey(): { privateKeyPem: string; publicKey: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), publicKey: publicKeyText(publicKey) };
+  return {
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicKey: publicKeyText(publicKey),
+  };
 }
 
 /** @throws SignatureError when the PEM is not an Ed25519 private key. */
@@ -40,7 +51,8 @@ export function parseSigningKey(pem: string): SigningKey {
   } catch {
     throw new SignatureError('not a PEM private key');
   }
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new SignatureError('not an Ed25519 key (create one with offsite keys generate --signing)');
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new SignatureError('not an Ed25519 key (create one with offsite keys generate --signing)');
   return { privateKey, keyId: keyIdOf(createPublicKey(privateKey)) };
 }
 
@@ -48,8 +60,13 @@ export function parseSigningKey(pem: string): SigningKey {
 export function parseTrustedSigners(texts: readonly string[]): TrustedSigners {
   const signers = new Map<string, KeyObject>();
   for (const text of texts) {
-    const raw = text.startsWith(PUBLIC_PREFIX) ? Buffer.from(text.slice(PUBLIC_PREFIX.length), 'base64') : Buffer.alloc(0);
-    if (raw.length !== 32) throw new SignatureError(`"${text.slice(0, 24)}…" is not a signing public key (${PUBLIC_PREFIX}…, printed by offsite keys generate --signing)`);
+    const raw = text.startsWith(PUBLIC_PREFIX)
+      ? Buffer.from(text.slice(PUBLIC_PREFIX.length), 'base64')
+      : Buffer.alloc(0);
+    if (raw.length !== 32)
+      throw new SignatureError(
+        `"${text.slice(0, 24)}…" is not a signing public key (${PUBLIC_PREFIX}…, printed by offsite keys generate --signing)`,
+      );
     const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
     signers.set(keyIdOf(key), key);
   }
@@ -57,7 +74,11 @@ export function parseTrustedSigners(texts: readonly string[]): TrustedSigners {
 }
 
 /** The manifest with its signature. `encode` must be the manifest's stored encoding. */
-export function signManifest<T extends { signature?: Signature | undefined }>(manifest: T, encode: (m: T) => Uint8Array, key: SigningKey): T {
+export function signManifest<T extends { signature?: Signature | undefined }>(
+  manifest: T,
+  encode: (m: T) => Uint8Array,
+  key: SigningKey,
+): T {
   const value = sign(null, encode(unsigned(manifest)), key.privateKey).toString('base64');
   return { ...manifest, signature: { algorithm: 'ed25519', keyId: key.keyId, value } };
 }
@@ -66,9 +87,14 @@ export function signManifest<T extends { signature?: Signature | undefined }>(ma
  * Who signed the manifest, among the trusted keys.
  * @throws SignatureError when it is unsigned, signed by an unknown key, or the signature does not verify.
  */
-export function verifyManifest<T extends { signature?: Signature | undefined }>(manifest: T, encode: (m: T) => Uint8Array, trusted: TrustedSigners): string {
+export function verifyManifest<T extends { signature?: Signature | undefined }>(
+  manifest: T,
+  encode: (m: T) => Uint8Array,
+  trusted: TrustedSigners,
+): string {
   const signature = manifest.signature;
-  if (!signature) throw new SignatureError('it is not signed, and signatures are required (trusted signers are configured)');
+  if (!signature)
+    throw new SignatureError('it is not signed, and signatures are required (trusted signers are configured)');
   const key = trusted.get(signature.keyId);
   if (!key) throw new SignatureError(`it is signed by ${signature.keyId}, which is not a trusted signer`);
   if (!verify(null, encode(unsigned(manifest)), key, Buffer.from(signature.value, 'base64'))) {

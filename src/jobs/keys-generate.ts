@@ -16,7 +16,10 @@ export interface KeysGenerateResult {
  */
 export async function generateKeys(path: string, now: Date): Promise<KeysGenerateResult> {
   const { identity, recipient } = await generateAgeIdentity();
-  await writeSecretFile(path, `# created: ${now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${recipient}\n${identity}\n`);
+  await writeSecretFile(
+    path,
+    `# created: ${now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${recipient}\n${identity}\n`,
+  );
   return { path, recipient };
 }
 
@@ -32,8 +35,13 @@ async function writeSecretFile(path: string, text: string): Promise<void> {
     await writeNewFile(path, text, 0o600);
   } catch (error) {
     if (!(error instanceof LocalFileError)) throw error;
-    if (error.code === 'EEXIST') throw configError(`${path} already exists; a key file is never overwritten: choose another path`, error);
-    if (error.isDiskFailure) throw jobFailed(`cannot write ${path} (${error.code}); no key file was left behind: free some space (or fix the disk) and run again`, error);
+    if (error.code === 'EEXIST')
+      throw configError(`${path} already exists; a key file is never overwritten: choose another path`, error);
+    if (error.isDiskFailure)
+      throw jobFailed(
+        `cannot write ${path} (${error.code}); no key file was left behind: free some space (or fix the disk) and run again`,
+        error,
+      );
     throw configError(`cannot ${error.phase} ${path} (${error.code}); check the folder exists and is writable`, error);
   }
 }

@@ -17,7 +17,10 @@ export async function listBackups(options: ListOptions, reader: ObjectReader): P
     const environments = options.environment ? [options.environment] : await listEnvironments(options.prefix, reader);
     for (const environment of environments) {
       // Never the files blobs: there may be millions, and the listing shows none of them.
-      for (const folder of [kindFolder({ prefix: options.prefix, environment, kind: 'db' }), snapshotsFolder({ prefix: options.prefix, environment })]) {
+      for (const folder of [
+        kindFolder({ prefix: options.prefix, environment, kind: 'db' }),
+        snapshotsFolder({ prefix: options.prefix, environment }),
+      ]) {
         for await (const version of reader.listVersions(folder)) versions.push(version);
       }
     }

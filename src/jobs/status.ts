@@ -27,9 +27,16 @@ export interface StatusLine {
 }
 
 export async function backupStatus(options: StatusOptions, reader: ObjectReader): Promise<StatusLine[]> {
-  const catalog = await listBackups({ prefix: options.prefix, ...(options.environment ? { environment: options.environment } : {}) }, reader);
+  const catalog = await listBackups(
+    { prefix: options.prefix, ...(options.environment ? { environment: options.environment } : {}) },
+    reader,
+  );
   const groups = new Map<string, CatalogEntry[]>();
-  for (const entry of catalog) groups.set(`${entry.environment}\u0000${entry.kind}`, [...(groups.get(`${entry.environment}\u0000${entry.kind}`) ?? []), entry]);
+  for (const entry of catalog)
+    groups.set(`${entry.environment}\u0000${entry.kind}`, [
+      ...(groups.get(`${entry.environment}\u0000${entry.kind}`) ?? []),
+      entry,
+    ]);
   if (options.environment) {
     const expected = Object.keys(options.maxAge) as BackupKind[];
     if (options.defaultMaxAge !== undefined && groups.size === 0) expected.push('db');
@@ -37,7 +44,9 @@ export async function backupStatus(options: StatusOptions, reader: ObjectReader)
       if (!groups.has(`${options.environment}\u0000${kind}`)) groups.set(`${options.environment}\u0000${kind}`, []);
     }
   }
-  return [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([group, entries]) => line(group, entries, options));
+  return [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([group, entries]) => line(group, entries, options));
 }
 
 function line(group: string, entries: CatalogEntry[], options: StatusOptions): StatusLine {
@@ -50,7 +59,10 @@ function line(group: string, entries: CatalogEntry[], options: StatusOptions): S
   return {
     environment,
     kind,
-    newest: newest && completed && ageMs !== undefined ? { id: newest.id, completedAt: completed.toISOString(), ageSeconds: Math.max(0, Math.round(ageMs / 1000)) } : null,
+    newest:
+      newest && completed && ageMs !== undefined
+        ? { id: newest.id, completedAt: completed.toISOString(), ageSeconds: Math.max(0, Math.round(ageMs / 1000)) }
+        : null,
     maxAgeSeconds: maxAge === undefined ? null : Math.round(maxAge / 1000),
     stale: maxAge !== undefined && (ageMs === undefined || ageMs > maxAge),
   };

@@ -3,4 +3,6 @@ import { configError, jobFailed, type OffsiteError } from '../errors.js';
 import type { StoreError } from '../store/store.js';
 
 export const fromStoreError = (error: StoreError, suffix = ''): OffsiteError =>
-  error.kind === 'config' ? configError(`${error.message}${suffix}`, error) : jobFailed(`${error.message}${suffix}`, error);
+  error.kind === 'config'
+    ? configError(`${error.message}${suffix}`, error)
+    : jobFailed(`${error.message}${suffix}`, error);

@@ -56,7 +56,10 @@ export interface OpenerErrors {
   corruptData(cause?: unknown): Error;
 }
 
-export function createStreamOpener(openHeader: (header: Uint8Array) => Promise<Uint8Array>, errors: OpenerErrors): Transform {
+export function createStreamOpener(
+  openHeader: (header: Uint8Array) => Promise<Uint8Array>,
+  errors: OpenerErrors,
+): Transform {
   const pending = new PendingBytes();
   let key: Buffer | undefined;
   let counter = 0;
@@ -103,24 +106,33 @@ export function sealPayload(key: Buffer, plain: Uint8Array): Buffer {
   const sealed: Buffer[] = [];
   let counter = 0;
   let offset = 0;
-  for (; data.length - offset > CHUNK; offset += CHUNK) sealed.push(sealChunk(key, data.subarray(offset, offset + CHUNK), counter++, false));
+  for (; data.length - offset > CHUNK; offset += CHUNK)
+    sealed.push(sealChunk(key, data.subarray(offset, offset + CHUNK), counter++, false));
   sealed.push(sealChunk(key, data.subarray(offset), counter, true));
   return Buffer.concat(sealed);
 }
 
 /** A whole age file opened in one call, for small objects, with the checks of the opener stage. */
-export async function openFile(file: Uint8Array, openHeader: (header: Uint8Array) => Promise<Uint8Array>, errors: OpenerErrors): Promise<Buffer> {
+export async function openFile(
+  file: Uint8Array,
+  openHeader: (header: Uint8Array) => Promise<Uint8Array>,
+  errors: OpenerErrors,
+): Promise<Buffer> {
   const bytes = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   const header = headerLength(bytes, errors);
   if (header === undefined) throw bytes.length < MAGIC.length ? errors.notAge() : errors.corruptHeader();
   if (bytes.length < header + PAYLOAD_NONCE_BYTES) throw errors.corruptHeader();
-  const key = payloadKey(await openHeader(bytes.subarray(0, header)), bytes.subarray(header, header + PAYLOAD_NONCE_BYTES));
+  const key = payloadKey(
+    await openHeader(bytes.subarray(0, header)),
+    bytes.subarray(header, header + PAYLOAD_NONCE_BYTES),
+  );
   const sealed = bytes.subarray(header + PAYLOAD_NONCE_BYTES);
   const plain: Buffer[] = [];
   let counter = 0;
   let offset = 0;
   try {
-    for (; sealed.length - offset > CHUNK + TAG; offset += CHUNK + TAG) plain.push(unsealChunk(key, sealed.subarray(offset, offset + CHUNK + TAG), counter++, false));
+    for (; sealed.length - offset > CHUNK + TAG; offset += CHUNK + TAG)
+      plain.push(unsealChunk(key, sealed.subarray(offset, offset + CHUNK + TAG), counter++, false));
     const rest = sealed.subarray(offset);
     if (rest.length < TAG || (rest.length === TAG && counter > 0)) throw new Error('truncated');
     plain.push(unsealChunk(key, rest, counter, true));

@@ -4,7 +4,16 @@
  * a files backup wraps one file key per object, so that cost would dominate. The format is the
  * same: an ephemeral X25519 share and the ChaCha20-Poly1305-wrapped file key.
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+} from 'node:crypto';
 import { Stanza, type Identity, type Recipient } from 'age-encryption';
 
 const BECH32_CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
@@ -27,7 +36,12 @@ export class NativeX25519Recipient implements Recipient {
     const share = ephemeral.publicKey.export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519_PREFIX.length);
     const secret = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: this.#publicKey });
     if (secret.every((byte) => byte === 0)) throw new Error('X25519 produced an all-zero shared secret');
-    const cipher = createCipheriv('chacha20-poly1305', wrappingKey(secret, share, this.#publicBytes), Buffer.alloc(12), { authTagLength: 16 });
+    const cipher = createCipheriv(
+      'chacha20-poly1305',
+      wrappingKey(secret, share, this.#publicBytes),
+      Buffer.alloc(12),
+      { authTagLength: 16 },
+    );
     const body = Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
     return [new Stanza(['X25519', share.toString('base64').replace(/=+$/, '')], new Uint8Array(body))];
   }
@@ -40,8 +54,14 @@ export class NativeX25519Identity implements Identity {
   /** @param identity - an `AGE-SECRET-KEY-1…` whose checksum has already been verified. */
   constructor(identity: string) {
     const secretBytes = decodeBech32Key(identity.toLowerCase(), 'age-secret-key-1');
-    this.#privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, secretBytes]), format: 'der', type: 'pkcs8' });
-    this.#publicBytes = createPublicKey(this.#privateKey).export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519_PREFIX.length);
+    this.#privateKey = createPrivateKey({
+      key: Buffer.concat([PKCS8_X25519_PREFIX, secretBytes]),
+      format: 'der',
+      type: 'pkcs8',
+    });
+    this.#publicBytes = createPublicKey(this.#privateKey)
+      .export({ format: 'der', type: 'spki' })
+      .subarray(SPKI_X25519_PREFIX.length);
   }
 
   /** The file key from the first X25519 stanza addressed to this identity; null when none is. */
@@ -52,7 +72,12 @@ export class NativeX25519Identity implements Identity {
       if (share.length !== 32 || stanza.body.length !== 32) throw new Error('invalid X25519 stanza');
       const secret = diffieHellman({ privateKey: this.#privateKey, publicKey: publicKeyOf(share) });
       if (secret.every((byte) => byte === 0)) throw new Error('invalid X25519 stanza');
-      const decipher = createDecipheriv('chacha20-poly1305', wrappingKey(secret, share, this.#publicBytes), Buffer.alloc(12), { authTagLength: 16 });
+      const decipher = createDecipheriv(
+        'chacha20-poly1305',
+        wrappingKey(secret, share, this.#publicBytes),
+        Buffer.alloc(12),
+        { authTagLength: 16 },
+      );
       decipher.setAuthTag(stanza.body.subarray(16));
       try {
         return new Uint8Array(Buffer.concat([decipher.update(stanza.body.subarray(0, 16)), decipher.final()]));
@@ -64,9 +89,11 @@ export class NativeX25519Identity implements Identity {
   }
 }
 
-const publicKeyOf = (bytes: Buffer): KeyObject => createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, bytes]), format: 'der', type: 'spki' });
+const publicKeyOf = (bytes: Buffer): KeyObject =>
+  createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, bytes]), format: 'der', type: 'spki' });
 
-const wrappingKey = (secret: Buffer, share: Buffer, recipient: Buffer): Buffer => Buffer.from(hkdfSync('sha256', secret, Buffer.concat([share, recipient]), LABEL, 32));
+const wrappingKey = (secret: Buffer, share: Buffer, recipient: Buffer): Buffer =>
+  Buffer.from(hkdfSync('sha256', secret, Buffer.concat([share, recipient]), LABEL, 32));
 
 /** The 32 key bytes of a bech32 key: the data without its 6 checksum characters, 5 bits to 8. */
 function decodeBech32Key(text: string, prefix: string): Buffer {

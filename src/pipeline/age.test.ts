@@ -37,9 +37,6 @@ before(async () => {
   [alice, bob, eve] = await Promise.all([generateAgeIdentity(), generateAgeIdentity(), generateAgeIdentity()]);
 });
 
-
-
-
 const encrypt = async (data: Uint8Array, recipients = [alice.recipient], chunkSize = CHUNK): Promise<Buffer> =>
   runStage(await createAgeEncryptStream(recipients), split(data, chunkSize));
 const decrypt = (data: Uint8Array, identities = [alice.identity], chunkSize = CHUNK): Promise<Buffer> =>
@@ -121,16 +118,27 @@ describe('age streams', () => {
 
   it('refuses to start without recipients, or with an invalid or secret one', async () => {
     await assert.rejects(createAgeEncryptStream([]), AgeError);
-    await assert.rejects(createAgeEncryptStream([alice.recipient, 'age1nope']), /not an age X25519 recipient: age1nope;/);
-    await assert.rejects(createAgeEncryptStream([alice.identity]), (error: Error) => !error.message.includes(alice.identity));
+    await assert.rejects(
+      createAgeEncryptStream([alice.recipient, 'age1nope']),
+      /not an age X25519 recipient: age1nope;/,
+    );
+    await assert.rejects(
+      createAgeEncryptStream([alice.identity]),
+      (error: Error) => !error.message.includes(alice.identity),
+    );
   });
 
   it('refuses to start without identities, or with a malformed one, without echoing it', () => {
     assert.throws(() => createAgeDecryptStream([]), AgeError);
     const broken = alice.identity.slice(0, -1) + (alice.identity.endsWith('Q') ? 'P' : 'Q');
     for (const identity of [broken, alice.recipient, ` ${alice.identity}`]) {
-      assert.throws(() => createAgeDecryptStream([identity]), (error: Error) =>
-        error instanceof AgeError && error.message.startsWith('age identity #1 ') && !error.message.includes(identity.trim()));
+      assert.throws(
+        () => createAgeDecryptStream([identity]),
+        (error: Error) =>
+          error instanceof AgeError &&
+          error.message.startsWith('age identity #1 ') &&
+          !error.message.includes(identity.trim()),
+      );
     }
   });
 });
@@ -199,7 +207,10 @@ describe('age decrypt stream on bad input', () => {
   it('emits only authenticated chunks: output stops before the corrupt chunk', async () => {
     const received: Buffer[] = [];
     const corrupt = flipped(headerLength(sealed) + 16 + CHUNK + 16 + 10); // inside the second chunk
-    await assertFails(runStage(createAgeDecryptStream([alice.identity]), split(corrupt, CHUNK), received), CORRUPT_DATA);
+    await assertFails(
+      runStage(createAgeDecryptStream([alice.identity]), split(corrupt, CHUNK), received),
+      CORRUPT_DATA,
+    );
     assert.deepEqual(Buffer.concat(received), plain.subarray(0, CHUNK));
   });
 });
@@ -226,7 +237,9 @@ describe('age streams under backpressure and failure', () => {
         }
       }
       let release!: () => void;
-      const gate = new Promise<void>((resolve) => { release = resolve; });
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
       let written = 0;
       const sink = new Writable({
         highWaterMark: 1,
@@ -255,7 +268,10 @@ describe('age streams under backpressure and failure', () => {
         let ended = false;
         const sink = new Writable({
           write: (_chunk, _encoding, callback) => callback(),
-          final: (callback) => { ended = true; callback(); },
+          final: (callback) => {
+            ended = true;
+            callback();
+          },
         });
         await assert.rejects(pipeline(source(), await make(), sink), /pg_dump died/);
         assert.equal(ended, false);
@@ -290,7 +306,9 @@ describe('age streams under backpressure and failure', () => {
       const chunks = split(input(), CHUNK);
       const stage = await make();
       let ticks = 0;
-      const timer = setInterval(() => { ticks++; }, 2);
+      const timer = setInterval(() => {
+        ticks++;
+      }, 2);
       const started = performance.now();
       try {
         await pipeline(Readable.from(chunks), stage, new Writable({ write: (_c, _e, callback) => callback() }));
@@ -299,13 +317,18 @@ describe('age streams under backpressure and failure', () => {
       }
       // Starved, the timer would fire once at most, after the end.
       const elapsed = performance.now() - started;
-      assert.ok(ticks >= Math.min(5, elapsed / 2 / 4), `a 2 ms timer fired only ${ticks} times in ${elapsed.toFixed(0)} ms`);
+      assert.ok(
+        ticks >= Math.min(5, elapsed / 2 / 4),
+        `a 2 ms timer fired only ${ticks} times in ${elapsed.toFixed(0)} ms`,
+      );
     });
 
     it(`${name}: destroying the stage errors its output instead of ending it`, async () => {
       const stage = await make();
       let ended = false;
-      stage.on('end', () => { ended = true; });
+      stage.on('end', () => {
+        ended = true;
+      });
       stage.resume();
       const failed = new Promise<Error>((resolve) => stage.once('error', resolve));
       for (const chunk of split(input().subarray(0, 2 * CHUNK), 1000)) stage.write(chunk);
@@ -352,8 +375,11 @@ describe('age recipients and identities', () => {
 
   it('rejects a post-quantum recipient with a shortened one-line message', async () => {
     const pq = await identityToRecipient(await generateHybridIdentity());
-    assert.throws(() => assertAgeRecipient(pq), (error: Error) =>
-      error.message.startsWith(`not an age X25519 recipient: ${pq.slice(0, 100)}…;`) && error.message.length < 200);
+    assert.throws(
+      () => assertAgeRecipient(pq),
+      (error: Error) =>
+        error.message.startsWith(`not an age X25519 recipient: ${pq.slice(0, 100)}…;`) && error.message.length < 200,
+    );
   });
 
   it('keeps a value with control characters on one line', () => {
@@ -363,9 +389,16 @@ describe('age recipients and identities', () => {
   });
 
   it('says a secret key is not a recipient without echoing it', () => {
-    for (const value of [alice.identity, alice.identity.toLowerCase(), `  ${alice.identity}\n`, 'AGE-SECRET-KEY-1XYZ']) {
-      assert.throws(() => assertAgeRecipient(value), (error: Error) =>
-        error.message === 'that is an age secret key, not a recipient: use its public key (age1…)');
+    for (const value of [
+      alice.identity,
+      alice.identity.toLowerCase(),
+      `  ${alice.identity}\n`,
+      'AGE-SECRET-KEY-1XYZ',
+    ]) {
+      assert.throws(
+        () => assertAgeRecipient(value),
+        (error: Error) => error.message === 'that is an age secret key, not a recipient: use its public key (age1…)',
+      );
     }
   });
 
@@ -393,10 +426,13 @@ describe('age recipients and identities', () => {
       { text: `${bob.identity.toLowerCase()}\n`, line: 1, secret: bob.identity.toLowerCase() },
     ];
     for (const { text, line, secret } of cases) {
-      assert.throws(() => parseAgeIdentityFile(text), (error: Error) =>
-        error instanceof AgeError &&
-        error.message === `line ${line} of the age identity file is not an X25519 identity (AGE-SECRET-KEY-1…)` &&
-        !error.message.includes(secret));
+      assert.throws(
+        () => parseAgeIdentityFile(text),
+        (error: Error) =>
+          error instanceof AgeError &&
+          error.message === `line ${line} of the age identity file is not an X25519 identity (AGE-SECRET-KEY-1…)` &&
+          !error.message.includes(secret),
+      );
     }
   });
 

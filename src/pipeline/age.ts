@@ -5,7 +5,14 @@
  */
 import type { Duplex } from 'node:stream';
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { createStreamOpener, createStreamSealer, openFile, PAYLOAD_NONCE_BYTES, payloadKey, sealPayload } from './age-stream.js';
+import {
+  createStreamOpener,
+  createStreamSealer,
+  openFile,
+  PAYLOAD_NONCE_BYTES,
+  payloadKey,
+  sealPayload,
+} from './age-stream.js';
 import { NativeX25519Identity, NativeX25519Recipient } from './age-x25519.js';
 
 /** Raised for every failure of the age helpers. The message is one line and never contains a secret key. */
@@ -99,10 +106,15 @@ export async function encryptAgeBytes(recipients: readonly string[], bytes: Uint
 async function startAgeFile(recipients: readonly string[]): Promise<{ key: Buffer; headerAndNonce: Uint8Array }> {
   if (recipients.length === 0) throw new AgeError('age encryption needs at least one recipient (age1…)');
   let fileKey: Uint8Array | undefined;
-  const empty = await encrypterFor(recipients, (key) => { fileKey = key; }).encrypt(new Uint8Array(0));
+  const empty = await encrypterFor(recipients, (key) => {
+    fileKey = key;
+  }).encrypt(new Uint8Array(0));
   if (!fileKey) throw new AgeError('age encryption produced no file key');
   const headerAndNonce = empty.subarray(0, empty.length - EMPTY_FINAL_CHUNK_BYTES);
-  return { key: payloadKey(fileKey, headerAndNonce.subarray(headerAndNonce.length - PAYLOAD_NONCE_BYTES)), headerAndNonce };
+  return {
+    key: payloadKey(fileKey, headerAndNonce.subarray(headerAndNonce.length - PAYLOAD_NONCE_BYTES)),
+    headerAndNonce,
+  };
 }
 
 // An empty final chunk is its Poly1305 tag alone.
@@ -121,7 +133,9 @@ function encrypterFor(recipients: readonly string[], onFileKey: (fileKey: Uint8A
       recipientCache.set(recipient, native);
     }
     const wrapping = native;
-    encrypter.addRecipient({ wrapFileKey: (fileKey: Uint8Array) => (onFileKey(fileKey), wrapping.wrapFileKey(fileKey)) });
+    encrypter.addRecipient({
+      wrapFileKey: (fileKey: Uint8Array) => (onFileKey(fileKey), wrapping.wrapFileKey(fileKey)),
+    });
   }
   return encrypter;
 }
@@ -166,7 +180,6 @@ const OPENER_ERRORS = {
   corruptData: (cause?: unknown) => new AgeError(CORRUPT_DATA_MESSAGE, { cause }),
 };
 
-
 // One Decrypter per identity list: building one derives each identity's public key, too slow to repeat per file.
 const decrypterCache = new Map<string, Decrypter>();
 
@@ -177,7 +190,8 @@ function decrypterFor(identities: readonly string[]): Decrypter {
   if (cached) return cached;
   const decrypter = new Decrypter();
   for (const [index, identity] of identities.entries()) {
-    if (!IDENTITY_SHAPE.test(identity) || !isValidIdentity(identity)) throw new AgeError(`age identity #${index + 1} is not a valid X25519 identity (AGE-SECRET-KEY-1…)`);
+    if (!IDENTITY_SHAPE.test(identity) || !isValidIdentity(identity))
+      throw new AgeError(`age identity #${index + 1} is not a valid X25519 identity (AGE-SECRET-KEY-1…)`);
     decrypter.addIdentity(new NativeX25519Identity(identity));
   }
   decrypterCache.set(cacheKey, decrypter);

@@ -12,17 +12,17 @@ import { createOpensslDecryptStream, createOpensslEncryptStream, OPENSSL_ITERATI
 export { OPENSSL_ITERATIONS };
 
 export type EncryptSpec =
-  | { scheme: 'age'; recipients: readonly string[] }
-  | { scheme: 'openssl'; password: string; iterations: number };
+  { scheme: 'age'; recipients: readonly string[] } | { scheme: 'openssl'; password: string; iterations: number };
 
 /** What can open a backup: age identities (private keys) or the openssl password. */
 export type DecryptSpec =
-  | { scheme: 'age'; identities: readonly string[] }
-  | { scheme: 'openssl'; password: string; iterations: number };
+  { scheme: 'age'; identities: readonly string[] } | { scheme: 'openssl'; password: string; iterations: number };
 
 /** A stage that decrypts what {@link createEncryptStream} made; it errors on a wrong key or damaged data. */
 export function createDecryptStream(spec: DecryptSpec): Duplex | Transform {
-  return spec.scheme === 'age' ? createAgeDecryptStream(spec.identities) : createOpensslDecryptStream(spec.password, { iterations: spec.iterations });
+  return spec.scheme === 'age'
+    ? createAgeDecryptStream(spec.identities)
+    : createOpensslDecryptStream(spec.password, { iterations: spec.iterations });
 }
 
 /** Decrypts a sealed manifest part or a small file. */
@@ -35,7 +35,9 @@ export async function openSealed(spec: DecryptSpec, sealed: Uint8Array): Promise
 
 /** A stage that encrypts everything written to it. */
 export async function createEncryptStream(spec: EncryptSpec): Promise<Duplex | Transform> {
-  return spec.scheme === 'age' ? createAgeEncryptStream(spec.recipients) : createOpensslEncryptStream(spec.password, { iterations: spec.iterations });
+  return spec.scheme === 'age'
+    ? createAgeEncryptStream(spec.recipients)
+    : createOpensslEncryptStream(spec.password, { iterations: spec.iterations });
 }
 
 /** Encrypts a small buffer (a sealed manifest part, a small file) the same way as a stream would be. */

@@ -22,7 +22,11 @@ const ZSTD_OFF_THREAD_WORKERS = 1;
 export function createCompressStream(compression: Compression, options: { offThread?: boolean } = {}): Transform {
   switch (compression) {
     case 'zstd':
-      return new CompressStream({ compressionLevel: ZSTD_LEVEL, checksumFlag: true, nbWorkers: options.offThread ? ZSTD_OFF_THREAD_WORKERS : 0 });
+      return new CompressStream({
+        compressionLevel: ZSTD_LEVEL,
+        checksumFlag: true,
+        nbWorkers: options.offThread ? ZSTD_OFF_THREAD_WORKERS : 0,
+      });
     case 'gzip':
       return createGzip({ level: GZIP_LEVEL });
     case 'none':

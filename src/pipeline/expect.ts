@@ -12,14 +12,20 @@ export function createExpectStream(expected: { size: number; sha256: string }): 
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
-      if (bytes > expected.size) return done(new ContentMismatchError(`the content is longer than the ${expected.size} bytes recorded`));
+      if (bytes > expected.size)
+        return done(new ContentMismatchError(`the content is longer than the ${expected.size} bytes recorded`));
       hash.update(chunk);
       done(null, chunk);
     },
     flush(done) {
-      if (bytes !== expected.size) return done(new ContentMismatchError(`the content is ${bytes} bytes, ${expected.size} were recorded`));
+      if (bytes !== expected.size)
+        return done(new ContentMismatchError(`the content is ${bytes} bytes, ${expected.size} were recorded`));
       const sha256 = hash.digest('hex');
-      done(sha256 === expected.sha256 ? null : new ContentMismatchError('the content does not match the SHA-256 recorded in the snapshot'));
+      done(
+        sha256 === expected.sha256
+          ? null
+          : new ContentMismatchError('the content does not match the SHA-256 recorded in the snapshot'),
+      );
     },
   });
 }

@@ -17,9 +17,6 @@ const KiB = 1024;
 const SIZES = [0, 1, 15, 16, 17, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, 1024 * KiB + 3];
 const SMALL_SIZES = [0, 1, 15, 16, 17, 33];
 
-
-
-
 const encrypt = (data: Uint8Array, options?: { iterations?: number; salt?: Uint8Array }, chunkSize = 64 * KiB) =>
   runStage(createOpensslEncryptStream(PASSWORD, options), split(data, chunkSize));
 const decrypt = (data: Uint8Array, password = PASSWORD, options?: { iterations?: number }, chunkSize = 64 * KiB) =>
@@ -129,7 +126,10 @@ describe('openssl decrypt stream on bad input', () => {
   });
 
   it('refuses input that does not start with Salted__, as soon as the first bytes arrive', async () => {
-    await assertFails(decrypt(Buffer.from('PGDMP plain dump, not encrypted')), 'not an openssl-encrypted stream (no Salted__ header)');
+    await assertFails(
+      decrypt(Buffer.from('PGDMP plain dump, not encrypted')),
+      'not an openssl-encrypted stream (no Salted__ header)',
+    );
     await assertFails(decrypt(Buffer.from('Sx')), 'not an openssl-encrypted stream (no Salted__ header)');
   });
 
@@ -143,12 +143,18 @@ describe('openssl decrypt stream on bad input', () => {
   for (const cutBy of [1, 15, 17]) {
     it(`reports a ciphertext cut by ${cutBy} bytes as truncated`, async () => {
       const data = await sealed();
-      await assertFails(decrypt(data.subarray(0, data.length - cutBy)), /^openssl stream is truncated or corrupt: \d+ ciphertext bytes/);
+      await assertFails(
+        decrypt(data.subarray(0, data.length - cutBy)),
+        /^openssl stream is truncated or corrupt: \d+ ciphertext bytes/,
+      );
     });
   }
 
   it('reports a header with no ciphertext as truncated', async () => {
-    await assertFails(decrypt((await sealed()).subarray(0, 16)), /^openssl stream is truncated or corrupt: 0 ciphertext bytes/);
+    await assertFails(
+      decrypt((await sealed()).subarray(0, 16)),
+      /^openssl stream is truncated or corrupt: 0 ciphertext bytes/,
+    );
   });
 
   it('never passes a stream cut at a block edge off as the whole plaintext', async () => {

@@ -110,14 +110,18 @@ export function createOpensslDecryptStream(password: string, options: { iteratio
     },
     flush(callback) {
       if (decipher === undefined) {
-        return callback(new OpensslFormatError(
-          `openssl stream is truncated: only ${header.length} of the ${HEADER_LENGTH} header bytes`,
-        ));
+        return callback(
+          new OpensslFormatError(
+            `openssl stream is truncated: only ${header.length} of the ${HEADER_LENGTH} header bytes`,
+          ),
+        );
       }
       if (ciphertextBytes === 0 || ciphertextBytes % BLOCK !== 0) {
-        return callback(new OpensslFormatError(
-          `openssl stream is truncated or corrupt: ${ciphertextBytes} ciphertext bytes is not a positive multiple of ${BLOCK}`,
-        ));
+        return callback(
+          new OpensslFormatError(
+            `openssl stream is truncated or corrupt: ${ciphertextBytes} ciphertext bytes is not a positive multiple of ${BLOCK}`,
+          ),
+        );
       }
       try {
         callback(null, decipher.final());

@@ -12,7 +12,11 @@ export interface RunningPipeline {
   done: Promise<void>;
 }
 
-export function runPipeline(source: Readable, stages: readonly (Duplex | Transform)[], signal?: AbortSignal): RunningPipeline {
+export function runPipeline(
+  source: Readable,
+  stages: readonly (Duplex | Transform)[],
+  signal?: AbortSignal,
+): RunningPipeline {
   const output = new PassThrough();
   const done = pipeline([source, ...stages, output], signal ? { signal } : {});
   done.catch((error: unknown) => output.destroy(error instanceof Error ? error : new Error(String(error))));

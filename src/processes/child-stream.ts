@@ -23,7 +23,10 @@ export interface WatchedChild {
 }
 
 /** Collects stderr and turns the exit into a {@link ChildProcessError} naming the tool and its last error line. */
-export function watchChild(child: ChildProcessByStdio<Writable | null, Readable | null, Readable>, tool: string): WatchedChild {
+export function watchChild(
+  child: ChildProcessByStdio<Writable | null, Readable | null, Readable>,
+  tool: string,
+): WatchedChild {
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (text: string) => {
@@ -33,7 +36,13 @@ export function watchChild(child: ChildProcessByStdio<Writable | null, Readable 
     child.once('error', (error) => resolve(new ChildProcessError(tool, `cannot run ${tool}: ${error.message}`)));
     child.once('close', (code, signal) => {
       if (code === 0) resolve(undefined);
-      else resolve(new ChildProcessError(tool, `${tool} ${signal ? `was killed (${signal})` : `exited with code ${code}`}${summarize(stderr, tool)}`));
+      else
+        resolve(
+          new ChildProcessError(
+            tool,
+            `${tool} ${signal ? `was killed (${signal})` : `exited with code ${code}`}${summarize(stderr, tool)}`,
+          ),
+        );
     });
   });
   return { exited };
@@ -58,7 +67,10 @@ export function gatedOutput(stdout: Readable, watched: WatchedChild): Readable {
  */
 export function summarize(stderr: string, tool: string): string {
   const prefix = new RegExp(`^${tool}:\\s*`);
-  const lines = stderr.split('\n').map((line) => line.replace(prefix, '').trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.replace(prefix, '').trim())
+    .filter(Boolean);
   const isError = (line: string) => /^(error|fatal):/i.test(line) || /\b(ERROR|FATAL):/.test(line);
   const at = lines.findLastIndex(isError);
   if (at === -1) {

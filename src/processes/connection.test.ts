@@ -22,11 +22,17 @@ describe('childConnection', () => {
   });
 
   it('refuses what is not a postgres URL without echoing it', () => {
-    assert.throws(() => childConnection('mysql://u:secretpw@h/d'), (error: Error) => /not postgres:\/\//.test(error.message) && !error.message.includes('secretpw'));
+    assert.throws(
+      () => childConnection('mysql://u:secretpw@h/d'),
+      (error: Error) => /not postgres:\/\//.test(error.message) && !error.message.includes('secretpw'),
+    );
     assert.throws(() => childConnection('host=db password=x'), /not a valid URL/);
   });
 
   it('moves an sslpassword parameter into PGSSLPASSWORD', () => {
-    assert.deepEqual(childConnection('postgres://app@db/app?sslpassword=k3y&sslmode=require'), { url: 'postgres://app@db/app?sslmode=require', env: { PGSSLPASSWORD: 'k3y' } });
+    assert.deepEqual(childConnection('postgres://app@db/app?sslpassword=k3y&sslmode=require'), {
+      url: 'postgres://app@db/app?sslmode=require',
+      env: { PGSSLPASSWORD: 'k3y' },
+    });
   });
 });

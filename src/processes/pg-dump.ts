@@ -24,7 +24,10 @@ export interface PgDumpRun {
 
 /** The arguments: the custom format with its own compression off (we compress outside), or plain SQL. */
 export function pgDumpArgs(options: Pick<PgDumpOptions, 'connection' | 'format' | 'snapshot'>): string[] {
-  const format = options.format === 'custom' ? ['--format=custom', '--compress=0'] : ['--format=plain', '--no-owner', '--no-privileges'];
+  const format =
+    options.format === 'custom'
+      ? ['--format=custom', '--compress=0']
+      : ['--format=plain', '--no-owner', '--no-privileges'];
   const snapshot = options.snapshot ? [`--snapshot=${options.snapshot}`] : [];
   return [...format, ...snapshot, '--no-password', `--dbname=${options.connection.url}`];
 }

@@ -32,8 +32,15 @@ export function pgRestoreArgs(options: PgRestoreOptions): string[] {
 }
 
 /** A Duplex: write the archive, read SQL. */
-export function createPgRestoreStage(binary: string, options: PgRestoreOptions, env: NodeJS.ProcessEnv): { stage: Duplex; kill(): void } {
+export function createPgRestoreStage(
+  binary: string,
+  options: PgRestoreOptions,
+  env: NodeJS.ProcessEnv,
+): { stage: Duplex; kill(): void } {
   const child = spawn(binary, pgRestoreArgs(options), { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const output = gatedOutput(child.stdout, watchChild(child, 'pg_restore'));
-  return { stage: Duplex.from({ writable: drainingInput(child.stdin), readable: output }), kill: () => child.kill('SIGTERM') };
+  return {
+    stage: Duplex.from({ writable: drainingInput(child.stdin), readable: output }),
+    kill: () => child.kill('SIGTERM'),
+  };
 }

@@ -32,33 +32,52 @@ const v16 = fakeTool(join(debianRoot, '16', 'bin'), '16.4');
 const wrapper = fakeTool(join(root, 'share'), '16.4');
 mkdirSync(join(root, 'usr-bin'));
 symlinkSync(wrapper, join(root, 'usr-bin', 'pg_dump'));
-const pathEnv = [join(root, 'missing'), join(root, 'usr-bin'), join(root, 'usr-bin-again'), join(root, 'share')].join(':');
+const pathEnv = [join(root, 'missing'), join(root, 'usr-bin'), join(root, 'usr-bin-again'), join(root, 'share')].join(
+  ':',
+);
 mkdirSync(join(root, 'usr-bin-again'));
 symlinkSync(wrapper, join(root, 'usr-bin-again', 'pg_dump'));
 
 describe('findPgTool', () => {
   it("asks only Debian's directory of the server's own major when it is there", async () => {
     rmSync(calls, { force: true });
-    assert.deepEqual(await findPgTool('pg_dump', 16, { pathEnv, debianRoot }), { path: v16, version: '16.4', major: 16 });
+    assert.deepEqual(await findPgTool('pg_dump', 16, { pathEnv, debianRoot }), {
+      path: v16,
+      version: '16.4',
+      major: 16,
+    });
     assert.deepEqual(runs(), [v16]);
   });
 
   it('otherwise picks the lowest newer major, running each real file once', async () => {
     rmSync(calls, { force: true });
-    assert.deepEqual(await findPgTool('pg_dump', 15, { pathEnv, debianRoot }), { path: v16, version: '16.4', major: 16 });
+    assert.deepEqual(await findPgTool('pg_dump', 15, { pathEnv, debianRoot }), {
+      path: v16,
+      version: '16.4',
+      major: 16,
+    });
     assert.deepEqual(runs().sort(), [v14, v16, wrapper].sort());
   });
 
   it('names what it found when nothing is new enough', async () => {
     await assert.rejects(findPgTool('pg_dump', 17, { pathEnv, debianRoot }), (error: unknown) => {
       assert.ok(error instanceof PgToolError);
-      assert.match(error.message, /^pg_dump 17 or newer is needed .* found only 14\.9 .*, 16\.4 .*install postgresql-client-17 or set OFFSITE_PG_BIN_DIR$/);
+      assert.match(
+        error.message,
+        /^pg_dump 17 or newer is needed .* found only 14\.9 .*, 16\.4 .*install postgresql-client-17 or set OFFSITE_PG_BIN_DIR$/,
+      );
       return true;
     });
   });
 
   it('looks only in the configured directory when one is set', async () => {
-    await assert.rejects(findPgTool('pg_dump', 14, { binDir: join(root, 'missing'), pathEnv, debianRoot }), /no pg_dump found in .*missing/);
-    assert.equal((await findPgTool('pg_dump', 14, { binDir: join(debianRoot, '16', 'bin'), pathEnv, debianRoot })).path, v16);
+    await assert.rejects(
+      findPgTool('pg_dump', 14, { binDir: join(root, 'missing'), pathEnv, debianRoot }),
+      /no pg_dump found in .*missing/,
+    );
+    assert.equal(
+      (await findPgTool('pg_dump', 14, { binDir: join(debianRoot, '16', 'bin'), pathEnv, debianRoot })).path,
+      v16,
+    );
   });
 });

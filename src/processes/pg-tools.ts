@@ -45,12 +45,17 @@ export async function findPgTool(tool: string, serverMajor: number, search: PgTo
   const exactTool = exact ? await toolVersion(exact, pathEnv) : undefined;
   if (exactTool?.major === serverMajor) return exactTool;
 
-  const others = await Promise.all(candidates.filter((path) => path !== exact).map((path) => toolVersion(path, pathEnv)));
+  const others = await Promise.all(
+    candidates.filter((path) => path !== exact).map((path) => toolVersion(path, pathEnv)),
+  );
   const found = [exactTool, ...others].filter((version): version is PgTool => version !== undefined);
   const suitable = found.filter((t) => t.major >= serverMajor).sort((a, b) => a.major - b.major);
   const best = suitable[0];
   if (best) return best;
-  const seen = found.length === 0 ? `no ${tool} found${search.binDir ? ` in ${search.binDir}` : ''}` : `found only ${found.map((t) => `${t.version} (${t.path})`).join(', ')}`;
+  const seen =
+    found.length === 0
+      ? `no ${tool} found${search.binDir ? ` in ${search.binDir}` : ''}`
+      : `found only ${found.map((t) => `${t.version} (${t.path})`).join(', ')}`;
   throw new PgToolError(
     `${tool} ${serverMajor} or newer is needed for this PostgreSQL ${serverMajor} server, ${seen}; install postgresql-client-${serverMajor} or set OFFSITE_PG_BIN_DIR`,
   );
@@ -60,12 +65,17 @@ export async function findPgTool(tool: string, serverMajor: number, search: PgTo
 function candidatePaths(tool: string, pathEnv: string, debianRoot: string): string[] {
   let majors: string[] = [];
   try {
-    majors = readdirSync(debianRoot).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(a) - Number(b));
+    majors = readdirSync(debianRoot)
+      .filter((name) => /^\d+$/.test(name))
+      .sort((a, b) => Number(a) - Number(b));
   } catch {
     // not a Debian-style layout
   }
   const debian = majors.map((major) => join(debianRoot, major, 'bin', tool));
-  const onPath = pathEnv.split(delimiter).filter(Boolean).map((dir) => join(dir, tool));
+  const onPath = pathEnv
+    .split(delimiter)
+    .filter(Boolean)
+    .map((dir) => join(dir, tool));
   const byRealPath = new Map<string, string>();
   for (const path of [...debian, ...onPath]) {
     const real = executableRealPath(path);

@@ -18,11 +18,19 @@ export interface PsqlSession {
   kill(): void;
 }
 
-export function startPsql(options: { binary: string; connection: ChildConnection; env: NodeJS.ProcessEnv }): PsqlSession {
-  const child = spawn(options.binary, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '--no-password', `--dbname=${options.connection.url}`], {
-    env: { ...options.env, ...options.connection.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+export function startPsql(options: {
+  binary: string;
+  connection: ChildConnection;
+  env: NodeJS.ProcessEnv;
+}): PsqlSession {
+  const child = spawn(
+    options.binary,
+    ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '--no-password', `--dbname=${options.connection.url}`],
+    {
+      env: { ...options.env, ...options.connection.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   const watched = watchChild(child, 'psql');
   let gone = false;
   child.once('close', () => (gone = true));
@@ -32,7 +40,8 @@ export function startPsql(options: { binary: string; connection: ChildConnection
     child.emit('offsite:stdout');
   });
   child.stdin.on('error', () => undefined); // psql gone: its exit status carries the reason
-  const exitError = async (): Promise<Error> => (await watched.exited) ?? new Error('psql exited before the restore finished');
+  const exitError = async (): Promise<Error> =>
+    (await watched.exited) ?? new Error('psql exited before the restore finished');
 
   /** Resolves on `event`, rejects with psql's error if it exits first; leaves no listener behind. */
   const until = (emitter: NodeJS.EventEmitter, event: string): Promise<void> =>
@@ -63,7 +72,10 @@ export function startPsql(options: { binary: string; connection: ChildConnection
         if (gone) throw await exitError();
         await until(child, 'offsite:stdout');
       }
-      const rows = stdout.split('\n').filter((line) => line.startsWith(`${marker}|`)).map((line) => line.split('|').slice(1));
+      const rows = stdout
+        .split('\n')
+        .filter((line) => line.startsWith(`${marker}|`))
+        .map((line) => line.split('|').slice(1));
       stdout = '';
       return rows;
     },

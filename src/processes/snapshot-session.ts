@@ -57,8 +57,17 @@ export interface SnapshotSessionOptions {
  * @throws DatabaseError when the server cannot be reached or refuses the connection;
  * AdvisoryLockHeldError when `options.advisoryLock` is held by another session.
  */
-export async function openSnapshotSession(databaseUrl: string, applicationName: string, options: SnapshotSessionOptions = {}): Promise<SnapshotSession> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: applicationName, connectionTimeoutMillis: 15_000, keepAlive: true });
+export async function openSnapshotSession(
+  databaseUrl: string,
+  applicationName: string,
+  options: SnapshotSessionOptions = {},
+): Promise<SnapshotSession> {
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    application_name: applicationName,
+    connectionTimeoutMillis: 15_000,
+    keepAlive: true,
+  });
   let lastError: unknown;
   client.on('error', (error) => {
     lastError = error;
@@ -79,7 +88,8 @@ export async function openSnapshotSession(databaseUrl: string, applicationName: 
       serverVersion: row.version.split(' ')[0] ?? row.version,
       serverMajor: Math.floor(Number(row.num) / 10_000),
       databaseBytes: Number(row.size),
-      countRows: (mode) => countRows(client, mode).catch((error: unknown) => Promise.reject(asDatabaseError(lastError ?? error))),
+      countRows: (mode) =>
+        countRows(client, mode).catch((error: unknown) => Promise.reject(asDatabaseError(lastError ?? error))),
       abort: () => {
         (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
       },
@@ -96,7 +106,9 @@ export async function openSnapshotSession(databaseUrl: string, applicationName: 
 
 /** Session-level, so it outlives the snapshot transaction and is released when the connection closes, even on a crash. */
 async function takeAdvisoryLock(client: pg.Client, key: bigint): Promise<void> {
-  const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key.toString()]);
+  const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [
+    key.toString(),
+  ]);
   if (result.rows[0]?.locked) return;
   const holder = await client
     .query<{ pid: number }>(
@@ -113,7 +125,8 @@ async function countRows(client: pg.Client, mode: RowCountMode): Promise<TableCo
   const tables = await client.query<{ schema: string; name: string; estimate: string }>(TABLES_SQL);
   const counts: TableCount[] = [];
   for (const table of tables.rows) {
-    const rows = mode === 'estimate' ? Math.max(0, Number(table.estimate)) : await exactCount(client, table.schema, table.name);
+    const rows =
+      mode === 'estimate' ? Math.max(0, Number(table.estimate)) : await exactCount(client, table.schema, table.name);
     counts.push({ schema: table.schema, name: table.name, rows });
   }
   return counts;

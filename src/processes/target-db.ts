@@ -26,7 +26,11 @@ const FOREIGN_KEYS_SQL = `
   WHERE k.contype = 'f' AND k.conparentid = 0 ORDER BY 1, 2`;
 
 export async function withTarget<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'offsite restore', connectionTimeoutMillis: 15_000 });
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: 'offsite restore',
+    connectionTimeoutMillis: 15_000,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();

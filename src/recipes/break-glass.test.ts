@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -95,14 +104,21 @@ function run(script: string, object: Buffer, env: Record<string, string> = {}): 
       const base = name.slice(0, -'.args'.length);
       const args = readFileSync(join(log, name), 'utf8').split('\0').slice(0, -1);
       const stdinFile = join(log, `${base}.stdin`);
-      return { tool: name.split('.')[0] ?? '', args, ...(existsSync(stdinFile) ? { stdin: readFileSync(stdinFile, 'latin1') } : {}) };
+      return {
+        tool: name.split('.')[0] ?? '',
+        args,
+        ...(existsSync(stdinFile) ? { stdin: readFileSync(stdinFile, 'latin1') } : {}),
+      };
     });
   return { code: result.status, stderr: result.stderr, calls };
 }
 
 const callsOf = (r: Run, tool: string): Call[] => r.calls.filter((c) => c.tool === tool);
 
-type InputOverrides = Omit<Partial<BreakGlassInput>, 'payload' | 'options'> & { payload?: Partial<BreakGlassInput['payload']>; options?: Partial<BreakGlassInput['options']> };
+type InputOverrides = Omit<Partial<BreakGlassInput>, 'payload' | 'options'> & {
+  payload?: Partial<BreakGlassInput['payload']>;
+  options?: Partial<BreakGlassInput['options']>;
+};
 
 function input(overrides: InputOverrides = {}): BreakGlassInput {
   const { payload, options, ...rest } = overrides;
@@ -111,7 +127,14 @@ function input(overrides: InputOverrides = {}): BreakGlassInput {
     region: 'eu-west-2',
     target: 'postgres://restorer@db.internal:5432/restored',
     ...rest,
-    payload: { key: 'production/db/2026/11/26/20261126T100000Z-k3x9q2mf.dump.zst.age', versionId: '3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrH', dumpFormat: 'custom', compression: 'zstd', encryption: 'age', ...payload },
+    payload: {
+      key: 'production/db/2026/11/26/20261126T100000Z-k3x9q2mf.dump.zst.age',
+      versionId: '3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrH',
+      dumpFormat: 'custom',
+      compression: 'zstd',
+      encryption: 'age',
+      ...payload,
+    },
     options: { noOwner: true, noPrivileges: true, ...options },
   };
 }
@@ -120,7 +143,38 @@ describe('shellQuote', () => {
   const echo = (quoted: string): string => execFileSync('bash', ['-c', `printf %s ${quoted}`], { encoding: 'utf8' });
 
   it('gives bash back any string exactly (property, run through bash)', () => {
-    const shellish = fc.string({ unit: fc.constantFrom("'", '"', '$', '`', '\\', '\n', '\t', ' ', '!', '*', '?', '~', ';', '&', '|', '<', '>', '(', ')', '{', '}', '#', '=', '%', '-', 'a', 'ö', '🚀') });
+    const shellish = fc.string({
+      unit: fc.constantFrom(
+        "'",
+        '"',
+        '$',
+        '`',
+        '\\',
+        '\n',
+        '\t',
+        ' ',
+        '!',
+        '*',
+        '?',
+        '~',
+        ';',
+        '&',
+        '|',
+        '<',
+        '>',
+        '(',
+        ')',
+        '{',
+        '}',
+        '#',
+        '=',
+        '%',
+        '-',
+        'a',
+        'ö',
+        '🚀',
+      ),
+    });
     const anyText = fc.string({ unit: 'binary' }).filter((s) => !s.includes('\0'));
     fc.assert(
       fc.property(fc.oneof(shellish, anyText), (text) => {
@@ -131,7 +185,8 @@ describe('shellQuote', () => {
   });
 
   it('handles the edge cases', () => {
-    for (const text of ['', "'", "''", '-n', '--version', '$(id)', 'a b', '\n']) assert.equal(echo(shellQuote(text)), text);
+    for (const text of ['', "'", "''", '-n', '--version', '$(id)', 'a b', '\n'])
+      assert.equal(echo(shellQuote(text)), text);
     assert.equal(shellQuote("it's"), `'it'\\''s'`);
   });
 
@@ -148,7 +203,9 @@ describe('breakGlassScript', () => {
   const combos = formats.flatMap((dumpFormat) =>
     compressions.flatMap((compression) =>
       encryptions.flatMap((encryption) =>
-        [undefined, 'http://127.0.0.1:7480/'].flatMap((endpoint) => [null, `v1.${ODD}`].map((versionId) => ({ dumpFormat, compression, encryption, endpoint, versionId }))),
+        [undefined, 'http://127.0.0.1:7480/'].flatMap((endpoint) =>
+          [null, `v1.${ODD}`].map((versionId) => ({ dumpFormat, compression, encryption, endpoint, versionId })),
+        ),
       ),
     ),
   );
@@ -159,8 +216,19 @@ describe('breakGlassScript', () => {
       const key = `production/db/2026/11/26/${ODD}.${c.dumpFormat}`;
       const target = `postgres://restorer@db.internal:5432/restored?application_name=${encodeURIComponent(ODD)}`;
       const script = breakGlassScript({
-        ...input({ target, ...(c.endpoint ? { endpoint: c.endpoint } : {}), manifestKey: `${key}.manifest.json`, sha256: SHA_OF(content) }),
-        payload: { key, versionId: c.versionId, dumpFormat: c.dumpFormat, compression: c.compression, encryption: c.encryption },
+        ...input({
+          target,
+          ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+          manifestKey: `${key}.manifest.json`,
+          sha256: SHA_OF(content),
+        }),
+        payload: {
+          key,
+          versionId: c.versionId,
+          dumpFormat: c.dumpFormat,
+          compression: c.compression,
+          encryption: c.encryption,
+        },
       });
       const r = run(script, content);
       assert.equal(r.code, 0, `${label}: ${r.stderr}`);
@@ -169,34 +237,70 @@ describe('breakGlassScript', () => {
       const [aws, ...moreAws] = callsOf(r, 'aws');
       assert.ok(aws && moreAws.length === 0, label);
       const payloadFile = aws.args.at(-1) ?? '';
-      assert.deepEqual(aws.args, [
-        's3api', 'get-object', '--bucket', 'acme-backups', '--key', key,
-        ...(c.versionId === null ? [] : ['--version-id', c.versionId]),
-        '--region', 'eu-west-2',
-        ...(c.endpoint ? ['--endpoint-url', c.endpoint] : []),
-        payloadFile,
-      ], label);
+      assert.deepEqual(
+        aws.args,
+        [
+          's3api',
+          'get-object',
+          '--bucket',
+          'acme-backups',
+          '--key',
+          key,
+          ...(c.versionId === null ? [] : ['--version-id', c.versionId]),
+          '--region',
+          'eu-west-2',
+          ...(c.endpoint ? ['--endpoint-url', c.endpoint] : []),
+          payloadFile,
+        ],
+        label,
+      );
       assert.equal(existsSync(payloadFile), false, `${label}: the temporary directory was removed`);
 
       const decrypt = callsOf(r, c.encryption);
-      assert.deepEqual(decrypt.map((d) => d.args), [
-        c.encryption === 'age' ? ['-d', '-i', identity, payloadFile] : ['enc', '-d', '-aes-256-cbc', '-pbkdf2', '-pass', 'env:OFFSITE_ENCRYPTION_PASSWORD', '-in', payloadFile],
-      ], label);
+      assert.deepEqual(
+        decrypt.map((d) => d.args),
+        [
+          c.encryption === 'age'
+            ? ['-d', '-i', identity, payloadFile]
+            : ['enc', '-d', '-aes-256-cbc', '-pbkdf2', '-pass', 'env:OFFSITE_ENCRYPTION_PASSWORD', '-in', payloadFile],
+        ],
+        label,
+      );
       assert.equal(callsOf(r, c.encryption === 'age' ? 'openssl' : 'age').length, 0, label);
 
-      assert.deepEqual(callsOf(r, 'zstd').map((d) => d.args), c.compression === 'zstd' ? [['-d', '-c', '-q']] : [], label);
-      assert.deepEqual(callsOf(r, 'gzip').map((d) => d.args), c.compression === 'gzip' ? [['-d', '-c']] : [], label);
+      assert.deepEqual(
+        callsOf(r, 'zstd').map((d) => d.args),
+        c.compression === 'zstd' ? [['-d', '-c', '-q']] : [],
+        label,
+      );
+      assert.deepEqual(
+        callsOf(r, 'gzip').map((d) => d.args),
+        c.compression === 'gzip' ? [['-d', '-c']] : [],
+        label,
+      );
 
       const psql = callsOf(r, 'psql');
       const summaryArgs = ['-X', '-q', '-At', '-F', ' ', '-v', 'ON_ERROR_STOP=1', '-d', target];
       if (c.dumpFormat === 'custom') {
         const restores = callsOf(r, 'pg_restore');
-        assert.deepEqual(restores.map((d) => d.args), [['--single-transaction', '--exit-on-error', '--no-owner', '--no-privileges', `--dbname=${target}`]], label);
+        assert.deepEqual(
+          restores.map((d) => d.args),
+          [['--single-transaction', '--exit-on-error', '--no-owner', '--no-privileges', `--dbname=${target}`]],
+          label,
+        );
         assert.equal(restores[0]?.stdin, content.toString('latin1'), label);
-        assert.deepEqual(psql.map((d) => d.args), [summaryArgs], label);
+        assert.deepEqual(
+          psql.map((d) => d.args),
+          [summaryArgs],
+          label,
+        );
       } else {
         assert.equal(callsOf(r, 'pg_restore').length, 0, label);
-        assert.deepEqual(psql.map((d) => d.args), [['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target], summaryArgs], label);
+        assert.deepEqual(
+          psql.map((d) => d.args),
+          [['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target], summaryArgs],
+          label,
+        );
         assert.equal(psql[0]?.stdin, `BEGIN;\n${content.toString('latin1')}\nCOMMIT;\n`, label);
       }
       assert.match(psql.at(-1)?.stdin ?? '', /\\gexec/, label);
@@ -216,24 +320,64 @@ describe('breakGlassScript', () => {
       return callsOf(r, 'pg_restore')[0]?.args ?? [];
     };
     const target = '--dbname=postgres://restorer@db.internal:5432/restored';
-    assert.deepEqual(restoreArgs({ schemaOnly: true, tables: ['public.users', 'public.posts'] }), ['--single-transaction', '--exit-on-error', '--no-owner', '--no-privileges', '--schema-only', '-n', 'public', '-t', 'users', '-t', 'posts', target]);
-    assert.deepEqual(restoreArgs({ tables: ['users', 'audit.log', `we'ird ${ODD}`] }), ['--single-transaction', '--exit-on-error', '--no-owner', '--no-privileges', '-t', 'users', '-t', 'log', '-t', `we'ird ${ODD}`, target]);
+    assert.deepEqual(restoreArgs({ schemaOnly: true, tables: ['public.users', 'public.posts'] }), [
+      '--single-transaction',
+      '--exit-on-error',
+      '--no-owner',
+      '--no-privileges',
+      '--schema-only',
+      '-n',
+      'public',
+      '-t',
+      'users',
+      '-t',
+      'posts',
+      target,
+    ]);
+    assert.deepEqual(restoreArgs({ tables: ['users', 'audit.log', `we'ird ${ODD}`] }), [
+      '--single-transaction',
+      '--exit-on-error',
+      '--no-owner',
+      '--no-privileges',
+      '-t',
+      'users',
+      '-t',
+      'log',
+      '-t',
+      `we'ird ${ODD}`,
+      target,
+    ]);
     assert.equal(existsSync(canary), false);
   });
 
-  it('with --data-only, pipes pg_restore\'s SQL into psql between BEGIN and COMMIT, dropping and re-adding foreign keys', () => {
+  it("with --data-only, pipes pg_restore's SQL into psql between BEGIN and COMMIT, dropping and re-adding foreign keys", () => {
     const content = Buffer.from('archive bytes');
-    const script = breakGlassScript(input({ options: { dataOnly: true, noOwner: false, noPrivileges: false, tables: ['public.users'] }, sha256: SHA_OF(content) }));
+    const script = breakGlassScript(
+      input({
+        options: { dataOnly: true, noOwner: false, noPrivileges: false, tables: ['public.users'] },
+        sha256: SHA_OF(content),
+      }),
+    );
     const r = run(script, content);
     assert.equal(r.code, 0, r.stderr);
     const [restore] = callsOf(r, 'pg_restore');
     assert.deepEqual(restore?.args, ['--data-only', '-n', 'public', '-t', 'users', '-f', '-']);
     assert.equal(restore?.stdin, content.toString());
     const [load, counts] = callsOf(r, 'psql');
-    assert.deepEqual(load?.args, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres://restorer@db.internal:5432/restored']);
+    assert.deepEqual(load?.args, [
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-d',
+      'postgres://restorer@db.internal:5432/restored',
+    ]);
     assert.ok(counts);
     // The stub pg_restore prints nothing: the SQL around its output is what psql gets.
-    assert.match(load?.stdin ?? '', /^BEGIN;\n[^]*DROP CONSTRAINT[^]*END \$\$;\nDO \$\$[^]*ADD CONSTRAINT[^]*\nCOMMIT;\n$/);
+    assert.match(
+      load?.stdin ?? '',
+      /^BEGIN;\n[^]*DROP CONSTRAINT[^]*END \$\$;\nDO \$\$[^]*ADD CONSTRAINT[^]*\nCOMMIT;\n$/,
+    );
 
     const failed = run(script, content, { STUB_FAIL: 'decrypt' });
     assert.notEqual(failed.code, 0);
@@ -241,30 +385,48 @@ describe('breakGlassScript', () => {
   });
 
   it('says in a comment that schema, data and table options do not apply to plain SQL, and ignores them', () => {
-    const script = breakGlassScript(input({ payload: { dumpFormat: 'plain' }, options: { schemaOnly: true, tables: ['users'] } }));
+    const script = breakGlassScript(
+      input({ payload: { dumpFormat: 'plain' }, options: { schemaOnly: true, tables: ['users'] } }),
+    );
     assert.match(script, /^# .*plain SQL, which restores only whole/m);
     assert.match(script, /^# .*You asked for schema-only and a table selection: not possible with this backup/m);
-    const code = script.split('\n').filter((line) => !line.trimStart().startsWith('#')).join('\n');
+    const code = script
+      .split('\n')
+      .filter((line) => !line.trimStart().startsWith('#'))
+      .join('\n');
     assert.doesNotMatch(code, /pg_restore|--schema-only|-t '/);
   });
 
   it('drains the archive when pg_restore stops reading early (--schema-only), so the pipeline does not fail on a broken pipe', () => {
     const big = Buffer.alloc(4 * 1024 * 1024, 7);
-    const r = run(breakGlassScript(input({ options: { schemaOnly: true }, sha256: SHA_OF(big) })), big, { STUB_READ_BYTES: '3' });
+    const r = run(breakGlassScript(input({ options: { schemaOnly: true }, sha256: SHA_OF(big) })), big, {
+      STUB_READ_BYTES: '3',
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(callsOf(r, 'pg_restore')[0]?.stdin?.length, 3);
   });
 
   it('stops before decrypting, and never touches the target, when the downloaded bytes do not match the manifest hash', () => {
-    const r = run(breakGlassScript(input({ sha256: SHA_OF(Buffer.from('what the manifest recorded')) })), Buffer.from('what is in the bucket now'));
+    const r = run(
+      breakGlassScript(input({ sha256: SHA_OF(Buffer.from('what the manifest recorded')) })),
+      Buffer.from('what is in the bucket now'),
+    );
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /SHA-256 is [0-9a-f]{64} but the manifest recorded [0-9a-f]{64}: the backup is damaged or was replaced\. Nothing was restored/);
-    assert.deepEqual(r.calls.map((c) => c.tool), ['aws']);
+    assert.match(
+      r.stderr,
+      /SHA-256 is [0-9a-f]{64} but the manifest recorded [0-9a-f]{64}: the backup is damaged or was replaced\. Nothing was restored/,
+    );
+    assert.deepEqual(
+      r.calls.map((c) => c.tool),
+      ['aws'],
+    );
   });
 
   it('never sends COMMIT to psql when decryption fails halfway (plain SQL)', () => {
     const content = Buffer.from('CREATE TABLE t (x int);\nINSERT INTO t VALUES (1);\n');
-    const script = breakGlassScript(input({ payload: { dumpFormat: 'plain', compression: 'none', encryption: 'openssl' }, sha256: SHA_OF(content) }));
+    const script = breakGlassScript(
+      input({ payload: { dumpFormat: 'plain', compression: 'none', encryption: 'openssl' }, sha256: SHA_OF(content) }),
+    );
     const r = run(script, content, { STUB_FAIL: 'decrypt' });
     assert.notEqual(r.code, 0);
     const psql = callsOf(r, 'psql');
@@ -283,7 +445,9 @@ describe('breakGlassScript', () => {
     const age = run(breakGlassScript(input()), Buffer.from('x'), { AGE_IDENTITY_FILE: '' });
     assert.equal(age.code, 1);
     assert.match(age.stderr, /set AGE_IDENTITY_FILE to the path of the age identity file/);
-    const openssl = run(breakGlassScript(input({ payload: { encryption: 'openssl' } })), Buffer.from('x'), { OFFSITE_ENCRYPTION_PASSWORD: '' });
+    const openssl = run(breakGlassScript(input({ payload: { encryption: 'openssl' } })), Buffer.from('x'), {
+      OFFSITE_ENCRYPTION_PASSWORD: '',
+    });
     assert.equal(openssl.code, 1);
     assert.match(openssl.stderr, /read -rs OFFSITE_ENCRYPTION_PASSWORD && export OFFSITE_ENCRYPTION_PASSWORD/);
     assert.deepEqual([...age.calls, ...openssl.calls], []);
@@ -291,14 +455,27 @@ describe('breakGlassScript', () => {
 
   it("also takes the identity file from Offsite's own variable, OFFSITE_AGE_IDENTITY_FILE", () => {
     const content = Buffer.from('archive');
-    const r = run(breakGlassScript(input({ sha256: SHA_OF(content) })), content, { AGE_IDENTITY_FILE: '', OFFSITE_AGE_IDENTITY_FILE: identity });
+    const r = run(breakGlassScript(input({ sha256: SHA_OF(content) })), content, {
+      AGE_IDENTITY_FILE: '',
+      OFFSITE_AGE_IDENTITY_FILE: identity,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(callsOf(r, 'age')[0]?.args.slice(0, 3), ['-d', '-i', identity]);
   });
 
   it('restores a backup without manifest or version (old pipeline), printing the hash instead of checking it', () => {
     const content = Buffer.from('SELECT 1;\n');
-    const script = breakGlassScript(input({ payload: { key: 'production/database/2022-06-01--13-00-02.sql.encrypted', versionId: null, dumpFormat: 'plain', compression: 'none', encryption: 'openssl' } }));
+    const script = breakGlassScript(
+      input({
+        payload: {
+          key: 'production/database/2022-06-01--13-00-02.sql.encrypted',
+          versionId: null,
+          dumpFormat: 'plain',
+          compression: 'none',
+          encryption: 'openssl',
+        },
+      }),
+    );
     assert.doesNotMatch(script, /EXPECTED_SHA256|MANIFEST_KEY|VERSION_ID/);
     assert.match(script, /^#    Backups of the old shell pipeline were dumped WITH owners and grants/m);
     const r = run(script, content);
@@ -310,22 +487,53 @@ describe('breakGlassScript', () => {
   it('holds no secret and no secret placeholder: secrets are named as environment variables only', () => {
     for (const encryption of ['age', 'openssl'] as const) {
       for (const dumpFormat of ['custom', 'plain'] as const) {
-        const script = breakGlassScript(input({ endpoint: 'https://s3.example.com', manifestKey: 'm.json', sha256: 'a'.repeat(64), payload: { encryption, dumpFormat } }));
-        assert.doesNotMatch(script, /pass:|-k |--password|-p(ass)?\s+['"]?[^e-]/, 'no password option with a literal value');
-        assert.doesNotMatch(script, /^\s*(export\s+)?(PGPASSWORD|OFFSITE_ENCRYPTION_PASSWORD|AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SESSION_TOKEN)=/m, 'no secret assigned');
+        const script = breakGlassScript(
+          input({
+            endpoint: 'https://s3.example.com',
+            manifestKey: 'm.json',
+            sha256: 'a'.repeat(64),
+            payload: { encryption, dumpFormat },
+          }),
+        );
+        assert.doesNotMatch(
+          script,
+          /pass:|-k |--password|-p(ass)?\s+['"]?[^e-]/,
+          'no password option with a literal value',
+        );
+        assert.doesNotMatch(
+          script,
+          /^\s*(export\s+)?(PGPASSWORD|OFFSITE_ENCRYPTION_PASSWORD|AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SESSION_TOKEN)=/m,
+          'no secret assigned',
+        );
         assert.doesNotMatch(script, /export \w*(PASSWORD|SECRET|ACCESS_KEY)\w*=/, 'not even in a comment');
-        assert.doesNotMatch(script, /\$\{?(PGPASSWORD|OFFSITE_ENCRYPTION_PASSWORD|AWS_SECRET_ACCESS_KEY)\b(?!:-\})/, 'no secret is expanded');
-        assert.doesNotMatch(script, /<[a-z _-]*(password|secret|key)[a-z _-]*>|YOUR_|CHANGEME|\bPASSWORD_HERE\b/i, 'no placeholder to fill in');
+        assert.doesNotMatch(
+          script,
+          /\$\{?(PGPASSWORD|OFFSITE_ENCRYPTION_PASSWORD|AWS_SECRET_ACCESS_KEY)\b(?!:-\})/,
+          'no secret is expanded',
+        );
+        assert.doesNotMatch(
+          script,
+          /<[a-z _-]*(password|secret|key)[a-z _-]*>|YOUR_|CHANGEME|\bPASSWORD_HERE\b/i,
+          'no placeholder to fill in',
+        );
         assert.doesNotMatch(script, /postgres(ql)?:\/\/[^@\s'"]*:[^@\s'"]*@/, 'no password in a URL');
       }
     }
-    for (const target of ['postgres://app:hunter2@db/x', 'postgresql://app:s%40cret@db/x?sslmode=require', 'postgres://app@db/x?password=hunter2', 'host=db user=app password=hunter2 dbname=x']) {
+    for (const target of [
+      'postgres://app:hunter2@db/x',
+      'postgresql://app:s%40cret@db/x?sslmode=require',
+      'postgres://app@db/x?password=hunter2',
+      'host=db user=app password=hunter2 dbname=x',
+    ]) {
       assert.throws(() => breakGlassScript(input({ target })), /contains a password/, target);
     }
   });
 
   it('refuses input that cannot make a safe script', () => {
-    assert.throws(() => breakGlassScript(input({ options: { schemaOnly: true, dataOnly: true } })), /exclude each other/);
+    assert.throws(
+      () => breakGlassScript(input({ options: { schemaOnly: true, dataOnly: true } })),
+      /exclude each other/,
+    );
     assert.throws(() => breakGlassScript(input({ sha256: 'abc' })), /not a SHA-256/);
     assert.throws(() => breakGlassScript(input({ bucket: '' })), /bucket is empty/);
     assert.throws(() => breakGlassScript(input({ payload: { key: 'a\0b' } })), /NUL/);
@@ -340,8 +548,18 @@ describe('breakGlassScript', () => {
     }
     for (const c of combos) {
       const script = breakGlassScript({
-        ...input({ ...(c.endpoint ? { endpoint: c.endpoint } : {}), ...(c.versionId ? { manifestKey: 'm.json', sha256: 'a'.repeat(64) } : {}), options: { tables: ['public.users'] } }),
-        payload: { key: `k/${ODD}`, versionId: c.versionId, dumpFormat: c.dumpFormat, compression: c.compression, encryption: c.encryption },
+        ...input({
+          ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+          ...(c.versionId ? { manifestKey: 'm.json', sha256: 'a'.repeat(64) } : {}),
+          options: { tables: ['public.users'] },
+        }),
+        payload: {
+          key: `k/${ODD}`,
+          versionId: c.versionId,
+          dumpFormat: c.dumpFormat,
+          compression: c.compression,
+          encryption: c.encryption,
+        },
       });
       const check = spawnSync('shellcheck', ['-S', 'warning', '-s', 'bash', '-'], { input: script, encoding: 'utf8' });
       assert.equal(check.status, 0, `${JSON.stringify(c)}\n${check.stdout}`);

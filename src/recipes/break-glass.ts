@@ -14,7 +14,13 @@ export interface BreakGlassInput {
   /** S3 endpoint URL for non-AWS servers (adds --endpoint-url). */
   endpoint?: string;
   region: string;
-  payload: { key: string; versionId: string | null; dumpFormat: DumpFormat; compression: Compression; encryption: Encryption };
+  payload: {
+    key: string;
+    versionId: string | null;
+    dumpFormat: DumpFormat;
+    compression: Compression;
+    encryption: Encryption;
+  };
   /** Absent for old-pipeline backups (no manifest). */
   manifestKey?: string;
   /** The stored bytes' SHA-256 from the manifest, checked before decrypting. */
@@ -45,7 +51,16 @@ export function shellQuote(value: string): string {
  */
 export function breakGlassScript(input: BreakGlassInput): string {
   const checked = validate(input);
-  const sections = [header(checked), settings(checked), preflight(checked), workspace(), download(checked), integrity(checked), restore(checked), summary()];
+  const sections = [
+    header(checked),
+    settings(checked),
+    preflight(checked),
+    workspace(),
+    download(checked),
+    integrity(checked),
+    restore(checked),
+    summary(),
+  ];
   return `${sections.map((lines) => lines.join('\n')).join('\n\n')}\n`;
 }
 
@@ -56,26 +71,48 @@ interface Checked extends BreakGlassInput {
 const RULE = '# ------------------------------------------------------------------------------------------------';
 
 function validate(input: BreakGlassInput): Checked {
-  for (const [name, value] of [['bucket', input.bucket], ['region', input.region], ['payload key', input.payload.key], ['target', input.target]] as const) {
+  for (const [name, value] of [
+    ['bucket', input.bucket],
+    ['region', input.region],
+    ['payload key', input.payload.key],
+    ['target', input.target],
+  ] as const) {
     if (value.trim() === '') throw new BreakGlassError(`the ${name} is empty`);
   }
-  if (input.payload.versionId === '') throw new BreakGlassError('the version id is empty (use null when there is none)');
-  if (input.endpoint !== undefined && !/^https?:\/\/\S+$/.test(input.endpoint)) throw new BreakGlassError(`the S3 endpoint "${input.endpoint}" is not an http(s) URL`);
-  if (hasPassword(input.target)) throw new BreakGlassError('the target database URL contains a password: remove it, the script reads PGPASSWORD (or ~/.pgpass) from the environment');
-  if (input.options.schemaOnly && input.options.dataOnly) throw new BreakGlassError('schema-only and data-only exclude each other');
+  if (input.payload.versionId === '')
+    throw new BreakGlassError('the version id is empty (use null when there is none)');
+  if (input.endpoint !== undefined && !/^https?:\/\/\S+$/.test(input.endpoint))
+    throw new BreakGlassError(`the S3 endpoint "${input.endpoint}" is not an http(s) URL`);
+  if (hasPassword(input.target))
+    throw new BreakGlassError(
+      'the target database URL contains a password: remove it, the script reads PGPASSWORD (or ~/.pgpass) from the environment',
+    );
+  if (input.options.schemaOnly && input.options.dataOnly)
+    throw new BreakGlassError('schema-only and data-only exclude each other');
   let sha256: string | undefined;
   if (input.sha256 !== undefined) {
-    if (!/^[0-9a-fA-F]{64}$/.test(input.sha256)) throw new BreakGlassError(`"${input.sha256}" is not a SHA-256 hex digest`);
+    if (!/^[0-9a-fA-F]{64}$/.test(input.sha256))
+      throw new BreakGlassError(`"${input.sha256}" is not a SHA-256 hex digest`);
     sha256 = input.sha256.toLowerCase();
   }
   const tables = (input.options.tables ?? []).map((table) => {
     const dot = table.indexOf('.');
     const parsed = dot < 0 ? { name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
-    if (parsed.name === '' || parsed.schema === '') throw new BreakGlassError(`"${table}" is not a table name (use table or schema.table)`);
+    if (parsed.name === '' || parsed.schema === '')
+      throw new BreakGlassError(`"${table}" is not a table name (use table or schema.table)`);
     return parsed;
   });
   // Quoting rejects NUL; check every value now so the error names the input, not a line of the script.
-  for (const value of [input.bucket, input.region, input.payload.key, input.payload.versionId ?? '', input.endpoint ?? '', input.manifestKey ?? '', input.target, ...(input.options.tables ?? [])]) {
+  for (const value of [
+    input.bucket,
+    input.region,
+    input.payload.key,
+    input.payload.versionId ?? '',
+    input.endpoint ?? '',
+    input.manifestKey ?? '',
+    input.target,
+    ...(input.options.tables ?? []),
+  ]) {
     if (value.includes('\0')) throw new BreakGlassError('a setting contains a NUL character');
   }
   return { ...input, ...(sha256 === undefined ? {} : { sha256 }), tables };
@@ -138,47 +175,84 @@ function header(input: Checked): string[] {
 }
 
 function settings(input: Checked): string[] {
-  const lines = [RULE, '# Settings: what to restore (recorded in the backup\'s manifest) and where to. Values are in single', '# quotes, so spaces, quotes and $ in them are taken literally. Run the whole file: the commands below', '# use these variables.'];
+  const lines = [
+    RULE,
+    "# Settings: what to restore (recorded in the backup's manifest) and where to. Values are in single",
+    '# quotes, so spaces, quotes and $ in them are taken literally. Run the whole file: the commands below',
+    '# use these variables.',
+  ];
   lines.push(`BUCKET=${shellQuote(input.bucket)}`, `KEY=${shellQuote(input.payload.key)}`);
   if (input.payload.versionId !== null) {
-    lines.push('# The exact version of the object: with versioning (Object Lock) one key can hold several.', `VERSION_ID=${shellQuote(input.payload.versionId)}`);
+    lines.push(
+      '# The exact version of the object: with versioning (Object Lock) one key can hold several.',
+      `VERSION_ID=${shellQuote(input.payload.versionId)}`,
+    );
   } else {
-    lines.push('# No version id was recorded, so the object\'s current version is downloaded.');
+    lines.push("# No version id was recorded, so the object's current version is downloaded.");
   }
   lines.push(`REGION=${shellQuote(input.region)}`);
-  if (input.endpoint !== undefined) lines.push('# The S3 server (not AWS itself).', `ENDPOINT=${shellQuote(input.endpoint)}`);
-  if (input.sha256 !== undefined) lines.push('# SHA-256 of the stored (encrypted) bytes, as the manifest recorded it.', `EXPECTED_SHA256=${shellQuote(input.sha256)}`);
+  if (input.endpoint !== undefined)
+    lines.push('# The S3 server (not AWS itself).', `ENDPOINT=${shellQuote(input.endpoint)}`);
+  if (input.sha256 !== undefined)
+    lines.push(
+      '# SHA-256 of the stored (encrypted) bytes, as the manifest recorded it.',
+      `EXPECTED_SHA256=${shellQuote(input.sha256)}`,
+    );
   if (input.manifestKey !== undefined) {
-    lines.push('# The manifest: written last, it proves the backup complete and holds the hash above.', `MANIFEST_KEY=${shellQuote(input.manifestKey)}`);
+    lines.push(
+      '# The manifest: written last, it proves the backup complete and holds the hash above.',
+      `MANIFEST_KEY=${shellQuote(input.manifestKey)}`,
+    );
   } else {
     lines.push('# This backup has no manifest (made by the old pg_dump | openssl shell pipeline).');
   }
-  lines.push('# The database to restore into. No password here: PostgreSQL\'s tools read PGPASSWORD (or ~/.pgpass).', `TARGET=${shellQuote(input.target)}`);
+  lines.push(
+    "# The database to restore into. No password here: PostgreSQL's tools read PGPASSWORD (or ~/.pgpass).",
+    `TARGET=${shellQuote(input.target)}`,
+  );
   return lines;
 }
 
 function preflight(input: Checked): string[] {
   const t = tools(input);
-  const packages: Record<string, string> = { aws: 'awscli', sha256sum: 'coreutils', age: 'age', openssl: 'openssl', zstd: 'zstd', gzip: 'gzip', pg_restore: 'postgresql-client', psql: 'postgresql-client' };
-  const needed = ['aws', 'sha256sum', t.decrypt, ...(t.decompress ? [t.decompress] : []), ...(t.restore === 'pg_restore' ? ['pg_restore'] : []), 'psql'];
+  const packages: Record<string, string> = {
+    aws: 'awscli',
+    sha256sum: 'coreutils',
+    age: 'age',
+    openssl: 'openssl',
+    zstd: 'zstd',
+    gzip: 'gzip',
+    pg_restore: 'postgresql-client',
+    psql: 'postgresql-client',
+  };
+  const needed = [
+    'aws',
+    'sha256sum',
+    t.decrypt,
+    ...(t.decompress ? [t.decompress] : []),
+    ...(t.restore === 'pg_restore' ? ['pg_restore'] : []),
+    'psql',
+  ];
   const lines = [
     RULE,
     '# 0. Check that the tools and secrets are there, before anything is downloaded or written.',
     '#    pg_restore and psql should come from the same or a newer PostgreSQL release than the pg_dump',
-    '#    that made the backup (the manifest\'s pgDumpVersion).',
+    "#    that made the backup (the manifest's pgDumpVersion).",
     'fail() { printf \'break-glass: %s\\n\' "$*" >&2; exit 1; }',
     'need() { command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed (Debian/Ubuntu: apt-get install -y $2)"; }',
     ...needed.map((tool) => `need ${tool} ${packages[tool] ?? tool}`),
   ];
   if (input.payload.encryption === 'age') {
     lines.push(
-      '# (Offsite\'s own name for it, OFFSITE_AGE_IDENTITY_FILE, works too.)',
+      "# (Offsite's own name for it, OFFSITE_AGE_IDENTITY_FILE, works too.)",
       'AGE_IDENTITY_FILE="${AGE_IDENTITY_FILE:-${OFFSITE_AGE_IDENTITY_FILE:-}}"',
       '[ -n "$AGE_IDENTITY_FILE" ] || fail \'set AGE_IDENTITY_FILE to the path of the age identity file (the private key)\'',
       '[ -r "$AGE_IDENTITY_FILE" ] || fail "cannot read the identity file AGE_IDENTITY_FILE=$AGE_IDENTITY_FILE"',
     );
   } else {
-    lines.push('[ -n "${OFFSITE_ENCRYPTION_PASSWORD:-}" ] || fail \'put the backup password into the environment first: read -rs OFFSITE_ENCRYPTION_PASSWORD && export OFFSITE_ENCRYPTION_PASSWORD\'');
+    lines.push(
+      '[ -n "${OFFSITE_ENCRYPTION_PASSWORD:-}" ] || fail \'put the backup password into the environment first: read -rs OFFSITE_ENCRYPTION_PASSWORD && export OFFSITE_ENCRYPTION_PASSWORD\'',
+    );
   }
   return lines;
 }
@@ -189,22 +263,34 @@ function workspace(): string[] {
     '# It needs room for the whole object: point TMPDIR at a bigger disk if /tmp is small.',
     'WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/offsite-restore.XXXXXX")"',
     'trap \'rm -rf -- "$WORKDIR"\' EXIT',
-    'trap \'exit 130\' INT',
-    'trap \'exit 143\' TERM',
+    "trap 'exit 130' INT",
+    "trap 'exit 143' TERM",
     'PAYLOAD="$WORKDIR/payload"',
   ];
 }
 
 function download(input: Checked): string[] {
   const version = input.payload.versionId !== null;
-  const args = ['--bucket "$BUCKET"', '--key "$KEY"', ...(version ? ['--version-id "$VERSION_ID"'] : []), '--region "$REGION"', ...(input.endpoint !== undefined ? ['--endpoint-url "$ENDPOINT"'] : []), '"$PAYLOAD"'];
+  const args = [
+    '--bucket "$BUCKET"',
+    '--key "$KEY"',
+    ...(version ? ['--version-id "$VERSION_ID"'] : []),
+    '--region "$REGION"',
+    ...(input.endpoint !== undefined ? ['--endpoint-url "$ENDPOINT"'] : []),
+    '"$PAYLOAD"',
+  ];
   return [
     RULE,
     `# 1. Download ${version ? 'that exact version of ' : ''}the backup object with the AWS CLI (credentials from the environment).`,
     ...(input.endpoint !== undefined
-      ? ['#    If your S3 server needs path-style requests (MinIO, Ceph without wildcard DNS) and this fails', '#    with a DNS error, run once: aws configure set default.s3.addressing_style path']
+      ? [
+          '#    If your S3 server needs path-style requests (MinIO, Ceph without wildcard DNS) and this fails',
+          '#    with a DNS error, run once: aws configure set default.s3.addressing_style path',
+        ]
       : []),
-    ...(input.manifestKey !== undefined ? ["printf 'break-glass: backup manifest s3://%s/%s\\n' \"$BUCKET\" \"$MANIFEST_KEY\" >&2"] : []),
+    ...(input.manifestKey !== undefined
+      ? ['printf \'break-glass: backup manifest s3://%s/%s\\n\' "$BUCKET" "$MANIFEST_KEY" >&2']
+      : []),
     `printf 'break-glass: 1/4 downloading s3://%s/%s${version ? ' (version %s)' : ''}\\n' "$BUCKET" "$KEY"${version ? ' "$VERSION_ID"' : ''} >&2`,
     `aws s3api get-object \\\n${args.map((arg) => `  ${arg}`).join(' \\\n')} >/dev/null`,
   ];
@@ -216,10 +302,13 @@ function integrity(input: Checked): string[] {
       RULE,
       '# 2. There is no recorded hash to check against (no manifest).',
       ...(input.payload.encryption === 'openssl'
-        ? ['#    openssl enc has no integrity check of its own: a damaged file fails halfway through (or', '#    restores damaged SQL that fails), and the transaction is then rolled back.']
+        ? [
+            '#    openssl enc has no integrity check of its own: a damaged file fails halfway through (or',
+            '#    restores damaged SQL that fails), and the transaction is then rolled back.',
+          ]
         : ['#    age checks every chunk it decrypts: a damaged file fails, and the transaction is rolled back.']),
       '#    The SHA-256 of what was downloaded, for your notes:',
-      'printf \'break-glass: 2/4 no recorded hash to compare with; SHA-256 of the download:\\n\' >&2',
+      "printf 'break-glass: 2/4 no recorded hash to compare with; SHA-256 of the download:\\n' >&2",
       'sha256sum "$PAYLOAD" >&2',
     ];
   }
@@ -227,7 +316,7 @@ function integrity(input: Checked): string[] {
     RULE,
     '# 2. Check the downloaded bytes: their SHA-256 must equal the one the manifest recorded. A damaged or',
     '#    replaced object stops here, before anything is decrypted or written to the database.',
-    'printf \'break-glass: 2/4 checking the SHA-256 of the downloaded bytes\\n\' >&2',
+    "printf 'break-glass: 2/4 checking the SHA-256 of the downloaded bytes\\n' >&2",
     'ACTUAL_SHA256="$(sha256sum "$PAYLOAD" | cut -d \' \' -f 1)"',
     'if [ "$ACTUAL_SHA256" != "$EXPECTED_SHA256" ]; then',
     '  fail "the downloaded object\'s SHA-256 is $ACTUAL_SHA256 but the manifest recorded $EXPECTED_SHA256: the backup is damaged or was replaced. Nothing was restored; pick another backup (offsite list)."',
@@ -238,19 +327,32 @@ function integrity(input: Checked): string[] {
 function restore(input: Checked): string[] {
   const decrypt =
     input.payload.encryption === 'age'
-      ? { command: 'age -d -i "$AGE_IDENTITY_FILE" "$PAYLOAD"', doc: 'age -d            decrypts with your private identity file (age checks every chunk: damage stops it)' }
+      ? {
+          command: 'age -d -i "$AGE_IDENTITY_FILE" "$PAYLOAD"',
+          doc: 'age -d            decrypts with your private identity file (age checks every chunk: damage stops it)',
+        }
       : {
           command: 'openssl enc -d -aes-256-cbc -pbkdf2 -pass env:OFFSITE_ENCRYPTION_PASSWORD -in "$PAYLOAD"',
           doc: 'openssl enc -d    decrypts AES-256-CBC with the password read from OFFSITE_ENCRYPTION_PASSWORD',
         };
   const decompress = {
-    zstd: { command: 'zstd -d -c -q', doc: 'zstd -d -c        decompresses (zstd frames carry a checksum: damage stops it)' },
+    zstd: {
+      command: 'zstd -d -c -q',
+      doc: 'zstd -d -c        decompresses (zstd frames carry a checksum: damage stops it)',
+    },
     gzip: { command: 'gzip -d -c', doc: 'gzip -d -c        decompresses (gzip checks a CRC at the end)' },
     none: undefined,
   }[input.payload.compression];
   const stream = [decrypt.command, ...(decompress ? [decompress.command] : [])];
-  const docs = [decrypt.doc, ...(decompress ? [decompress.doc] : ['(the backup is not compressed: no decompression step)'])];
-  const lines = [RULE, '# 3. Decrypt, decompress and restore as one stream (the decrypted data never touches the disk):', ...docs.map((doc) => `#      ${doc}`)];
+  const docs = [
+    decrypt.doc,
+    ...(decompress ? [decompress.doc] : ['(the backup is not compressed: no decompression step)']),
+  ];
+  const lines = [
+    RULE,
+    '# 3. Decrypt, decompress and restore as one stream (the decrypted data never touches the disk):',
+    ...docs.map((doc) => `#      ${doc}`),
+  ];
   if (input.payload.dumpFormat === 'custom') return [...lines, ...customRestore(input, stream)];
   return [...lines, ...plainRestore(input, stream)];
 }
@@ -264,21 +366,36 @@ function customRestore(input: Checked, stream: string[]): string[] {
   const flags: [string, string, string][] = dataOnly
     ? []
     : [
-        ['--single-transaction', '--single-transaction', 'everything in one transaction: on any error nothing is committed'],
+        [
+          '--single-transaction',
+          '--single-transaction',
+          'everything in one transaction: on any error nothing is committed',
+        ],
         ['--exit-on-error', '--exit-on-error', 'stop at the first error'],
       ];
-  if (options.noOwner) flags.push(['--no-owner', '--no-owner', 'do not set owners (the target\'s roles differ, as in managed databases)']);
+  if (options.noOwner)
+    flags.push(['--no-owner', '--no-owner', "do not set owners (the target's roles differ, as in managed databases)"]);
   if (options.noPrivileges) flags.push(['--no-privileges', '--no-privileges', 'do not restore GRANTs']);
-  if (options.schemaOnly) flags.push(['--schema-only', '--schema-only', 'only the schema (tables, indexes, ...), no rows']);
-  if (dataOnly) flags.push(['--data-only', '--data-only', 'only rows (and sequence values), into tables that already exist']);
+  if (options.schemaOnly)
+    flags.push(['--schema-only', '--schema-only', 'only the schema (tables, indexes, ...), no rows']);
+  if (dataOnly)
+    flags.push(['--data-only', '--data-only', 'only rows (and sequence values), into tables that already exist']);
   flags.push(...tables.flags);
-  flags.push(dataOnly ? ['-f -', '-f -', 'write the SQL to the pipe, for psql'] : ['--dbname="$TARGET"', '--dbname="$TARGET"', 'the target database']);
+  flags.push(
+    dataOnly
+      ? ['-f -', '-f -', 'write the SQL to the pipe, for psql']
+      : ['--dbname="$TARGET"', '--dbname="$TARGET"', 'the target database'],
+  );
   const width = Math.max(...flags.map(([, shown]) => shown.length));
   const restoreCommand = `{ pg_restore ${flags.map(([flag]) => flag).join(' ')} && cat > /dev/null; }`;
   const lines = [
     `#      pg_restore        reads the custom-format archive from the pipe and ${dataOnly ? 'turns it into SQL' : 'restores it'}:`,
     ...[...new Set(flags.map(([, shown, doc]) => `#        ${shown.padEnd(width)}  ${doc}`))],
-    ...(dataOnly ? ['#      psql              runs that SQL: -X ignores ~/.psqlrc, -q is quiet, ON_ERROR_STOP=1 stops at the first error'] : []),
+    ...(dataOnly
+      ? [
+          '#      psql              runs that SQL: -X ignores ~/.psqlrc, -q is quiet, ON_ERROR_STOP=1 stops at the first error',
+        ]
+      : []),
     '#    pg_restore may stop reading before the end of the archive (with --schema-only or a table',
     '#    selection); `cat > /dev/null` then reads the rest, so that the steps before it do not fail',
     '#    with "broken pipe". The whole file was already checked in step 2.',
@@ -300,8 +417,8 @@ function customRestore(input: Checked, stream: string[]): string[] {
     '#    use `offsite restore db --data-only --truncate-first`.',
     '#    One transaction: BEGIN goes first, and COMMIT only once the whole stream was decrypted,',
     '#    decompressed and converted without error; otherwise PostgreSQL rolls everything back.',
-    '#    pg_restore writes the rows table by table in the archive\'s order, not in foreign-key order, so',
-    '#    the target\'s foreign keys are dropped first and added back at the end, inside the transaction:',
+    "#    pg_restore writes the rows table by table in the archive's order, not in foreign-key order, so",
+    "#    the target's foreign keys are dropped first and added back at the end, inside the transaction:",
     '#    adding them back checks every row. (pg_restore --disable-triggers would need a superuser.)',
     'printf \'break-glass: 3/4 restoring into %s\\n\' "$TARGET" >&2',
     '{',
@@ -343,16 +460,31 @@ function tableFlags(tables: Checked['tables']): { flags: [string, string, string
   const schemas = new Set(tables.map((t) => t.schema));
   const [only] = schemas;
   const flags: [string, string, string][] = [];
-  if (schemas.size === 1 && only !== undefined) flags.push([`-n ${shellQuote(only)}`, '-n SCHEMA', 'only objects in this schema']);
-  for (const table of tables) flags.push([`-t ${shellQuote(table.name)}`, '-t TABLE', 'only this table (its definition and rows, not its indexes or constraints)']);
+  if (schemas.size === 1 && only !== undefined)
+    flags.push([`-n ${shellQuote(only)}`, '-n SCHEMA', 'only objects in this schema']);
+  for (const table of tables)
+    flags.push([
+      `-t ${shellQuote(table.name)}`,
+      '-t TABLE',
+      'only this table (its definition and rows, not its indexes or constraints)',
+    ]);
   const oneSchema = schemas.size === 1 && only !== undefined;
-  const notes = oneSchema ? [] : ['#    -t matches a table name in every schema (pg_restore takes no schema.table), so tables of the', '#    same name in other schemas are restored too.'];
+  const notes = oneSchema
+    ? []
+    : [
+        '#    -t matches a table name in every schema (pg_restore takes no schema.table), so tables of the',
+        '#    same name in other schemas are restored too.',
+      ];
   return { flags, notes };
 }
 
 function plainRestore(input: Checked, stream: string[]): string[] {
   const { options } = input;
-  const ignored = [options.schemaOnly ? 'schema-only' : '', options.dataOnly ? 'data-only' : '', (options.tables ?? []).length > 0 ? 'a table selection' : ''].filter(Boolean);
+  const ignored = [
+    options.schemaOnly ? 'schema-only' : '',
+    options.dataOnly ? 'data-only' : '',
+    (options.tables ?? []).length > 0 ? 'a table selection' : '',
+  ].filter(Boolean);
   return [
     '#      psql              runs the SQL: -X ignores ~/.psqlrc, -q is quiet, ON_ERROR_STOP=1 stops at the first error',
     '#    One transaction: BEGIN goes first, and COMMIT only once the whole stream was decrypted and',
@@ -361,7 +493,9 @@ function plainRestore(input: Checked, stream: string[]): string[] {
     '#    whatever arrived even when decryption failed halfway.)',
     '#    The backup is plain SQL, which restores only whole, into an empty database: schema-only,',
     '#    data-only and table selection need a custom-format backup (.dump) and do not apply here.',
-    ...(ignored.length > 0 ? [`#    (You asked for ${ignored.join(' and ')}: not possible with this backup; it restores everything.)`] : []),
+    ...(ignored.length > 0
+      ? [`#    (You asked for ${ignored.join(' and ')}: not possible with this backup; it restores everything.)`]
+      : []),
     ...(input.manifestKey !== undefined
       ? ['#    The owner and privilege options do not apply either: Offsite makes plain backups without them.']
       : [
@@ -382,7 +516,7 @@ function summary(): string[] {
     RULE,
     '# 4. What the target holds now: every table with its row count. Compare them with the counts the',
     '#    backup recorded (the manifest\'s sealed part; see docs/restore.md, "after the restore").',
-    'printf \'break-glass: 4/4 restored; rows per table in the target:\\n\' >&2',
+    "printf 'break-glass: 4/4 restored; rows per table in the target:\\n' >&2",
     "psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 -d \"$TARGET\" <<'SQL'",
     "SELECT format('SELECT %L, count(*) FROM ONLY %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname)",
     'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace',
@@ -390,6 +524,6 @@ function summary(): string[] {
     'ORDER BY n.nspname, c.relname',
     '\\gexec',
     'SQL',
-    'printf \'break-glass: done\\n\' >&2',
+    "printf 'break-glass: done\\n' >&2",
   ];
 }

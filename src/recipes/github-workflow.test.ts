@@ -3,7 +3,15 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { DEFAULT_WORKFLOW_OPTIONS, githubWorkflow, type GithubWorkflowOptions } from './github-workflow.js';
 
-interface Step { name?: string; uses?: string; run?: string; env?: Record<string, string>; with?: Record<string, unknown>; shell?: string; if?: string }
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  env?: Record<string, string>;
+  with?: Record<string, unknown>;
+  shell?: string;
+  if?: string;
+}
 interface Job {
   if: string;
   'runs-on': string;
@@ -22,7 +30,11 @@ interface Workflow {
   jobs: Record<string, Job>;
 }
 
-const options = (overrides: Partial<GithubWorkflowOptions> = {}): GithubWorkflowOptions => ({ ...DEFAULT_WORKFLOW_OPTIONS, offsiteVersion: '1.2.3', ...overrides });
+const options = (overrides: Partial<GithubWorkflowOptions> = {}): GithubWorkflowOptions => ({
+  ...DEFAULT_WORKFLOW_OPTIONS,
+  offsiteVersion: '1.2.3',
+  ...overrides,
+});
 const generate = (overrides: Partial<GithubWorkflowOptions> = {}) => {
   const workflow = githubWorkflow(options(overrides));
   return { ...workflow, parsed: parse(workflow.yaml) as Workflow };
@@ -38,16 +50,26 @@ const offsiteStep = (j: Job): Step => {
   return step;
 };
 const references = (yaml: string, context: 'secrets' | 'vars'): Set<string> =>
-  new Set([...yaml.matchAll(new RegExp(`\\$\\{\\{\\s*${context}\\.([A-Za-z0-9_]+)\\s*\\}\\}`, 'g'))].map((m) => m[1] ?? ''));
+  new Set(
+    [...yaml.matchAll(new RegExp(`\\$\\{\\{\\s*${context}\\.([A-Za-z0-9_]+)\\s*\\}\\}`, 'g'))].map((m) => m[1] ?? ''),
+  );
 
 describe('the GitHub Actions workflow', () => {
   it('has the four jobs, each started by its own cron or by hand', () => {
     const { parsed } = generate();
     assert.deepEqual(Object.keys(parsed.jobs), ['backup-db', 'backup-files', 'drill', 'status']);
-    assert.deepEqual(parsed.on.schedule.map((s) => s.cron).sort(), ['17 * * * *', '37 2 * * *', '47 * * * *', '7 5 * * *']);
+    assert.deepEqual(parsed.on.schedule.map((s) => s.cron).sort(), [
+      '17 * * * *',
+      '37 2 * * *',
+      '47 * * * *',
+      '7 5 * * *',
+    ]);
     assert.deepEqual(parsed.on.workflow_dispatch.inputs.job.options, ['backup-db', 'backup-files', 'drill', 'status']);
     const expected: Record<string, [string, string]> = {
-      'backup-db': ['17 * * * *', 'backup-db'], 'backup-files': ['37 2 * * *', 'backup-files'], drill: ['7 5 * * *', 'drill'], status: ['47 * * * *', 'status'],
+      'backup-db': ['17 * * * *', 'backup-db'],
+      'backup-files': ['37 2 * * *', 'backup-files'],
+      drill: ['7 5 * * *', 'drill'],
+      status: ['47 * * * *', 'status'],
     };
     for (const [name, [cron, input]] of Object.entries(expected)) {
       assert.equal(job(parsed, name).if, `github.event.schedule == '${cron}' || inputs.job == '${input}'`);
@@ -58,9 +80,16 @@ describe('the GitHub Actions workflow', () => {
     const { parsed } = generate({ environments: ['production', 'staging', 'sandbox'] });
     const db = job(parsed, 'backup-db');
     assert.deepEqual(db.strategy.matrix.environment, ['production', 'staging', 'sandbox']);
-    assert.equal(db.environment, '${{ matrix.environment }}', 'per-environment secrets come from the GitHub environment');
+    assert.equal(
+      db.environment,
+      '${{ matrix.environment }}',
+      'per-environment secrets come from the GitHub environment',
+    );
     assert.equal(db.env.OFFSITE_ENVIRONMENT, '${{ matrix.environment }}');
-    assert.deepEqual(db.concurrency, { group: 'offsite-backup-db-${{ matrix.environment }}', 'cancel-in-progress': false });
+    assert.deepEqual(db.concurrency, {
+      group: 'offsite-backup-db-${{ matrix.environment }}',
+      'cancel-in-progress': false,
+    });
     assert.ok(db['timeout-minutes'] > 0 && db['timeout-minutes'] < 60, 'an hourly job ends before the next one is due');
     assert.equal(offsiteStep(db).run, 'offsite backup db');
   });
@@ -98,21 +127,34 @@ describe('the GitHub Actions workflow', () => {
     assert.match(step.run ?? '', /OFFSITE_AGE_IDENTITY_FILE="\$identity" offsite drill/);
     assert.match(yaml, /# The drill needs the private age identity[^\n]*\n.*anyone who can change this workflow/);
     const others = Object.entries(parsed.jobs).filter(([name]) => name !== 'drill');
-    for (const [name, j] of others) assert.ok(!JSON.stringify(j).includes('AGE_IDENTITY'), `${name} never sees the identity`);
+    for (const [name, j] of others)
+      assert.ok(!JSON.stringify(j).includes('AGE_IDENTITY'), `${name} never sees the identity`);
   });
 
   it('uses the writer for backups and the reader for status and drills, each only in the step that runs offsite', () => {
     const { parsed } = generate();
-    for (const name of ['backup-db', 'backup-files']) assert.equal(offsiteStep(job(parsed, name)).env?.AWS_ACCESS_KEY_ID, '${{ secrets.OFFSITE_WRITER_ACCESS_KEY_ID }}');
-    for (const name of ['status', 'drill']) assert.equal(offsiteStep(job(parsed, name)).env?.AWS_ACCESS_KEY_ID, '${{ secrets.OFFSITE_READER_ACCESS_KEY_ID }}');
+    for (const name of ['backup-db', 'backup-files'])
+      assert.equal(
+        offsiteStep(job(parsed, name)).env?.AWS_ACCESS_KEY_ID,
+        '${{ secrets.OFFSITE_WRITER_ACCESS_KEY_ID }}',
+      );
+    for (const name of ['status', 'drill'])
+      assert.equal(
+        offsiteStep(job(parsed, name)).env?.AWS_ACCESS_KEY_ID,
+        '${{ secrets.OFFSITE_READER_ACCESS_KEY_ID }}',
+      );
     for (const [name, j] of Object.entries(parsed.jobs)) {
-      assert.ok(!JSON.stringify(j.env).includes('secrets.'), `${name}: no secret in the job-wide environment, where third-party actions would see it`);
-      for (const step of j.steps.filter((s) => s.uses)) assert.ok(!JSON.stringify(step).includes('secrets.'), `${name}: no secret given to ${step.uses}`);
+      assert.ok(
+        !JSON.stringify(j.env).includes('secrets.'),
+        `${name}: no secret in the job-wide environment, where third-party actions would see it`,
+      );
+      for (const step of j.steps.filter((s) => s.uses))
+        assert.ok(!JSON.stringify(step).includes('secrets.'), `${name}: no secret given to ${step.uses}`);
     }
     assert.deepEqual(parsed.permissions, {});
   });
 
-  it('checks freshness per environment with a max age per kind, and pings a dead-man\'s switch', () => {
+  it("checks freshness per environment with a max age per kind, and pings a dead-man's switch", () => {
     const { parsed } = generate({ maxAge: { db: '90m', files: '30h' } });
     const status = job(parsed, 'status');
     assert.equal(offsiteStep(status).run, 'offsite status --max-age db=90m --max-age files=30h');
@@ -130,11 +172,17 @@ describe('the GitHub Actions workflow', () => {
     const cache = single.steps.find((s) => s.uses === 'actions/cache@v4');
     assert.equal(cache?.with?.path, '.offsite-state');
     assert.equal(cache?.with?.['restore-keys'], 'offsite-files-state-${{ matrix.environment }}-');
-    assert.ok(single.steps.indexOf(cache!) < single.steps.indexOf(offsiteStep(single)), 'the cache is restored before the backup');
+    assert.ok(
+      single.steps.indexOf(cache!) < single.steps.indexOf(offsiteStep(single)),
+      'the cache is restored before the backup',
+    );
 
     const sharded = job(generate({ filesShards: 3 }).parsed, 'backup-files');
     assert.deepEqual(sharded.strategy.matrix.shard, [0, 1, 2]);
-    assert.match(offsiteStep(sharded).run ?? '', /offsite backup files --shard \$\{\{ matrix\.shard \}\}\/3 --run-id github-\$\{\{ github\.run_id \}\}$/);
+    assert.match(
+      offsiteStep(sharded).run ?? '',
+      /offsite backup files --shard \$\{\{ matrix\.shard \}\}\/3 --run-id github-\$\{\{ github\.run_id \}\}$/,
+    );
     assert.equal(sharded.concurrency.group, 'offsite-backup-files-${{ matrix.environment }}-${{ matrix.shard }}');
     assert.match(sharded.env.OFFSITE_FILES_STATE_CACHE ?? '', /files-state-\$\{\{ matrix\.shard \}\}\.jsonl$/);
   });
@@ -142,12 +190,21 @@ describe('the GitHub Actions workflow', () => {
   it('leaves out the files backup and the drill when asked, with their secrets', () => {
     const { parsed, inputs } = generate({ files: false, drill: false });
     assert.deepEqual(Object.keys(parsed.jobs), ['backup-db', 'status']);
-    assert.deepEqual(parsed.on.schedule.map((s) => s.cron), ['17 * * * *', '47 * * * *']);
+    assert.deepEqual(
+      parsed.on.schedule.map((s) => s.cron),
+      ['17 * * * *', '47 * * * *'],
+    );
     const names = inputs.map((i) => i.name);
-    for (const gone of ['OFFSITE_AGE_IDENTITY', 'OFFSITE_SOURCE_ACCESS_KEY_ID', 'OFFSITE_SOURCE_BUCKET']) assert.ok(!names.includes(gone), gone);
+    for (const gone of ['OFFSITE_AGE_IDENTITY', 'OFFSITE_SOURCE_ACCESS_KEY_ID', 'OFFSITE_SOURCE_BUCKET'])
+      assert.ok(!names.includes(gone), gone);
   });
 
-  for (const variant of [{}, { files: false }, { drill: false }, { filesShards: 4 }] as Partial<GithubWorkflowOptions>[]) {
+  for (const variant of [
+    {},
+    { files: false },
+    { drill: false },
+    { filesShards: 4 },
+  ] as Partial<GithubWorkflowOptions>[]) {
     it(`lists exactly the secrets and variables it reads (${JSON.stringify(variant)})`, () => {
       const { yaml, inputs } = generate(variant);
       const listed = (kind: 'secret' | 'variable') => new Set(inputs.filter((i) => i.kind === kind).map((i) => i.name));
@@ -159,7 +216,10 @@ describe('the GitHub Actions workflow', () => {
   it('never inlines a secret value: every secret-looking variable comes from ${{ secrets.X }}', () => {
     const { parsed } = generate({ filesShards: 2 });
     const secretLike = /(SECRET|PASSWORD|ACCESS_KEY_ID|DATABASE_URL|IDENTITY$|PING_URL|TOKEN)/;
-    const envs = [parsed.env, ...Object.values(parsed.jobs).flatMap((j) => [j.env, ...j.steps.map((s) => s.env ?? {})])];
+    const envs = [
+      parsed.env,
+      ...Object.values(parsed.jobs).flatMap((j) => [j.env, ...j.steps.map((s) => s.env ?? {})]),
+    ];
     let checked = 0;
     for (const env of envs) {
       for (const [name, value] of Object.entries(env)) {
@@ -184,8 +244,14 @@ describe('the GitHub Actions workflow', () => {
     assert.throws(() => generate({ environments: [] }), /at least one environment/);
     assert.throws(() => generate({ environments: ['prod/eu'] }), /environment "prod\/eu" is not a valid name/);
     assert.throws(() => generate({ environments: ['a', 'a'] }), /named twice/);
-    assert.throws(() => generate({ schedules: { ...DEFAULT_WORKFLOW_OPTIONS.schedules, db: '@hourly' } }), /db schedule "@hourly"/);
-    assert.throws(() => generate({ schedules: { ...DEFAULT_WORKFLOW_OPTIONS.schedules, status: '17 * * * *' } }), /its own schedule/);
+    assert.throws(
+      () => generate({ schedules: { ...DEFAULT_WORKFLOW_OPTIONS.schedules, db: '@hourly' } }),
+      /db schedule "@hourly"/,
+    );
+    assert.throws(
+      () => generate({ schedules: { ...DEFAULT_WORKFLOW_OPTIONS.schedules, status: '17 * * * *' } }),
+      /its own schedule/,
+    );
     assert.throws(() => generate({ filesShards: 0 }), /shards/);
   });
 });

@@ -77,7 +77,9 @@ export function githubWorkflow(options: GithubWorkflowOptions): GithubWorkflow {
     on: {
       schedule: [...cronComments.keys()].map((cron) => ({ cron })),
       workflow_dispatch: {
-        inputs: { job: { description: 'the job to run now', type: 'choice', options: Object.keys(jobs), default: 'backup-db' } },
+        inputs: {
+          job: { description: 'the job to run now', type: 'choice', options: Object.keys(jobs), default: 'backup-db' },
+        },
       },
     },
     permissions: {},
@@ -92,22 +94,42 @@ export function githubWorkflow(options: GithubWorkflowOptions): GithubWorkflow {
   };
   const doc = new Document(workflow, { aliasDuplicateObjects: false });
   doc.commentBefore = header(options);
-  comment(doc, ['permissions'], 'No job needs the GITHUB_TOKEN: Offsite is installed from npm, nothing is checked out.');
-  comment(doc, ['env'], 'Not secret: configuration variables (Settings → Secrets and variables → Actions → Variables). Unset ones are ignored.');
-  comment(doc, ['jobs', 'backup-db', 'concurrency'], 'A run still going makes the next one wait: never two backups of one database at once.');
+  comment(
+    doc,
+    ['permissions'],
+    'No job needs the GITHUB_TOKEN: Offsite is installed from npm, nothing is checked out.',
+  );
+  comment(
+    doc,
+    ['env'],
+    'Not secret: configuration variables (Settings → Secrets and variables → Actions → Variables). Unset ones are ignored.',
+  );
+  comment(
+    doc,
+    ['jobs', 'backup-db', 'concurrency'],
+    'A run still going makes the next one wait: never two backups of one database at once.',
+  );
   if (options.files) {
-    comment(doc, ['jobs', 'backup-files', 'steps', setupSteps(options, false).length], [
-      'The incremental cache: what was uploaded and until when it stays locked. Without it a run uploads every object again.',
-      'It holds the source bucket\'s object keys, so anyone who can run workflows in this repository can read them.',
-    ].join('\n'));
+    comment(
+      doc,
+      ['jobs', 'backup-files', 'steps', setupSteps(options, false).length],
+      [
+        'The incremental cache: what was uploaded and until when it stays locked. Without it a run uploads every object again.',
+        "It holds the source bucket's object keys, so anyone who can run workflows in this repository can read them.",
+      ].join('\n'),
+    );
   }
   if (options.drill) {
-    comment(doc, ['jobs', 'drill'], [
-      'The drill needs the private age identity, which the backups are designed to keep away from the machines that run them:',
-      'stored here, anyone who can change this workflow or read its secrets can decrypt every backup. It also restores',
-      'production data onto GitHub\'s runner. To keep the identity out of CI, run `offsite drill` on a machine of your own',
-      '(docs/deploy.md, systemd or Kubernetes) and remove this job.',
-    ].join('\n'));
+    comment(
+      doc,
+      ['jobs', 'drill'],
+      [
+        'The drill needs the private age identity, which the backups are designed to keep away from the machines that run them:',
+        'stored here, anyone who can change this workflow or read its secrets can decrypt every backup. It also restores',
+        "production data onto GitHub's runner. To keep the identity out of CI, run `offsite drill` on a machine of your own",
+        '(docs/deploy.md, systemd or Kubernetes) and remove this job.',
+      ].join('\n'),
+    );
   }
   [...cronComments.values()].forEach((what, index) => {
     const cron = doc.getIn(['on', 'schedule', index, 'cron'], true);
@@ -122,23 +144,33 @@ export function githubWorkflow(options: GithubWorkflowOptions): GithubWorkflow {
 function check(options: GithubWorkflowOptions): void {
   if (options.environments.length === 0) throw new Error('at least one environment is needed');
   for (const environment of options.environments) {
-    if (!isValidEnvironment(environment)) throw new Error(`environment "${environment}" is not a valid name (letters, digits, ".", "_", "-")`);
+    if (!isValidEnvironment(environment))
+      throw new Error(`environment "${environment}" is not a valid name (letters, digits, ".", "_", "-")`);
   }
-  if (new Set(options.environments).size !== options.environments.length) throw new Error('an environment is named twice');
+  if (new Set(options.environments).size !== options.environments.length)
+    throw new Error('an environment is named twice');
   for (const [job, cron] of Object.entries(options.schedules)) {
     if (!CRON.test(cron)) throw new Error(`the ${job} schedule "${cron}" is not a cron expression of five fields`);
   }
-  const crons = [options.schedules.db, options.schedules.status, ...(options.files ? [options.schedules.files] : []), ...(options.drill ? [options.schedules.drill] : [])];
-  if (new Set(crons).size !== crons.length) throw new Error('every job needs its own schedule: jobs are told apart by the cron that started the run');
-  if (!Number.isInteger(options.filesShards) || options.filesShards < 1 || options.filesShards > 256) throw new Error('files shards must be an integer from 1 to 256');
-  if (!Number.isInteger(options.postgresMajor) || options.postgresMajor < 10) throw new Error('the PostgreSQL major must be an integer of 10 or more');
+  const crons = [
+    options.schedules.db,
+    options.schedules.status,
+    ...(options.files ? [options.schedules.files] : []),
+    ...(options.drill ? [options.schedules.drill] : []),
+  ];
+  if (new Set(crons).size !== crons.length)
+    throw new Error('every job needs its own schedule: jobs are told apart by the cron that started the run');
+  if (!Number.isInteger(options.filesShards) || options.filesShards < 1 || options.filesShards > 256)
+    throw new Error('files shards must be an integer from 1 to 256');
+  if (!Number.isInteger(options.postgresMajor) || options.postgresMajor < 10)
+    throw new Error('the PostgreSQL major must be an integer of 10 or more');
 }
 
 function header(options: GithubWorkflowOptions): string {
   return [
     ` Offsite backups, written by \`offsite init github-actions\` (offsite ${options.offsiteVersion}). See docs/deploy.md.`,
     ' Environments: ' + options.environments.join(', ') + '. Each is a GitHub environment holding its own secrets.',
-    ' GitHub may start scheduled runs late or skip them under load; the status job and an outside dead-man\'s switch catch that.',
+    " GitHub may start scheduled runs late or skip them under load; the status job and an outside dead-man's switch catch that.",
   ].join('\n');
 }
 
@@ -149,13 +181,19 @@ function comment(doc: Document, path: (string | number)[], text: string): void {
   if (isMap(parent)) {
     const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === last);
     if (pair && isScalar(pair.key)) {
-      pair.key.commentBefore = text.split('\n').map((line) => ` ${line}`).join('\n');
+      pair.key.commentBefore = text
+        .split('\n')
+        .map((line) => ` ${line}`)
+        .join('\n');
       return;
     }
   }
   const node = doc.getIn(path, true) as Node | undefined;
   if (!node) throw new Error(`no node at ${path.join('.')}`);
-  node.commentBefore = text.split('\n').map((line) => ` ${line}`).join('\n');
+  node.commentBefore = text
+    .split('\n')
+    .map((line) => ` ${line}`)
+    .join('\n');
 }
 
 const runsIf = (options: GithubWorkflowOptions, job: keyof WorkflowSchedules): string =>
@@ -168,15 +206,17 @@ function setupSteps(options: GithubWorkflowOptions, postgres: boolean): unknown[
   return [
     { uses: 'actions/setup-node@v4', with: { 'node-version': options.nodeVersion } },
     ...(postgres
-      ? [{
-          name: `Install the PostgreSQL ${options.postgresMajor} client from the PGDG repository`,
-          run: [
-            'sudo apt-get update -qq',
-            'sudo apt-get install -y -qq --no-install-recommends postgresql-common',
-            'sudo /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y',
-            `sudo apt-get install -y -qq --no-install-recommends postgresql-client-${options.postgresMajor}`,
-          ].join('\n'),
-        }]
+      ? [
+          {
+            name: `Install the PostgreSQL ${options.postgresMajor} client from the PGDG repository`,
+            run: [
+              'sudo apt-get update -qq',
+              'sudo apt-get install -y -qq --no-install-recommends postgresql-common',
+              'sudo /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y',
+              `sudo apt-get install -y -qq --no-install-recommends postgresql-client-${options.postgresMajor}`,
+            ].join('\n'),
+          },
+        ]
       : []),
     { name: 'Install Offsite', run: `npm install --global --no-audit --no-fund offsite@${options.offsiteVersion}` },
   ];
@@ -196,7 +236,10 @@ function backupDbJob(options: GithubWorkflowOptions): Record<string, unknown> {
     strategy: matrixOf(options),
     environment: '${{ matrix.environment }}',
     concurrency: { group: 'offsite-backup-db-${{ matrix.environment }}', 'cancel-in-progress': false },
-    env: { OFFSITE_ENVIRONMENT: '${{ matrix.environment }}', OFFSITE_AGE_RECIPIENTS: variable('OFFSITE_AGE_RECIPIENTS') },
+    env: {
+      OFFSITE_ENVIRONMENT: '${{ matrix.environment }}',
+      OFFSITE_AGE_RECIPIENTS: variable('OFFSITE_AGE_RECIPIENTS'),
+    },
     steps: [
       ...setupSteps(options, true),
       {
@@ -217,8 +260,8 @@ function backupFilesJob(options: GithubWorkflowOptions): Record<string, unknown>
   const shardSuffix = sharded ? '-${{ matrix.shard }}' : '';
   const stateFile = `\${{ github.workspace }}/.offsite-state/files-state${shardSuffix}.jsonl`;
   const command = sharded
-    // github.run_id stays the same when failed jobs are re-run, so a retried shard joins its run's snapshot.
-    ? `offsite backup files --shard \${{ matrix.shard }}/${options.filesShards} --run-id github-\${{ github.run_id }}`
+    ? // github.run_id stays the same when failed jobs are re-run, so a retried shard joins its run's snapshot.
+      `offsite backup files --shard \${{ matrix.shard }}/${options.filesShards} --run-id github-\${{ github.run_id }}`
     : 'offsite backup files';
   return {
     name: `backup files (\${{ matrix.environment }}${sharded ? `, shard \${{ matrix.shard }}/${options.filesShards}` : ''})`,
@@ -227,7 +270,10 @@ function backupFilesJob(options: GithubWorkflowOptions): Record<string, unknown>
     'timeout-minutes': 360,
     strategy: matrixOf(options, sharded ? { shard: Array.from({ length: options.filesShards }, (_, i) => i) } : {}),
     environment: '${{ matrix.environment }}',
-    concurrency: { group: `offsite-backup-files-\${{ matrix.environment }}${shardSuffix}`, 'cancel-in-progress': false },
+    concurrency: {
+      group: `offsite-backup-files-\${{ matrix.environment }}${shardSuffix}`,
+      'cancel-in-progress': false,
+    },
     env: {
       OFFSITE_ENVIRONMENT: '${{ matrix.environment }}',
       OFFSITE_AGE_RECIPIENTS: variable('OFFSITE_AGE_RECIPIENTS'),
@@ -279,7 +325,10 @@ function drillJob(options: GithubWorkflowOptions): Record<string, unknown> {
         options: '--health-cmd "pg_isready -U postgres" --health-interval 5s --health-timeout 5s --health-retries 30',
       },
     },
-    env: { OFFSITE_ENVIRONMENT: '${{ matrix.environment }}', OFFSITE_TARGET_URL: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    env: {
+      OFFSITE_ENVIRONMENT: '${{ matrix.environment }}',
+      OFFSITE_TARGET_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
+    },
     steps: [
       ...setupSteps(options, true),
       {
@@ -305,7 +354,10 @@ function drillJob(options: GithubWorkflowOptions): Record<string, unknown> {
 }
 
 function statusJob(options: GithubWorkflowOptions): Record<string, unknown> {
-  const maxAge = [`--max-age db=${options.maxAge.db}`, ...(options.files ? [`--max-age files=${options.maxAge.files}`] : [])].join(' ');
+  const maxAge = [
+    `--max-age db=${options.maxAge.db}`,
+    ...(options.files ? [`--max-age files=${options.maxAge.files}`] : []),
+  ].join(' ');
   return {
     name: 'freshness (${{ matrix.environment }})',
     if: runsIf(options, 'status'),
@@ -318,11 +370,14 @@ function statusJob(options: GithubWorkflowOptions): Record<string, unknown> {
       ...setupSteps(options, false),
       {
         name: 'Fail when the newest complete backup is too old',
-        env: { AWS_ACCESS_KEY_ID: secret('OFFSITE_READER_ACCESS_KEY_ID'), AWS_SECRET_ACCESS_KEY: secret('OFFSITE_READER_SECRET_ACCESS_KEY') },
+        env: {
+          AWS_ACCESS_KEY_ID: secret('OFFSITE_READER_ACCESS_KEY_ID'),
+          AWS_SECRET_ACCESS_KEY: secret('OFFSITE_READER_SECRET_ACCESS_KEY'),
+        },
         run: `offsite status ${maxAge}`,
       },
       {
-        name: 'Ping the dead-man\'s switch',
+        name: "Ping the dead-man's switch",
         // Outside GitHub, so that it also notices when these scheduled runs stop altogether.
         if: 'always()',
         env: { PING_URL: secret('OFFSITE_STATUS_PING_URL'), OUTCOME: '${{ job.status }}' },
@@ -336,31 +391,72 @@ function statusJob(options: GithubWorkflowOptions): Record<string, unknown> {
 }
 
 function workflowInputs(options: GithubWorkflowOptions): WorkflowInput[] {
-  const repo = (kind: WorkflowInput['kind'], name: string, required: boolean, purpose: string): WorkflowInput => ({ name, kind, scope: 'repository', required, purpose });
-  const env = (kind: WorkflowInput['kind'], name: string, required: boolean, purpose: string): WorkflowInput => ({ name, kind, scope: 'environment', required, purpose });
+  const repo = (kind: WorkflowInput['kind'], name: string, required: boolean, purpose: string): WorkflowInput => ({
+    name,
+    kind,
+    scope: 'repository',
+    required,
+    purpose,
+  });
+  const env = (kind: WorkflowInput['kind'], name: string, required: boolean, purpose: string): WorkflowInput => ({
+    name,
+    kind,
+    scope: 'environment',
+    required,
+    purpose,
+  });
   return [
-    repo('secret', 'OFFSITE_WRITER_ACCESS_KEY_ID', true, 'the writer\'s access key (s3:PutObject only), for backups'),
-    repo('secret', 'OFFSITE_WRITER_SECRET_ACCESS_KEY', true, 'the writer\'s secret key'),
-    repo('secret', 'OFFSITE_READER_ACCESS_KEY_ID', true, `the reader's access key, for the freshness check${options.drill ? ' and drills' : ''}`),
-    repo('secret', 'OFFSITE_READER_SECRET_ACCESS_KEY', true, 'the reader\'s secret key'),
-    ...(options.drill ? [repo('secret', 'OFFSITE_AGE_IDENTITY', true, 'the age identity file, for drills only: gh secret set OFFSITE_AGE_IDENTITY < identity.txt')] : []),
-    repo('secret', 'OFFSITE_STATUS_PING_URL', false, 'a dead-man\'s-switch URL (healthchecks style; /fail is appended on failure)'),
-    env('secret', 'DATABASE_URL', true, 'postgres://user:password@host:5432/db of that environment (a read-only role is enough)'),
+    repo('secret', 'OFFSITE_WRITER_ACCESS_KEY_ID', true, "the writer's access key (s3:PutObject only), for backups"),
+    repo('secret', 'OFFSITE_WRITER_SECRET_ACCESS_KEY', true, "the writer's secret key"),
+    repo(
+      'secret',
+      'OFFSITE_READER_ACCESS_KEY_ID',
+      true,
+      `the reader's access key, for the freshness check${options.drill ? ' and drills' : ''}`,
+    ),
+    repo('secret', 'OFFSITE_READER_SECRET_ACCESS_KEY', true, "the reader's secret key"),
+    ...(options.drill
+      ? [
+          repo(
+            'secret',
+            'OFFSITE_AGE_IDENTITY',
+            true,
+            'the age identity file, for drills only: gh secret set OFFSITE_AGE_IDENTITY < identity.txt',
+          ),
+        ]
+      : []),
+    repo(
+      'secret',
+      'OFFSITE_STATUS_PING_URL',
+      false,
+      "a dead-man's-switch URL (healthchecks style; /fail is appended on failure)",
+    ),
+    env(
+      'secret',
+      'DATABASE_URL',
+      true,
+      'postgres://user:password@host:5432/db of that environment (a read-only role is enough)',
+    ),
     ...(options.files
       ? [
-          env('secret', 'OFFSITE_SOURCE_ACCESS_KEY_ID', true, 'read and list access to that environment\'s files bucket'),
+          env(
+            'secret',
+            'OFFSITE_SOURCE_ACCESS_KEY_ID',
+            true,
+            "read and list access to that environment's files bucket",
+          ),
           env('secret', 'OFFSITE_SOURCE_SECRET_ACCESS_KEY', true, 'its secret key'),
         ]
       : []),
     repo('variable', 'OFFSITE_BUCKET', true, 'the backup bucket'),
-    repo('variable', 'AWS_REGION', true, 'the backup bucket\'s region'),
+    repo('variable', 'AWS_REGION', true, "the backup bucket's region"),
     repo('variable', 'OFFSITE_AGE_RECIPIENTS', true, 'the age public keys, comma separated'),
     repo('variable', 'OFFSITE_PREFIX', false, 'a key prefix inside the backup bucket'),
     repo('variable', 'OFFSITE_S3_ENDPOINT', false, 'the S3 endpoint, for a server other than AWS'),
     repo('variable', 'OFFSITE_S3_FORCE_PATH_STYLE', false, 'true for path-style S3 addressing'),
     ...(options.files
       ? [
-          env('variable', 'OFFSITE_SOURCE_BUCKET', true, 'that environment\'s files bucket'),
+          env('variable', 'OFFSITE_SOURCE_BUCKET', true, "that environment's files bucket"),
           env('variable', 'OFFSITE_SOURCE_REGION', false, 'its region'),
           env('variable', 'OFFSITE_SOURCE_S3_ENDPOINT', false, 'its S3 endpoint, for a server other than AWS'),
           env('variable', 'OFFSITE_SOURCE_S3_FORCE_PATH_STYLE', false, 'true for path-style addressing'),

@@ -3,7 +3,10 @@ import { pino } from 'pino';
 import type { Fields, Reporter } from './reporter.js';
 
 export function createJsonReporter(): Reporter {
-  const logger = pino({ base: { name: 'offsite' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+  const logger = pino(
+    { base: { name: 'offsite' }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: 2, sync: true }),
+  );
   return {
     progress: () => undefined,
     info: (message: string, fields?: Fields) => logger.info(fields ?? {}, message),

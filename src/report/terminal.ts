@@ -37,7 +37,12 @@ export function createTerminalReporter(stream: NodeJS.WriteStream, now: () => nu
 export function progressLine(progress: Progress, elapsedSeconds: number): string {
   const rate = elapsedSeconds > 0 ? progress.bytesIn / elapsedSeconds : 0;
   const [inLabel, outLabel] = progress.labels ?? ['read', 'stored'];
-  const parts = [`${progress.phase}: ${inLabel} ${formatBytes(progress.bytesIn)}`, `${outLabel} ${formatBytes(progress.bytesOut)}`, `${formatBytes(rate)}/s`, `${formatDuration(elapsedSeconds)} elapsed`];
+  const parts = [
+    `${progress.phase}: ${inLabel} ${formatBytes(progress.bytesIn)}`,
+    `${outLabel} ${formatBytes(progress.bytesOut)}`,
+    `${formatBytes(rate)}/s`,
+    `${formatDuration(elapsedSeconds)} elapsed`,
+  ];
   if (progress.totalIn && rate > 0 && progress.totalIn > progress.bytesIn) {
     parts.push(`ETA ~${formatDuration((progress.totalIn - progress.bytesIn) / rate)}`);
   }
@@ -45,4 +50,8 @@ export function progressLine(progress: Progress, elapsedSeconds: number): string
 }
 
 const fieldText = (fields?: Fields): string =>
-  fields && Object.keys(fields).length > 0 ? ` (${Object.entries(fields).map(([k, v]) => `${k}: ${String(v)}`).join(', ')})` : '';
+  fields && Object.keys(fields).length > 0
+    ? ` (${Object.entries(fields)
+        .map(([k, v]) => `${k}: ${String(v)}`)
+        .join(', ')})`
+    : '';

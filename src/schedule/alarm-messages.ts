@@ -13,8 +13,24 @@ export interface AlarmJob {
 }
 
 export type AlarmEvent =
-  | { type: 'failure'; job: AlarmJob; at: Date; host: string; error: string; attempts: number; consecutiveFailures: number }
-  | { type: 'recovery'; job: AlarmJob; at: Date; host: string; summary: string; failedRuns: number; failingSince: Date | undefined };
+  | {
+      type: 'failure';
+      job: AlarmJob;
+      at: Date;
+      host: string;
+      error: string;
+      attempts: number;
+      consecutiveFailures: number;
+    }
+  | {
+      type: 'recovery';
+      job: AlarmJob;
+      at: Date;
+      host: string;
+      summary: string;
+      failedRuns: number;
+      failingSince: Date | undefined;
+    };
 
 export function alarmText(event: AlarmEvent): string {
   const job = `${JOB_KINDS[event.job.kind].title} "${event.job.name}" (environment ${event.job.environment})`;
@@ -31,8 +47,22 @@ export function webhookBody(event: AlarmEvent, format: WebhookFormat, secrets: r
   const text = redact(alarmText(event), secrets);
   if (format === 'slack') return JSON.stringify({ text });
   const { job, at, type, ...details } = event;
-  const fields = Object.fromEntries(Object.entries(details).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : typeof v === 'string' ? redact(v, secrets) : v]));
-  return JSON.stringify({ source: 'offsite', event: `job.${type}`, job: job.name, kind: job.kind, environment: job.environment, at: at.toISOString(), ...fields, text });
+  const fields = Object.fromEntries(
+    Object.entries(details).map(([k, v]) => [
+      k,
+      v instanceof Date ? v.toISOString() : typeof v === 'string' ? redact(v, secrets) : v,
+    ]),
+  );
+  return JSON.stringify({
+    source: 'offsite',
+    event: `job.${type}`,
+    job: job.name,
+    kind: job.kind,
+    environment: job.environment,
+    at: at.toISOString(),
+    ...fields,
+    text,
+  });
 }
 
 /** Replaces every secret value, and any password in a URL, with [redacted]. */

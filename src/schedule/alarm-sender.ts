@@ -20,11 +20,24 @@ export interface AlarmSender {
   ping(signal: PingSignal, message: string): Promise<void>;
 }
 
-export function createAlarmSender(targets: AlarmTargets, deps: { reporter: Reporter; fetch: typeof fetch; secrets: readonly string[]; job: string }): AlarmSender {
-  const secrets = [...deps.secrets, ...(targets.webhook ? [targets.webhook.url] : []), ...(targets.ping ? [targets.ping.url] : [])];
+export function createAlarmSender(
+  targets: AlarmTargets,
+  deps: { reporter: Reporter; fetch: typeof fetch; secrets: readonly string[]; job: string },
+): AlarmSender {
+  const secrets = [
+    ...deps.secrets,
+    ...(targets.webhook ? [targets.webhook.url] : []),
+    ...(targets.ping ? [targets.ping.url] : []),
+  ];
   const post = async (what: string, url: string, body: string, contentType: string): Promise<void> => {
     try {
-      const response = await deps.fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body, signal: AbortSignal.timeout(targets.timeoutMs), redirect: 'error' });
+      const response = await deps.fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body,
+        signal: AbortSignal.timeout(targets.timeoutMs),
+        redirect: 'error',
+      });
       await response.body?.cancel();
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
     } catch (error) {
@@ -34,7 +47,12 @@ export function createAlarmSender(targets: AlarmTargets, deps: { reporter: Repor
   return {
     notify: async (event) => {
       if (!targets.webhook) return;
-      await post(`alarm webhook (${event.type})`, targets.webhook.url, webhookBody(event, targets.webhook.format, secrets), 'application/json');
+      await post(
+        `alarm webhook (${event.type})`,
+        targets.webhook.url,
+        webhookBody(event, targets.webhook.format, secrets),
+        'application/json',
+      );
     },
     ping: async (signal, message) => {
       if (!targets.ping) return;

@@ -4,7 +4,8 @@ import { cronProblem } from './cron.js';
 
 describe('cronProblem', () => {
   it('accepts 5-field and 6-field (seconds) expressions in IANA zones', () => {
-    for (const expression of ['0 * * * *', '*/5 * * * * *', '30 2 * * 1-5', '@daily']) assert.equal(cronProblem(expression, 'UTC'), undefined, expression);
+    for (const expression of ['0 * * * *', '*/5 * * * * *', '30 2 * * 1-5', '@daily'])
+      assert.equal(cronProblem(expression, 'UTC'), undefined, expression);
     assert.equal(cronProblem('0 3 * * *', 'Europe/Paris'), undefined);
   });
 

@@ -27,7 +27,9 @@ export async function startStatusServer(listen: ListenAddress, source: StatusSou
         response.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(encodeMetrics(source.metrics()));
       } else if (path === '/healthz') {
         const health = source.health();
-        response.writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(health.body)}\n`);
+        response
+          .writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json' })
+          .end(`${JSON.stringify(health.body)}\n`);
       } else {
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz or /metrics\n');
       }

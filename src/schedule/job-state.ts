@@ -27,7 +27,13 @@ export interface JobState {
   failingSince?: Date;
 }
 
-export const newJobState = (): JobState => ({ running: false, runsTotal: 0, failuresTotal: 0, skippedTotal: 0, consecutiveFailures: 0 });
+export const newJobState = (): JobState => ({
+  running: false,
+  runsTotal: 0,
+  failuresTotal: 0,
+  skippedTotal: 0,
+  consecutiveFailures: 0,
+});
 
 export function recordSkip(state: JobState, at: Date, reason: string): void {
   state.skippedTotal++;

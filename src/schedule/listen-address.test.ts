@@ -12,6 +12,7 @@ describe('parseListenAddress', () => {
   });
 
   it('refuses what is not host:port', () => {
-    for (const text of ['9464', 'localhost', 'host:99999', 'host:port', '::1:9464', '']) assert.equal(parseListenAddress(text), undefined, text);
+    for (const text of ['9464', 'localhost', 'host:99999', 'host:port', '::1:9464', ''])
+      assert.equal(parseListenAddress(text), undefined, text);
   });
 });

@@ -16,4 +16,5 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
   return { host, port };
 }
 
-export const formatListenAddress = ({ host, port }: ListenAddress): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+export const formatListenAddress = ({ host, port }: ListenAddress): string =>
+  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, jobFailed } from '../errors.js';
 import { LocalFileError, writeNewFile } from '../state/local-file.js';
 
-export type LockFileResult = { acquired: true; release: () => Promise<void> } | { acquired: false; holderPid: number | undefined; path: string };
+export type LockFileResult =
+  { acquired: true; release: () => Promise<void> } | { acquired: false; holderPid: number | undefined; path: string };
 
 /** @throws OffsiteError (failed) when the lock file cannot be created or written (a full disk); no lock file is left then. */
 export async function acquireLockFile(stateDir: string, name: string, pid = process.pid): Promise<LockFileResult> {
@@ -22,7 +23,8 @@ export async function acquireLockFile(stateDir: string, name: string, pid = proc
       await writeNewFile(path, `${pid}\n`, 0o600);
       return { acquired: true, release: () => releaseIfOurs(path, pid) };
     } catch (error) {
-      if (!(error instanceof LocalFileError) || error.code !== 'EEXIST') throw lockFileError(path, error instanceof LocalFileError ? error.cause : error);
+      if (!(error instanceof LocalFileError) || error.code !== 'EEXIST')
+        throw lockFileError(path, error instanceof LocalFileError ? error.cause : error);
     }
     const holderPid = await readPid(path);
     if (holderPid !== undefined && isRunning(holderPid)) return { acquired: false, holderPid, path };
@@ -34,7 +36,10 @@ export async function acquireLockFile(stateDir: string, name: string, pid = proc
 }
 
 const lockFileError = (path: string, error: unknown) =>
-  jobFailed(`cannot write the lock file ${path} (${(error as NodeJS.ErrnoException).code ?? describe(error)}); check that the state directory (schedule.stateDir or --state-dir) is writable and has free space`, error);
+  jobFailed(
+    `cannot write the lock file ${path} (${(error as NodeJS.ErrnoException).code ?? describe(error)}); check that the state directory (schedule.stateDir or --state-dir) is writable and has free space`,
+    error,
+  );
 
 async function releaseIfOurs(path: string, pid: number): Promise<void> {
   if ((await readPid(path)) === pid) await unlink(path).catch(() => undefined);

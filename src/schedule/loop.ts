@@ -47,17 +47,31 @@ export interface ScheduleResult {
  */
 export async function runSchedule(options: ScheduleOptions, deps: ScheduleDeps): Promise<ScheduleResult> {
   await mkdir(options.stateDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
-    throw configError(`cannot create the state directory ${options.stateDir} (${(error as NodeJS.ErrnoException).code ?? 'error'}); set schedule.stateDir or --state-dir`, error);
+    throw configError(
+      `cannot create the state directory ${options.stateDir} (${(error as NodeJS.ErrnoException).code ?? 'error'}); set schedule.stateDir or --state-dir`,
+      error,
+    );
   });
   const startedAt = deps.now();
   const context: RunContext = { stateDir: options.stateDir, host: options.host, now: deps.now };
   const slots: JobSlot[] = options.jobs.map((job) => {
     const reporter = withFields(deps.reporter, { job: job.name });
-    return { job, state: newJobState(), reporter, alarms: createAlarmSender(job.alarms, { reporter, fetch: deps.fetch, secrets: options.secrets, job: job.name }) };
+    return {
+      job,
+      state: newJobState(),
+      reporter,
+      alarms: createAlarmSender(job.alarms, { reporter, fetch: deps.fetch, secrets: options.secrets, job: job.name }),
+    };
   });
   const timers = new Map<JobSlot, CronTimer>();
   let stopping = false;
-  const views = () => slots.map((slot) => ({ name: slot.job.name, kind: slot.job.kind, environment: slot.job.environment, state: slot.state }));
+  const views = () =>
+    slots.map((slot) => ({
+      name: slot.job.name,
+      kind: slot.job.kind,
+      environment: slot.job.environment,
+      state: slot.state,
+    }));
   const server = options.listen
     ? await startServer(options.listen, {
         metrics: () => schedulerMetrics(views(), { startedAt, version: options.version }, deps.now()),
@@ -67,9 +81,14 @@ export async function runSchedule(options: ScheduleOptions, deps: ScheduleDeps):
             status: stopping ? 'stopping' : 'ok',
             startedAt: startedAt.toISOString(),
             jobs: slots.map((slot) => ({
-              name: slot.job.name, kind: slot.job.kind, environment: slot.job.environment, running: slot.state.running,
-              lastOutcome: slot.state.lastRun?.outcome ?? null, lastSuccessAt: slot.state.lastSuccessAt?.toISOString() ?? null,
-              consecutiveFailures: slot.state.consecutiveFailures, nextRunAt: timers.get(slot)?.nextRun()?.toISOString() ?? null,
+              name: slot.job.name,
+              kind: slot.job.kind,
+              environment: slot.job.environment,
+              running: slot.state.running,
+              lastOutcome: slot.state.lastRun?.outcome ?? null,
+              lastSuccessAt: slot.state.lastSuccessAt?.toISOString() ?? null,
+              consecutiveFailures: slot.state.consecutiveFailures,
+              nextRunAt: timers.get(slot)?.nextRun()?.toISOString() ?? null,
             })),
           },
         }),
@@ -77,21 +96,40 @@ export async function runSchedule(options: ScheduleOptions, deps: ScheduleDeps):
     : undefined;
   try {
     if (deps.signal.aborted) return { cancelled: [] };
-    for (const slot of slots) timers.set(slot, startCron(slot.job.cron, slot.job.timezone, () => triggerRun(slot, context)));
+    for (const slot of slots)
+      timers.set(
+        slot,
+        startCron(slot.job.cron, slot.job.timezone, () => triggerRun(slot, context)),
+      );
     deps.reporter.info('scheduler started', {
       ...(server ? { listen: server.address, metrics: `http://${server.address}/metrics` } : {}),
-      jobs: slots.map((slot) => ({ name: slot.job.name, kind: slot.job.kind, environment: slot.job.environment, cron: slot.job.cron, timezone: slot.job.timezone, nextRunAt: timers.get(slot)?.nextRun()?.toISOString() })),
+      jobs: slots.map((slot) => ({
+        name: slot.job.name,
+        kind: slot.job.kind,
+        environment: slot.job.environment,
+        cron: slot.job.cron,
+        timezone: slot.job.timezone,
+        nextRunAt: timers.get(slot)?.nextRun()?.toISOString(),
+      })),
     });
     await aborted(deps.signal);
     stopping = true;
     for (const timer of timers.values()) timer.stop();
     const running = slots.filter((slot) => slot.current);
-    deps.reporter.info('scheduler stopping', { running: running.map((slot) => slot.job.name), graceSeconds: options.shutdownGraceMs / 1000 });
+    deps.reporter.info('scheduler stopping', {
+      running: running.map((slot) => slot.job.name),
+      graceSeconds: options.shutdownGraceMs / 1000,
+    });
     for (const slot of running) slot.current?.abort.abort(new Error('the scheduler is stopping'));
-    const stopped = await within(options.shutdownGraceMs, Promise.allSettled(running.map((slot) => slot.current?.done)));
+    const stopped = await within(
+      options.shutdownGraceMs,
+      Promise.allSettled(running.map((slot) => slot.current?.done)),
+    );
     if (!stopped) {
       const stuck = slots.filter((slot) => slot.current).map((slot) => slot.job.name);
-      throw jobFailed(`stopped with runs still going after the ${options.shutdownGraceMs / 1000}s shutdown grace: ${stuck.join(', ')}; a backup cut off this way has no manifest`);
+      throw jobFailed(
+        `stopped with runs still going after the ${options.shutdownGraceMs / 1000}s shutdown grace: ${stuck.join(', ')}; a backup cut off this way has no manifest`,
+      );
     }
     deps.reporter.info('scheduler stopped');
     return { cancelled: running.map((slot) => slot.job.name) };
@@ -101,11 +139,17 @@ export async function runSchedule(options: ScheduleOptions, deps: ScheduleDeps):
   }
 }
 
-async function startServer(listen: ListenAddress, source: Parameters<typeof startStatusServer>[1]): Promise<RunningServer> {
+async function startServer(
+  listen: ListenAddress,
+  source: Parameters<typeof startStatusServer>[1],
+): Promise<RunningServer> {
   try {
     return await startStatusServer(listen, source);
   } catch (error) {
-    throw configError(`cannot listen on ${formatListenAddress(listen)} for /metrics (${(error as NodeJS.ErrnoException).code ?? 'error'}); choose another with --listen or schedule.listen, or turn it off with --listen off`, error);
+    throw configError(
+      `cannot listen on ${formatListenAddress(listen)} for /metrics (${(error as NodeJS.ErrnoException).code ?? 'error'}); choose another with --listen or schedule.listen, or turn it off with --listen off`,
+      error,
+    );
   }
 }
 
@@ -119,7 +163,9 @@ function withFields(reporter: Reporter, fields: Fields): Reporter {
 }
 
 const aborted = (signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+  new Promise((resolve) =>
+    signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
 
 /** Whether `promise` settled within `ms`. */
 async function within(ms: number, promise: Promise<unknown>): Promise<boolean> {

@@ -5,7 +5,15 @@ import { encodeMetrics, escapeHelp, escapeLabelValue, formatValue } from './prom
 describe('Prometheus text encoder', () => {
   it('writes HELP and TYPE lines before the samples of each family', () => {
     const text = encodeMetrics([
-      { name: 'offsite_job_runs_total', help: 'Runs started.', type: 'counter', samples: [{ labels: { job: 'prod-db' }, value: 3 }, { labels: { job: 'drill' }, value: 0 }] },
+      {
+        name: 'offsite_job_runs_total',
+        help: 'Runs started.',
+        type: 'counter',
+        samples: [
+          { labels: { job: 'prod-db' }, value: 3 },
+          { labels: { job: 'drill' }, value: 0 },
+        ],
+      },
       { name: 'offsite_up', help: 'Always 1.', type: 'gauge', samples: [{ labels: {}, value: 1 }] },
     ]);
     assert.equal(
@@ -26,17 +34,33 @@ describe('Prometheus text encoder', () => {
   it('escapes backslashes, quotes and newlines in label values, and backslashes and newlines in help', () => {
     assert.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
     assert.equal(escapeHelp('say "x"\\\nnext'), 'say "x"\\\\\\nnext');
-    const text = encodeMetrics([{ name: 'm', help: 'h', type: 'gauge', samples: [{ labels: { job: 'we"ird\\name\n' }, value: 1 }] }]);
+    const text = encodeMetrics([
+      { name: 'm', help: 'h', type: 'gauge', samples: [{ labels: { job: 'we"ird\\name\n' }, value: 1 }] },
+    ]);
     assert.match(text, /^m\{job="we\\"ird\\\\name\\n"\} 1$/m);
   });
 
   it('spells special values as Prometheus does', () => {
-    assert.deepEqual([NaN, Infinity, -Infinity, 1.5, 1e21, 0].map(formatValue), ['NaN', '+Inf', '-Inf', '1.5', '1e+21', '0']);
+    assert.deepEqual([NaN, Infinity, -Infinity, 1.5, 1e21, 0].map(formatValue), [
+      'NaN',
+      '+Inf',
+      '-Inf',
+      '1.5',
+      '1e+21',
+      '0',
+    ]);
   });
 
   it('refuses invalid metric and label names', () => {
-    assert.throws(() => encodeMetrics([{ name: 'bad-name', help: '', type: 'gauge', samples: [] }]), /invalid metric name/);
-    assert.throws(() => encodeMetrics([{ name: 'ok', help: '', type: 'gauge', samples: [{ labels: { 'bad-label': 'x' }, value: 1 }] }]), /invalid label name/);
+    assert.throws(
+      () => encodeMetrics([{ name: 'bad-name', help: '', type: 'gauge', samples: [] }]),
+      /invalid metric name/,
+    );
+    assert.throws(
+      () =>
+        encodeMetrics([{ name: 'ok', help: '', type: 'gauge', samples: [{ labels: { 'bad-label': 'x' }, value: 1 }] }]),
+      /invalid label name/,
+    );
   });
 
   it('writes nothing for no families', () => {

@@ -27,7 +27,8 @@ export function encodeMetrics(families: readonly MetricFamily[]): string {
   for (const family of families) {
     if (!METRIC_NAME.test(family.name)) throw new Error(`invalid metric name ${JSON.stringify(family.name)}`);
     lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
-    for (const sample of family.samples) lines.push(`${family.name}${encodeLabels(sample.labels)} ${formatValue(sample.value)}`);
+    for (const sample of family.samples)
+      lines.push(`${family.name}${encodeLabels(sample.labels)} ${formatValue(sample.value)}`);
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
@@ -35,12 +36,14 @@ export function encodeMetrics(families: readonly MetricFamily[]): string {
 function encodeLabels(labels: Record<string, string>): string {
   const entries = Object.entries(labels);
   if (entries.length === 0) return '';
-  for (const [name] of entries) if (!LABEL_NAME.test(name) || name.startsWith('__')) throw new Error(`invalid label name ${JSON.stringify(name)}`);
+  for (const [name] of entries)
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) throw new Error(`invalid label name ${JSON.stringify(name)}`);
   return `{${entries.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(',')}}`;
 }
 
 /** In label values: backslash, double quote and line feed are escaped. */
-export const escapeLabelValue = (value: string): string => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+export const escapeLabelValue = (value: string): string =>
+  value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 /** In HELP text: backslash and line feed are escaped (quotes are not). */
 export const escapeHelp = (text: string): string => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');

@@ -37,13 +37,19 @@ describe('withRetry', () => {
 
   it('does not retry a permanent failure and throws it as it is', async () => {
     const c = clock();
-    await assert.rejects(withRetry(() => Promise.reject(permanent), policy, c.deps()), (error) => error === permanent);
+    await assert.rejects(
+      withRetry(() => Promise.reject(permanent), policy, c.deps()),
+      (error) => error === permanent,
+    );
     assert.deepEqual(c.slept, []);
   });
 
   it('gives up after the last attempt with the last error as cause', async () => {
     const c = clock();
-    await assert.rejects(withRetry(() => Promise.reject(transient), policy, c.deps()), (error) => error instanceof RetriesExhausted && error.attempts === 4 && error.cause === transient);
+    await assert.rejects(
+      withRetry(() => Promise.reject(transient), policy, c.deps()),
+      (error) => error instanceof RetriesExhausted && error.attempts === 4 && error.cause === transient,
+    );
   });
 
   it('starts no attempt past the deadline', async () => {
@@ -61,12 +67,24 @@ describe('withRetry', () => {
     const abort = new AbortController();
     const c = clock();
     const deps = c.deps({ signal: abort.signal, sleep: () => Promise.reject(new Error('aborted')) });
-    await assert.rejects(withRetry(() => Promise.reject(transient), policy, deps), (error) => error === transient);
+    await assert.rejects(
+      withRetry(() => Promise.reject(transient), policy, deps),
+      (error) => error === transient,
+    );
   });
 
   it('jitters between half and all of the exponential delay', () => {
-    assert.equal(backoffDelay(1, policy, () => 0), 500);
-    assert.equal(backoffDelay(2, policy, () => 1), 2_000);
-    assert.equal(backoffDelay(10, policy, () => 0.5), 2_250);
+    assert.equal(
+      backoffDelay(1, policy, () => 0),
+      500,
+    );
+    assert.equal(
+      backoffDelay(2, policy, () => 1),
+      2_000,
+    );
+    assert.equal(
+      backoffDelay(10, policy, () => 0.5),
+      2_250,
+    );
   });
 });

@@ -34,7 +34,11 @@ export class RetriesExhausted extends Error {
  * @returns the first successful result and the number of attempts it took.
  * @throws the error itself when it is permanent on the first attempt; otherwise {@link RetriesExhausted} with the last error as cause.
  */
-export async function withRetry<T>(attempt: (n: number) => Promise<T>, policy: RetryPolicy, deps: RetryDeps): Promise<{ value: T; attempts: number }> {
+export async function withRetry<T>(
+  attempt: (n: number) => Promise<T>,
+  policy: RetryPolicy,
+  deps: RetryDeps,
+): Promise<{ value: T; attempts: number }> {
   const sleep = deps.sleep ?? abortableSleep;
   const random = deps.random ?? Math.random;
   const deadline = deps.now() + policy.deadlineMs;
@@ -54,7 +58,11 @@ export async function withRetry<T>(attempt: (n: number) => Promise<T>, policy: R
 }
 
 /** Delay after the n-th failed attempt: initial × 2^(n-1), capped, then between half and all of it ("equal jitter"). */
-export function backoffDelay(n: number, policy: Pick<RetryPolicy, 'initialDelayMs' | 'maxDelayMs'>, random: () => number = Math.random): number {
+export function backoffDelay(
+  n: number,
+  policy: Pick<RetryPolicy, 'initialDelayMs' | 'maxDelayMs'>,
+  random: () => number = Math.random,
+): number {
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (n - 1));
   return Math.round(base / 2 + (base / 2) * random());
 }

@@ -71,7 +71,12 @@ async function runOnce(slot: JobSlot, signal: AbortSignal, context: RunContext):
     // Inside the try: a lock file that cannot be written (a full disk) fails the run, with its alarm.
     if (JOB_KINDS[job.kind].overlapGuard === 'lock-file') {
       const lock = await acquireLockFile(context.stateDir, `job-${job.name}`);
-      if (!lock.acquired) return skip(slot, context, `another process is running this job (lock file ${lock.path}${lock.holderPid ? `, pid ${lock.holderPid}` : ''})`);
+      if (!lock.acquired)
+        return skip(
+          slot,
+          context,
+          `another process is running this job (lock file ${lock.path}${lock.holderPid ? `, pid ${lock.holderPid}` : ''})`,
+        );
       release = lock.release;
     }
     reporter.info('run started', { kind: job.kind, environment: job.environment });
@@ -80,15 +85,34 @@ async function runOnce(slot: JobSlot, signal: AbortSignal, context: RunContext):
       isTransient,
       signal,
       now: () => context.now().getTime(),
-      onRetry: ({ attempt, delayMs, error }) => reporter.warn(`attempt ${attempt} failed with a transient error, retrying in ${Math.round(delayMs / 1000)}s: ${describe(error)}`),
+      onRetry: ({ attempt, delayMs, error }) =>
+        reporter.warn(
+          `attempt ${attempt} failed with a transient error, retrying in ${Math.round(delayMs / 1000)}s: ${describe(error)}`,
+        ),
     });
     const failedRuns = state.consecutiveFailures;
     const failingSince = state.failingSince;
     const finishedAt = context.now();
-    recordSuccess(state, { startedAt, finishedAt, attempts, ...(value.bytes === undefined ? {} : { bytes: value.bytes }) }, value.backupAt);
-    reporter.info(`run succeeded: ${value.summary}`, { attempts, durationMs: finishedAt.getTime() - startedAt.getTime() });
+    recordSuccess(
+      state,
+      { startedAt, finishedAt, attempts, ...(value.bytes === undefined ? {} : { bytes: value.bytes }) },
+      value.backupAt,
+    );
+    reporter.info(`run succeeded: ${value.summary}`, {
+      attempts,
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+    });
     await alarms.ping('success', value.summary);
-    if (failedRuns > 0) await alarms.notify({ type: 'recovery', job, at: finishedAt, host: context.host, summary: value.summary, failedRuns, failingSince });
+    if (failedRuns > 0)
+      await alarms.notify({
+        type: 'recovery',
+        job,
+        at: finishedAt,
+        host: context.host,
+        summary: value.summary,
+        failedRuns,
+        failingSince,
+      });
   } catch (thrown) {
     const error = thrown instanceof RetriesExhausted ? thrown.cause : thrown;
     const attempts = thrown instanceof RetriesExhausted ? thrown.attempts : 1;
@@ -96,14 +120,24 @@ async function runOnce(slot: JobSlot, signal: AbortSignal, context: RunContext):
     if (isAlreadyRunning(error)) return skip(slot, context, describe(error));
     if (signal.aborted) {
       recordCancel(state, { startedAt, finishedAt, attempts });
-      reporter.warn('run cancelled: the scheduler is stopping (an interrupted backup has no manifest and is never used)');
+      reporter.warn(
+        'run cancelled: the scheduler is stopping (an interrupted backup has no manifest and is never used)',
+      );
       return;
     }
     const message = describe(error);
     recordFailure(state, { startedAt, finishedAt, attempts, error: message });
     reporter.warn(`run failed: ${message}`, { attempts, consecutiveFailures: state.consecutiveFailures });
     await alarms.ping('fail', message);
-    await alarms.notify({ type: 'failure', job, at: finishedAt, host: context.host, error: message, attempts, consecutiveFailures: state.consecutiveFailures });
+    await alarms.notify({
+      type: 'failure',
+      job,
+      at: finishedAt,
+      host: context.host,
+      error: message,
+      attempts,
+      consecutiveFailures: state.consecutiveFailures,
+    });
   } finally {
     await release?.();
   }

@@ -9,15 +9,45 @@ import { isOffsiteError } from '../errors.js';
 
 /** Socket and DNS failures, and the SDK's own timeouts. */
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
 ]);
 
 /** S3 error codes that mean "try again later". */
-const S3_RETRY_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'ServiceUnavailable', 'InternalError', 'RequestTimeTooSkewed', 'OperationAborted']);
+const S3_RETRY_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'ServiceUnavailable',
+  'InternalError',
+  'RequestTimeTooSkewed',
+  'OperationAborted',
+]);
 
 /** S3 answers that are never worth repeating, whatever the status. */
-const S3_PERMANENT_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'NoSuchBucket', 'InvalidBucketName', 'ExpiredToken', 'InvalidToken']);
+const S3_PERMANENT_CODES = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'NoSuchBucket',
+  'InvalidBucketName',
+  'ExpiredToken',
+  'InvalidToken',
+]);
 
 /**
  * PostgreSQL SQLSTATEs: class 08 (connection exception), 57P01-57P03 (admin or crash shutdown,
@@ -26,7 +56,8 @@ const S3_PERMANENT_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'Signa
 const PG_TRANSIENT_STATES = /^(08...|57P0[1-3]|53000|53300|58000)$/;
 
 /** What libpq tools (pg_dump) and node-postgres say when a connection is lost or refused. */
-const CONNECTION_LOST = /server closed the connection unexpectedly|connection terminated|terminating connection due to administrator command|could not connect to server|connection to server .* failed|connection refused|connection reset|the database system is (starting up|shutting down|in recovery)|socket hang up/i;
+const CONNECTION_LOST =
+  /server closed the connection unexpectedly|connection terminated|terminating connection due to administrator command|could not connect to server|connection to server .* failed|connection refused|connection reset|the database system is (starting up|shutting down|in recovery)|socket hang up/i;
 
 /** Whether a run that failed with `error` may succeed if simply tried again. */
 export function isTransient(error: unknown): boolean {
@@ -40,7 +71,15 @@ export function isTransient(error: unknown): boolean {
 /** true or false when this link decides; undefined to look at its cause. */
 function judge(error: unknown): boolean | undefined {
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: string; code?: unknown; Code?: string; message?: string; kind?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  const e = error as {
+    name?: string;
+    code?: unknown;
+    Code?: string;
+    message?: string;
+    kind?: string;
+    $metadata?: { httpStatusCode?: number };
+    $retryable?: unknown;
+  };
   // Settings the user must change: repeating the run cannot help.
   if (isOffsiteError(error) && error.kind !== 'failed') return false;
   if (e.name === 'StoreError' && e.kind === 'config') return false;
@@ -61,7 +100,11 @@ function judge(error: unknown): boolean | undefined {
 
 function* causeChain(error: unknown): Generator<unknown> {
   const seen = new Set<unknown>();
-  for (let link = error; link !== undefined && link !== null && !seen.has(link); link = (link as { cause?: unknown }).cause) {
+  for (
+    let link = error;
+    link !== undefined && link !== null && !seen.has(link);
+    link = (link as { cause?: unknown }).cause
+  ) {
     seen.add(link);
     yield link;
     if (typeof link !== 'object') return;

@@ -10,9 +10,23 @@ const dir = mkdtempSync(join(tmpdir(), 'offsite-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const entry = (key: string): IndexEntry => ({
-  key, size: 3, etag: 'abc', lastModified: '2026-11-26T10:00:00.000Z', contentType: 'text/plain', metadata: {}, headers: {},
-  sha256: 'a'.repeat(64), md5: 'b'.repeat(32),
-  blob: { key: `blobs/${key}`, versionId: 'v1', size: 60, sha256: 'c'.repeat(64), compression: 'zstd', lockedUntil: '2027-01-30T10:00:00.000Z' },
+  key,
+  size: 3,
+  etag: 'abc',
+  lastModified: '2026-11-26T10:00:00.000Z',
+  contentType: 'text/plain',
+  metadata: {},
+  headers: {},
+  sha256: 'a'.repeat(64),
+  md5: 'b'.repeat(32),
+  blob: {
+    key: `blobs/${key}`,
+    versionId: 'v1',
+    size: 60,
+    sha256: 'c'.repeat(64),
+    compression: 'zstd',
+    lockedUntil: '2027-01-30T10:00:00.000Z',
+  },
 });
 
 test('a committed cache is read back for the same scope, and matches only the same object version', async () => {
@@ -62,15 +76,19 @@ test('a cache that cannot be written is reported, never thrown', async () => {
   assert.match((await writer.commit()) ?? '', /ENOTDIR|EEXIST/);
 });
 
-test('a full disk while writing the cache is reported, and the old cache stays', { skip: existsSync('/dev/full') ? false : 'no /dev/full here' }, async () => {
-  const path = join(dir, 'full', 'cache.jsonl');
-  mkdirSync(join(dir, 'full'));
-  const old = await CacheWriter.open(path, 's');
-  old.append(entry('old'));
-  await old.commit();
-  symlinkSync('/dev/full', `${path}.${process.pid}.tmp`);
-  const writer = await CacheWriter.open(path, 's');
-  writer.append(entry('x'));
-  assert.match((await writer.commit()) ?? '', /ENOSPC/);
-  assert.equal((await loadCache(path, 's')).entries.size, 1);
-});
+test(
+  'a full disk while writing the cache is reported, and the old cache stays',
+  { skip: existsSync('/dev/full') ? false : 'no /dev/full here' },
+  async () => {
+    const path = join(dir, 'full', 'cache.jsonl');
+    mkdirSync(join(dir, 'full'));
+    const old = await CacheWriter.open(path, 's');
+    old.append(entry('old'));
+    await old.commit();
+    symlinkSync('/dev/full', `${path}.${process.pid}.tmp`);
+    const writer = await CacheWriter.open(path, 's');
+    writer.append(entry('x'));
+    assert.match((await writer.commit()) ?? '', /ENOSPC/);
+    assert.equal((await loadCache(path, 's')).entries.size, 1);
+  },
+);

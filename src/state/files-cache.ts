@@ -37,8 +37,10 @@ export async function loadCache(path: string, scope: string): Promise<LoadedCach
     for await (const line of lines) {
       if (header) {
         const parsed = JSON.parse(line) as { format?: unknown; version?: unknown; scope?: unknown };
-        if (parsed.format !== CACHE_FORMAT || parsed.version !== 1) return { entries: new Map(), ignored: 'not an Offsite files cache of version 1' };
-        if (parsed.scope !== scope) return { entries: new Map(), ignored: 'it was made for another bucket, source or key' };
+        if (parsed.format !== CACHE_FORMAT || parsed.version !== 1)
+          return { entries: new Map(), ignored: 'not an Offsite files cache of version 1' };
+        if (parsed.scope !== scope)
+          return { entries: new Map(), ignored: 'it was made for another bucket, source or key' };
         header = false;
         continue;
       }
@@ -59,7 +61,10 @@ export function cachedEntry(entries: Map<string, IndexEntry>, object: SourceSumm
   if (!entry) return undefined;
   // Listings give milliseconds, GET's Last-Modified header whole seconds: compare seconds.
   const seconds = (time: number) => Math.floor(time / 1000);
-  const same = entry.etag === object.etag && entry.size === object.size && seconds(Date.parse(entry.lastModified)) === seconds(object.lastModified.getTime());
+  const same =
+    entry.etag === object.etag &&
+    entry.size === object.size &&
+    seconds(Date.parse(entry.lastModified)) === seconds(object.lastModified.getTime());
   return same ? entry : undefined;
 }
 

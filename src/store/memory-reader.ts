@@ -30,7 +30,15 @@ export class MemoryReader implements ObjectReader {
     const versionId = `v${this.#next}`;
     for (const object of this.objects) if (object.key === key) object.isLatest = false;
     const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
-    this.objects.push({ key, versionId, size: bytes.length, lastModified: new Date(BASE_TIME + this.#next * 1000), isLatest: true, body: bytes, ...(options.retention ? { retention: options.retention } : {}) });
+    this.objects.push({
+      key,
+      versionId,
+      size: bytes.length,
+      lastModified: new Date(BASE_TIME + this.#next * 1000),
+      isLatest: true,
+      body: bytes,
+      ...(options.retention ? { retention: options.retention } : {}),
+    });
     this.#next += 1;
     return versionId;
   }
@@ -42,31 +50,46 @@ export class MemoryReader implements ObjectReader {
   }
 
   async listFolders(prefix: string): Promise<string[]> {
-    const folders = this.objects.filter((o) => o.key.startsWith(prefix) && o.key.indexOf('/', prefix.length) >= 0).map((o) => o.key.slice(0, o.key.indexOf('/', prefix.length) + 1));
+    const folders = this.objects
+      .filter((o) => o.key.startsWith(prefix) && o.key.indexOf('/', prefix.length) >= 0)
+      .map((o) => o.key.slice(0, o.key.indexOf('/', prefix.length) + 1));
     return [...new Set(folders)];
   }
 
   async getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array> {
     const object = this.#find(key, options.versionId);
-    if (object.size > options.maxBytes) throw new StoreError('failed', `memory://${key} is ${object.size} bytes, more than the ${options.maxBytes} expected`);
+    if (object.size > options.maxBytes)
+      throw new StoreError(
+        'failed',
+        `memory://${key} is ${object.size} bytes, more than the ${options.maxBytes} expected`,
+      );
     return Uint8Array.from(object.body);
   }
 
   async getStream(key: string, options: { versionId?: string | null; signal?: AbortSignal }): Promise<Readable> {
     const object = this.#find(key, options.versionId);
     const chunks: Buffer[] = [];
-    for (let i = 0; i < object.body.length; i += this.chunkSize) chunks.push(object.body.subarray(i, i + this.chunkSize));
+    for (let i = 0; i < object.body.length; i += this.chunkSize)
+      chunks.push(object.body.subarray(i, i + this.chunkSize));
     return Readable.from(chunks, options.signal ? { signal: options.signal } : {});
   }
 
   async getRetention(key: string, options: { versionId?: string | null }): Promise<MemoryLock | undefined> {
-    if (this.denyRetention) throw new StoreError('config', `S3 denied reading the retention of memory://${key} (AccessDenied); the credentials need s3:GetObjectRetention on this bucket and prefix`);
+    if (this.denyRetention)
+      throw new StoreError(
+        'config',
+        `S3 denied reading the retention of memory://${key} (AccessDenied); the credentials need s3:GetObjectRetention on this bucket and prefix`,
+      );
     return this.#find(key, options.versionId).retention;
   }
 
   #find(key: string, versionId: string | null | undefined): MemoryObject {
     const object = this.objects.find((o) => o.key === key && (versionId ? o.versionId === versionId : o.isLatest));
-    if (!object) throw new StoreError('failed', `no object at memory://${key}${versionId ? ` version ${versionId}` : ''}; check the key (see 'offsite list')`);
+    if (!object)
+      throw new StoreError(
+        'failed',
+        `no object at memory://${key}${versionId ? ` version ${versionId}` : ''}; check the key (see 'offsite list')`,
+      );
     return object;
   }
 }

@@ -45,7 +45,7 @@ async function* chunks(first: DownloadPart, options: ResumeOptions): AsyncGenera
   let part: DownloadPart | undefined = first;
   let pending: AsyncGenerator<Buffer> | undefined;
   try {
-    for (let resumed = 0; ; ) {
+    for (let resumed = 0; ;) {
       // Only reading is guarded: an error thrown in at `yield` (the consumer gave up) must leave
       // unchanged, or Node 24 reports both as one AggregateError in place of the real cause.
       let next: IteratorResult<Buffer>;
@@ -96,7 +96,11 @@ function isBrokenConnection(error: unknown): boolean {
   if (error instanceof DownloadStalledError) return true;
   const { code, name, message } = error as { code?: string; name?: string; message?: string };
   if (name === 'AbortError') return false;
-  if (code && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET'].includes(code)) return true;
+  if (
+    code &&
+    ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET'].includes(code)
+  )
+    return true;
   if (name === 'TimeoutError') return true;
   return /^(aborted|socket hang up|the connection closed after)/.test(message ?? '');
 }

@@ -3,7 +3,13 @@
  * denied it (403) or answered something else. For auditing write-only credentials.
  */
 import {
-  DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectAclCommand, PutObjectCommand, PutObjectRetentionCommand, type S3Client,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectAclCommand,
+  PutObjectCommand,
+  PutObjectRetentionCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { describe } from '../errors.js';
 
@@ -11,7 +17,13 @@ import { describe } from '../errors.js';
 export type ProbeOutcome = 'allowed' | 'denied' | string;
 
 /** The actions a write-only credential must be denied, tried against one object it put. */
-export const FORBIDDEN_PROBES = ['GetObject', 'ListBucket', 'PutObjectAcl', 'PutObjectRetention', 'DeleteObject'] as const;
+export const FORBIDDEN_PROBES = [
+  'GetObject',
+  'ListBucket',
+  'PutObjectAcl',
+  'PutObjectRetention',
+  'DeleteObject',
+] as const;
 export type ForbiddenProbe = (typeof FORBIDDEN_PROBES)[number];
 
 export class S3Probe {
@@ -25,7 +37,17 @@ export class S3Probe {
 
   /** Puts a tiny object the way backups are put (CRC32, bucket-owner-full-control). */
   put(key: string): Promise<ProbeOutcome> {
-    return attempt(() => this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: 'offsite audit probe\n', ChecksumAlgorithm: 'CRC32', ACL: 'bucket-owner-full-control' })));
+    return attempt(() =>
+      this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          Body: 'offsite audit probe\n',
+          ChecksumAlgorithm: 'CRC32',
+          ACL: 'bucket-owner-full-control',
+        }),
+      ),
+    );
   }
 
   /** Tries one forbidden action on `key` (listing: under `listPrefix`; retention: extending it to `retainUntil`). */
@@ -35,7 +57,15 @@ export class S3Probe {
       GetObject: () => this.#client.send(new GetObjectCommand({ Bucket, Key: key })),
       ListBucket: () => this.#client.send(new ListObjectsV2Command({ Bucket, Prefix: listPrefix, MaxKeys: 1 })),
       PutObjectAcl: () => this.#client.send(new PutObjectAclCommand({ Bucket, Key: key, ACL: 'private' })),
-      PutObjectRetention: () => this.#client.send(new PutObjectRetentionCommand({ Bucket, Key: key, Retention: { Mode: 'COMPLIANCE', RetainUntilDate: retainUntil }, ChecksumAlgorithm: 'CRC32' })),
+      PutObjectRetention: () =>
+        this.#client.send(
+          new PutObjectRetentionCommand({
+            Bucket,
+            Key: key,
+            Retention: { Mode: 'COMPLIANCE', RetainUntilDate: retainUntil },
+            ChecksumAlgorithm: 'CRC32',
+          }),
+        ),
       DeleteObject: () => this.#client.send(new DeleteObjectCommand({ Bucket, Key: key })),
     };
     return attempt(calls[action]);

@@ -1,5 +1,11 @@
 /** {@link ObjectReader} on S3: paged version listings and small reads. */
-import { GetObjectCommand, GetObjectRetentionCommand, ListObjectVersionsCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  GetObjectRetentionCommand,
+  ListObjectVersionsCommand,
+  type GetObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { resumableBody } from './resumable-download.js';
 import { toStoreError } from './s3-errors.js';
@@ -19,8 +25,24 @@ export class S3Reader implements ObjectReader {
     let versionIdMarker: string | undefined;
     do {
       const page = await this.#client
-        .send(new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }))
-        .catch((error: unknown) => Promise.reject(toStoreError(error, { bucket: this.#bucket, key: prefix, action: 'listing', permission: 's3:ListBucketVersions' })));
+        .send(
+          new ListObjectVersionsCommand({
+            Bucket: this.#bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            VersionIdMarker: versionIdMarker,
+          }),
+        )
+        .catch((error: unknown) =>
+          Promise.reject(
+            toStoreError(error, {
+              bucket: this.#bucket,
+              key: prefix,
+              action: 'listing',
+              permission: 's3:ListBucketVersions',
+            }),
+          ),
+        );
       for (const version of page.Versions ?? []) {
         if (version.Key === undefined) continue;
         yield {
@@ -33,7 +55,11 @@ export class S3Reader implements ObjectReader {
       }
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
       versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
-      if (page.IsTruncated && keyMarker === undefined) throw new StoreError('failed', `the listing of s3://${this.#bucket}/${prefix} is truncated without a marker to continue`);
+      if (page.IsTruncated && keyMarker === undefined)
+        throw new StoreError(
+          'failed',
+          `the listing of s3://${this.#bucket}/${prefix} is truncated without a marker to continue`,
+        );
     } while (keyMarker !== undefined);
   }
 
@@ -42,8 +68,19 @@ export class S3Reader implements ObjectReader {
     let keyMarker: string | undefined;
     do {
       const page = await this.#client
-        .send(new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix: prefix, Delimiter: '/', KeyMarker: keyMarker }))
-        .catch((error: unknown) => Promise.reject(toStoreError(error, { bucket: this.#bucket, key: prefix, action: 'listing', permission: 's3:ListBucketVersions' })));
+        .send(
+          new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix: prefix, Delimiter: '/', KeyMarker: keyMarker }),
+        )
+        .catch((error: unknown) =>
+          Promise.reject(
+            toStoreError(error, {
+              bucket: this.#bucket,
+              key: prefix,
+              action: 'listing',
+              permission: 's3:ListBucketVersions',
+            }),
+          ),
+        );
       for (const folder of page.CommonPrefixes ?? []) if (folder.Prefix) folders.push(folder.Prefix);
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
     } while (keyMarker);
@@ -52,9 +89,18 @@ export class S3Reader implements ObjectReader {
 
   async getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array> {
     try {
-      const object = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }));
+      const object = await this.#client.send(
+        new GetObjectCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          ...(options.versionId ? { VersionId: options.versionId } : {}),
+        }),
+      );
       if ((object.ContentLength ?? 0) > options.maxBytes) {
-        throw new StoreError('failed', `s3://${this.#bucket}/${key} is ${object.ContentLength} bytes, more than the ${options.maxBytes} expected`);
+        throw new StoreError(
+          'failed',
+          `s3://${this.#bucket}/${key} is ${object.ContentLength} bytes, more than the ${options.maxBytes} expected`,
+        );
       }
       return await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
     } catch (error) {
@@ -68,7 +114,12 @@ export class S3Reader implements ObjectReader {
       try {
         const range = fromByte > 0 ? { Range: `bytes=${fromByte}-`, ...(etag ? { IfMatch: etag } : {}) } : {};
         return await this.#client.send(
-          new GetObjectCommand({ Bucket: this.#bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}), ...range }),
+          new GetObjectCommand({
+            Bucket: this.#bucket,
+            Key: key,
+            ...(options.versionId ? { VersionId: options.versionId } : {}),
+            ...range,
+          }),
           options.signal ? { abortSignal: options.signal } : {},
         );
       } catch (error) {
@@ -84,15 +135,29 @@ export class S3Reader implements ObjectReader {
     });
   }
 
-  async getRetention(key: string, options: { versionId?: string | null }): Promise<{ mode: string; retainUntil: Date } | undefined> {
+  async getRetention(
+    key: string,
+    options: { versionId?: string | null },
+  ): Promise<{ mode: string; retainUntil: Date } | undefined> {
     try {
-      const answer = await this.#client.send(new GetObjectRetentionCommand({ Bucket: this.#bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }));
+      const answer = await this.#client.send(
+        new GetObjectRetentionCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          ...(options.versionId ? { VersionId: options.versionId } : {}),
+        }),
+      );
       const { Mode, RetainUntilDate } = answer.Retention ?? {};
       return Mode && RetainUntilDate ? { mode: Mode, retainUntil: RetainUntilDate } : undefined;
     } catch (error) {
       const code = (error as { name?: string; Code?: string }).Code ?? (error as { name?: string }).name;
       if (code === 'NoSuchObjectLockConfiguration' || code === 'ObjectLockConfigurationNotFoundError') return undefined;
-      throw toStoreError(error, { bucket: this.#bucket, key, action: 'reading the retention of', permission: 's3:GetObjectRetention' });
+      throw toStoreError(error, {
+        bucket: this.#bucket,
+        key,
+        action: 'reading the retention of',
+        permission: 's3:GetObjectRetention',
+      });
     }
   }
 }

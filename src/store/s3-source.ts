@@ -2,7 +2,16 @@
  * The bucket whose files are backed up (read: list and get), and where `restore files` writes them
  * back (head and put). Its own endpoint and credentials; never the backup bucket.
  */
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type GetObjectCommandOutput, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type GetObjectCommandOutput,
+  type PutObjectCommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, type Readable } from 'node:stream';
 import type { ObjectHeaders } from '../format/files-manifest.js';
@@ -61,27 +70,47 @@ export class S3SourceBucket {
     let token: string | undefined;
     do {
       const page = await this.#client
-        .send(new ListObjectsV2Command({ Bucket: this.name, ...(prefix ? { Prefix: prefix } : {}), ...(token ? { ContinuationToken: token } : {}) }))
+        .send(
+          new ListObjectsV2Command({
+            Bucket: this.name,
+            ...(prefix ? { Prefix: prefix } : {}),
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        )
         .catch((error: unknown) => Promise.reject(this.#error(error, prefix, 'listing', 's3:ListBucket')));
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue;
-        yield { key: object.Key, size: object.Size ?? 0, etag: unquote(object.ETag), lastModified: object.LastModified ?? new Date(0) };
+        yield {
+          key: object.Key,
+          size: object.Size ?? 0,
+          etag: unquote(object.ETag),
+          lastModified: object.LastModified ?? new Date(0),
+        };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      if (page.IsTruncated && !token) throw new StoreError('failed', `the listing of s3://${this.name}/${prefix} is truncated without a token to continue`);
+      if (page.IsTruncated && !token)
+        throw new StoreError(
+          'failed',
+          `the listing of s3://${this.name}/${prefix} is truncated without a token to continue`,
+        );
     } while (token);
   }
 
   /** The object's bytes and details, or undefined when it no longer exists. */
   async get(key: string, signal?: AbortSignal): Promise<SourceObject | undefined> {
     try {
-      const get = (range: { Range?: string; IfMatch?: string }) => this.#client.send(new GetObjectCommand({ Bucket: this.name, Key: key, ...range }), signal ? { abortSignal: signal } : {});
+      const get = (range: { Range?: string; IfMatch?: string }) =>
+        this.#client.send(
+          new GetObjectCommand({ Bucket: this.name, Key: key, ...range }),
+          signal ? { abortSignal: signal } : {},
+        );
       const answer = await get({});
       const part = (reply: GetObjectCommandOutput) => ({ body: reply.Body as Readable });
       const source = resumableBody(part(answer), {
         size: answer.ContentLength ?? 0,
         // The same bytes or none: If-Match fails the resume if the object was replaced meanwhile.
-        open: async (fromByte) => part(await get({ Range: `bytes=${fromByte}-`, ...(answer.ETag ? { IfMatch: answer.ETag } : {}) })),
+        open: async (fromByte) =>
+          part(await get({ Range: `bytes=${fromByte}-`, ...(answer.ETag ? { IfMatch: answer.ETag } : {}) })),
         ...(signal ? { signal } : {}),
       });
       // A connection lost mid-body should read like any other failure of this bucket, naming its settings.
@@ -98,7 +127,10 @@ export class S3SourceBucket {
   /** The object's details, or undefined when there is none. */
   async head(key: string, signal?: AbortSignal): Promise<SourceDetails | undefined> {
     try {
-      const answer = await this.#client.send(new HeadObjectCommand({ Bucket: this.name, Key: key }), signal ? { abortSignal: signal } : {});
+      const answer = await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.name, Key: key }),
+        signal ? { abortSignal: signal } : {},
+      );
       return details(key, answer);
     } catch (error) {
       if (isMissing(error)) return undefined;
@@ -145,7 +177,10 @@ export class S3SourceBucket {
 
   async #putBytes(key: string, body: Uint8Array, options: TargetPut): Promise<void> {
     try {
-      await this.#client.send(new PutObjectCommand({ ...this.#putParams(key, options), Body: body }), options.signal ? { abortSignal: options.signal } : {});
+      await this.#client.send(
+        new PutObjectCommand({ ...this.#putParams(key, options), Body: body }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
     } catch (error) {
       throw this.#error(error, key, 'upload', 's3:PutObject');
     }
@@ -153,7 +188,9 @@ export class S3SourceBucket {
 
   #putParams(key: string, options: TargetPut): PutObjectCommandInput {
     return {
-      Bucket: this.name, Key: key, Metadata: options.metadata,
+      Bucket: this.name,
+      Key: key,
+      Metadata: options.metadata,
       ...(options.contentType !== null ? { ContentType: options.contentType } : {}),
       ...(options.headers.cacheControl ? { CacheControl: options.headers.cacheControl } : {}),
       ...(options.headers.contentDisposition ? { ContentDisposition: options.headers.contentDisposition } : {}),
@@ -186,13 +223,20 @@ function details(key: string, answer: Answer): SourceDetails {
   if (answer.ContentEncoding) headers.contentEncoding = answer.ContentEncoding;
   if (answer.ContentLanguage) headers.contentLanguage = answer.ContentLanguage;
   return {
-    key, size: answer.ContentLength ?? 0, etag: unquote(answer.ETag), lastModified: answer.LastModified ?? new Date(0),
-    contentType: answer.ContentType ?? null, metadata: answer.Metadata ?? {}, headers,
+    key,
+    size: answer.ContentLength ?? 0,
+    etag: unquote(answer.ETag),
+    lastModified: answer.LastModified ?? new Date(0),
+    contentType: answer.ContentType ?? null,
+    metadata: answer.Metadata ?? {},
+    headers,
   };
 }
 
 function isMissing(error: unknown): boolean {
   const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   if (e.name === 'NoSuchBucket' || e.Code === 'NoSuchBucket') return false;
-  return e.name === 'NoSuchKey' || e.Code === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+  return (
+    e.name === 'NoSuchKey' || e.Code === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404
+  );
 }

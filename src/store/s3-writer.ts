@@ -1,5 +1,10 @@
 /** {@link ObjectWriter} on S3: lib-storage for streams, PutObject for small objects. */
-import { AbortMultipartUploadCommand, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { assertStorableRetention } from '../format/retention.js';
@@ -72,6 +77,8 @@ export class S3Writer implements ObjectWriter {
   /** Best effort: write-only credentials usually may not abort; the bucket's lifecycle rule then removes the parts. */
   async #abandon(key: string, uploadId: string | undefined): Promise<void> {
     if (!uploadId) return;
-    await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    await this.#client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId }))
+      .catch(() => undefined);
   }
 }

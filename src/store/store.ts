@@ -66,5 +66,8 @@ export interface ObjectReader {
   /** Streams an object (the newest version unless one is named). */
   getStream(key: string, options: { versionId?: string | null; signal?: AbortSignal }): Promise<Readable>;
   /** The object's lock as stored; undefined when it has none. */
-  getRetention(key: string, options: { versionId?: string | null }): Promise<{ mode: string; retainUntil: Date } | undefined>;
+  getRetention(
+    key: string,
+    options: { versionId?: string | null },
+  ): Promise<{ mode: string; retainUntil: Date } | undefined>;
 }

@@ -6,7 +6,10 @@ import { parse } from 'yaml';
 import { tempDir } from '../helpers/backup-env.js';
 import { runCli } from '../helpers/cli.js';
 
-interface InitResult { path: string; inputs: { name: string; kind: string; scope: string }[] }
+interface InitResult {
+  path: string;
+  inputs: { name: string; kind: string; scope: string }[];
+}
 
 describe('init github-actions', () => {
   const dir = tempDir();
@@ -14,7 +17,10 @@ describe('init github-actions', () => {
 
   it('writes the workflow, creating its folders, and lists every secret it reads', async () => {
     const output = join(dir.path, 'repo/.github/workflows/offsite.yml');
-    const run = await runCli(['init', 'github-actions', '--environments', 'production,sandbox', '--output', output, '--json'], { env: {} });
+    const run = await runCli(
+      ['init', 'github-actions', '--environments', 'production,sandbox', '--output', output, '--json'],
+      { env: {} },
+    );
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout) as InitResult;
     assert.equal(result.path, output);

@@ -16,7 +16,10 @@ describe('keys generate', () => {
     const { recipient } = JSON.parse(run.stdout) as { recipient: string };
     assert.match(recipient, /^age1[0-9a-z]{58}$/);
     assert.equal(statSync(file).mode & 0o777, 0o600);
-    const plaintext = await bash(`printf 'hello offsite' | age -r "$RECIPIENT" | age -d -i "$FILE"`, { RECIPIENT: recipient, FILE: file });
+    const plaintext = await bash(`printf 'hello offsite' | age -r "$RECIPIENT" | age -d -i "$FILE"`, {
+      RECIPIENT: recipient,
+      FILE: file,
+    });
     assert.equal(plaintext, 'hello offsite');
     assert.equal(run.stdout.includes('AGE-SECRET-KEY'), false, 'the private key is never printed');
   });

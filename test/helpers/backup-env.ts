@@ -37,7 +37,10 @@ export function tempDir(): TempDir {
 }
 
 /** Creates an identity with `offsite keys generate` and returns the file and its recipient. */
-export async function generateIdentity(dir: string, name = 'identity.txt'): Promise<{ file: string; recipient: string }> {
+export async function generateIdentity(
+  dir: string,
+  name = 'identity.txt',
+): Promise<{ file: string; recipient: string }> {
   const file = join(dir, name);
   const run = await runCli(['keys', 'generate', '--output', file, '--json'], { env: {} });
   if (run.code !== 0) throw new Error(`keys generate failed: ${run.stderr}`);

@@ -9,7 +9,16 @@
  * works, writing its bytes does not.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { REPO_DIR } from './stack.js';
@@ -46,17 +55,28 @@ let chosen: string[] | undefined;
 export function namespaceCommand(): string[] {
   if (chosen) return chosen;
   const mountOnly = ['unshare', '--mount', '--propagation', 'private'];
-  const candidates = process.getuid?.() === 0 ? [mountOnly, [...mountOnly, '--user', '--map-root-user']] : [[...mountOnly, '--user', '--map-root-user']];
+  const candidates =
+    process.getuid?.() === 0
+      ? [mountOnly, [...mountOnly, '--user', '--map-root-user']]
+      : [[...mountOnly, '--user', '--map-root-user']];
   const probe = mkdtempSync(join(tmpdir(), 'offsite-full-disk-probe-'));
   try {
     const failures: string[] = [];
     for (const candidate of candidates) {
       const [program, ...args] = candidate;
-      const result = spawnSync(program as string, [...args, 'sh', '-c', 'mount -t tmpfs -o size=64k offsite-probe "$1"', 'sh', probe], { encoding: 'utf8' });
+      const result = spawnSync(
+        program as string,
+        [...args, 'sh', '-c', 'mount -t tmpfs -o size=64k offsite-probe "$1"', 'sh', probe],
+        { encoding: 'utf8' },
+      );
       if (result.status === 0) return (chosen = candidate);
-      failures.push(`${candidate.join(' ')}: ${(result.stderr || result.error?.message || `exit ${result.status}`).trim()}`);
+      failures.push(
+        `${candidate.join(' ')}: ${(result.stderr || result.error?.message || `exit ${result.status}`).trim()}`,
+      );
     }
-    throw new Error(`cannot simulate a full disk here: no private mount namespace with a tmpfs (run as root, or allow unprivileged user namespaces): ${failures.join('; ')}`);
+    throw new Error(
+      `cannot simulate a full disk here: no private mount namespace with a tmpfs (run as root, or allow unprivileged user namespaces): ${failures.join('; ')}`,
+    );
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }
@@ -73,7 +93,11 @@ const MOUNT_AND_FILL = [
 ].join('\n');
 
 /** Runs `offsite ARGS` with `dir` on a full disk; returns its output and what it left on the disk. */
-export async function runCliOnFullDisk(dir: string, args: readonly string[], options: FullDiskOptions): Promise<FullDiskRun> {
+export async function runCliOnFullDisk(
+  dir: string,
+  args: readonly string[],
+  options: FullDiskOptions,
+): Promise<FullDiskRun> {
   mkdirSync(dir, { recursive: true });
   const seed = join(options.scratch, 'seed');
   const after = join(options.scratch, 'after');
@@ -97,8 +121,15 @@ export async function runCliOnFullDisk(dir: string, args: readonly string[], opt
   const [unshare, ...unshareArgs] = namespaceCommand();
   const child = spawn(unshare as string, [...unshareArgs, 'sh', '-c', script, 'sh', ...args], {
     env: {
-      PATH: process.env.PATH, HOME: process.env.HOME, ...options.env,
-      DISK: dir, SEED: Object.keys(options.seed ?? {}).length > 0 ? seed : '', AFTER: after, NODE: process.execPath, BIN, STDOUT_FILE: options.stdoutFile ?? '',
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...options.env,
+      DISK: dir,
+      SEED: Object.keys(options.seed ?? {}).length > 0 ? seed : '',
+      AFTER: after,
+      NODE: process.execPath,
+      BIN,
+      STDOUT_FILE: options.stdoutFile ?? '',
     } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -107,14 +138,18 @@ export async function runCliOnFullDisk(dir: string, args: readonly string[], opt
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   const code = await new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
-  if (code === 97 || /^(unshare|mount|cp):/m.test(stderr)) throw new Error(`could not set up a full disk at ${dir} (exit ${code}): ${stderr}`);
+  if (code === 97 || /^(unshare|mount|cp):/m.test(stderr))
+    throw new Error(`could not set up a full disk at ${dir} (exit ${code}): ${stderr}`);
   return { code, stdout, stderr, after: readTree(after) };
 }
 
 /** The shell script prefix that runs `exec "$@"` on a full disk at $DISK (for long-running processes such as the scheduler). */
 export function fullDiskExec(dir: string): { command: string[]; env: Record<string, string> } {
   mkdirSync(dir, { recursive: true });
-  return { command: [...namespaceCommand(), 'sh', '-c', `set -eu\n${MOUNT_AND_FILL}\nexec "$@"`, 'sh'], env: { DISK: dir, SEED: '' } };
+  return {
+    command: [...namespaceCommand(), 'sh', '-c', `set -eu\n${MOUNT_AND_FILL}\nexec "$@"`, 'sh'],
+    env: { DISK: dir, SEED: '' },
+  };
 }
 
 /** The files under `dir` seen from inside the mount namespace of process `pid` (through /proc/PID/root). */
@@ -127,7 +162,8 @@ function readTree(root: string): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
     const path = join(entry.parentPath, entry.name);
-    if (entry.isFile() || (entry.isSymbolicLink() && statSync(path, { throwIfNoEntry: false })?.isFile())) files.set(relative(root, path), readFileSync(path));
+    if (entry.isFile() || (entry.isSymbolicLink() && statSync(path, { throwIfNoEntry: false })?.isFile()))
+      files.set(relative(root, path), readFileSync(path));
   }
   return files;
 }

@@ -25,7 +25,8 @@ export function parsePrometheusText(text: string): ParsedSample[] {
       continue;
     }
     if (line.startsWith('# TYPE ')) {
-      const match = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line) ?? fail('bad TYPE');
+      const match =
+        /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line) ?? fail('bad TYPE');
       if (types.has(match[1] as string)) fail('family declared twice');
       types.set(match[1] as string, match[2] as string);
       continue;
@@ -38,9 +39,18 @@ export function parsePrometheusText(text: string): ParsedSample[] {
     LABEL.lastIndex = 0;
     while (LABEL.lastIndex < labelText.length) {
       const label = LABEL.exec(labelText) ?? fail('bad labels');
-      labels[label[1] as string] = (label[2] as string).replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
+      labels[label[1] as string] = (label[2] as string).replace(/\\(["\\n])/g, (_, c: string) =>
+        c === 'n' ? '\n' : c,
+      );
     }
-    const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : valueText === 'NaN' ? NaN : Number(valueText);
+    const value =
+      valueText === '+Inf'
+        ? Infinity
+        : valueText === '-Inf'
+          ? -Infinity
+          : valueText === 'NaN'
+            ? NaN
+            : Number(valueText);
     if (Number.isNaN(value) && valueText !== 'NaN') fail('bad value');
     if (types.get(name) === 'counter' && !(value >= 0)) fail('a counter must not be negative');
     samples.push({ name, labels, value });
@@ -49,5 +59,9 @@ export function parsePrometheusText(text: string): ParsedSample[] {
 }
 
 /** The value of one series, or undefined when absent. */
-export const sampleValue = (samples: readonly ParsedSample[], name: string, labels: Record<string, string> = {}): number | undefined =>
+export const sampleValue = (
+  samples: readonly ParsedSample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined =>
   samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;

@@ -35,7 +35,13 @@ export interface ScenarioContext {
 /** The log `npm test` passes to every test process; without it nothing is recorded. */
 const LOG = process.env.OFFSITE_RELIABILITY_LOG;
 
-export function scenario(kind: ScenarioKind, area: string, title: string, body: (context: ScenarioContext) => Promise<void> | void, options: { timeout?: number } = {}): void {
+export function scenario(
+  kind: ScenarioKind,
+  area: string,
+  title: string,
+  body: (context: ScenarioContext) => Promise<void> | void,
+  options: { timeout?: number } = {},
+): void {
   it(title, options, async (test) => {
     let bytesVerified = 0;
     let inputs = 0;
@@ -44,7 +50,16 @@ export function scenario(kind: ScenarioKind, area: string, title: string, body: 
       await body({ test, verified: (bytes) => (bytesVerified += bytes), tried: (count) => (inputs += count) });
       passed = true;
     } finally {
-      record({ kind, area, title, passed, bytesVerified, inputs: Math.max(inputs, 1), file: callerFile(), node: process.version });
+      record({
+        kind,
+        area,
+        title,
+        passed,
+        bytesVerified,
+        inputs: Math.max(inputs, 1),
+        file: callerFile(),
+        node: process.version,
+      });
     }
   });
 }

@@ -24,7 +24,14 @@ export async function listKeys(prefix: string): Promise<string[]> {
   let keyMarker: string | undefined;
   let versionMarker: string | undefined;
   do {
-    const page = await client.send(new ListObjectVersionsCommand({ Bucket: stack().bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+    const page = await client.send(
+      new ListObjectVersionsCommand({
+        Bucket: stack().bucket,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        VersionIdMarker: versionMarker,
+      }),
+    );
     for (const version of page.Versions ?? []) if (version.Key) keys.push(version.Key);
     keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
     versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
@@ -34,7 +41,9 @@ export async function listKeys(prefix: string): Promise<string[]> {
 
 /** Multipart uploads under a prefix that were started and never completed nor aborted. */
 export async function openUploads(prefix: string): Promise<string[]> {
-  const page = await s3As(stack().admin).send(new ListMultipartUploadsCommand({ Bucket: stack().bucket, Prefix: prefix }));
+  const page = await s3As(stack().admin).send(
+    new ListMultipartUploadsCommand({ Bucket: stack().bucket, Prefix: prefix }),
+  );
   return (page.Uploads ?? []).map((upload) => upload.Key ?? '');
 }
 

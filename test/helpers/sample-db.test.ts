@@ -91,10 +91,19 @@ describe('sample database', () => {
     assert.ok(types.has('account_status') && types.has('payment_method'), 'enum columns');
     const enums = await scalar<string>(url, "SELECT count(*) AS value FROM pg_type WHERE typtype = 'e'");
     assert.equal(Number(enums), 2);
-    assert.ok(columns.some((column) => column.is_identity === 'YES'), 'identity column');
+    assert.ok(
+      columns.some((column) => column.is_identity === 'YES'),
+      'identity column',
+    );
     const defaults = columns.map((column) => column.column_default ?? '');
-    assert.ok(defaults.some((d) => /^nextval\('(public\.)?users_id_seq'/.test(d)), 'serial column');
-    assert.ok(defaults.some((d) => d.startsWith("nextval('billing.invoice_number_seq'")), 'explicit sequence default');
+    assert.ok(
+      defaults.some((d) => /^nextval\('(public\.)?users_id_seq'/.test(d)),
+      'serial column',
+    );
+    assert.ok(
+      defaults.some((d) => d.startsWith("nextval('billing.invoice_number_seq'")),
+      'explicit sequence default',
+    );
   });
 
   it('the small preset has keys, foreign keys, indexes, a view, a composite key and a keyless table', async () => {
@@ -104,7 +113,10 @@ describe('sample database', () => {
        FROM pg_constraint WHERE connamespace::regnamespace::text IN ('public', 'billing')`,
     );
     assert.ok(constraints.filter((c) => c.type === 'f').length >= 10, 'foreign keys');
-    assert.ok(constraints.some((c) => c.type === 'p' && c.columns > 1), 'composite primary key');
+    assert.ok(
+      constraints.some((c) => c.type === 'p' && c.columns > 1),
+      'composite primary key',
+    );
     const withKey = new Set(constraints.filter((c) => c.type === 'p').map((c) => c.table));
     assert.ok(!withKey.has('audit_log') && withKey.has('accounts'), 'audit_log has no primary key');
     const indexes = await scalar<string>(
@@ -131,7 +143,10 @@ describe('sample database', () => {
     assert.ok(!all.includes('\u0000'));
     assert.ok(Number(await scalar<string>(url, 'SELECT count(*) AS value FROM public.users WHERE bio IS NULL')) > 0);
     const bytes = await scalar<Buffer>(url, 'SELECT raw AS value FROM public.edge_cases WHERE id = 21');
-    assert.deepEqual([...bytes], Array.from({ length: 256 }, (_, i) => i));
+    assert.deepEqual(
+      [...bytes],
+      Array.from({ length: 256 }, (_, i) => i),
+    );
     const distinct = await scalar<string>(
       url,
       `SELECT count(DISTINCT get_byte(content, k)) AS value

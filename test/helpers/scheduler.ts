@@ -42,7 +42,11 @@ export function writeConfig(dir: string, yaml: string, name = 'offsite.yaml'): s
  * @param wrap - a command that ends in `exec "$@"` to run the scheduler through (e.g. a full disk,
  * see full-disk.ts), and the variables it needs.
  */
-export function startScheduler(args: readonly string[], env: Record<string, string | undefined>, wrap?: { command: string[]; env: Record<string, string> }): SchedulerProcess {
+export function startScheduler(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+  wrap?: { command: string[]; env: Record<string, string> },
+): SchedulerProcess {
   const [program, ...prefix] = wrap ? [...wrap.command, process.execPath] : [process.execPath];
   const child = spawn(program as string, [...prefix, BIN, 'schedule', ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...wrap?.env } as NodeJS.ProcessEnv,
@@ -124,7 +128,11 @@ export async function manifestsOf(environment: string): Promise<ManifestTimes[]>
   const keys = (await listKeys(`${environment}/db/`)).filter((key) => key.endsWith('.manifest.json'));
   const manifests = await Promise.all(
     keys.map(async (key) => {
-      const plain = JSON.parse((await readAsAdmin(key)).toString('utf8')) as { id: string; startedAt: string; finishedAt: string };
+      const plain = JSON.parse((await readAsAdmin(key)).toString('utf8')) as {
+        id: string;
+        startedAt: string;
+        finishedAt: string;
+      };
       return { key, id: plain.id, startedAt: new Date(plain.startedAt), finishedAt: new Date(plain.finishedAt) };
     }),
   );
@@ -135,7 +143,8 @@ export async function manifestsOf(environment: string): Promise<ManifestTimes[]>
 export function overlappingRuns(manifests: readonly ManifestTimes[]): [string, string][] {
   const pairs: [string, string][] = [];
   manifests.forEach((a, i) => {
-    for (const b of manifests.slice(i + 1)) if (a.startedAt <= b.finishedAt && b.startedAt <= a.finishedAt) pairs.push([a.id, b.id]);
+    for (const b of manifests.slice(i + 1))
+      if (a.startedAt <= b.finishedAt && b.startedAt <= a.finishedAt) pairs.push([a.id, b.id]);
   });
   return pairs;
 }

@@ -1,5 +1,11 @@
 /** A plain (unlocked) source bucket for files backups, owned by the stack's admin, and its contents as a map. */
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
 import { s3As } from './s3.js';
@@ -24,12 +30,18 @@ export interface StoredObject {
 const admin = () => s3As(stack().admin);
 
 export async function createSourceBucket(): Promise<string> {
-  const bucket = uniqueName('src').toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  const bucket = uniqueName('src')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-');
   await admin().send(new CreateBucketCommand({ Bucket: bucket }));
   return bucket;
 }
 
-export async function putObjects(bucket: string, objects: readonly SourceObjectSpec[], concurrency = 16): Promise<void> {
+export async function putObjects(
+  bucket: string,
+  objects: readonly SourceObjectSpec[],
+  concurrency = 16,
+): Promise<void> {
   const queue = [...objects];
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) await putObject(bucket, next);
@@ -38,7 +50,13 @@ export async function putObjects(bucket: string, objects: readonly SourceObjectS
 }
 
 export async function putObject(bucket: string, spec: SourceObjectSpec): Promise<void> {
-  const params = { Bucket: bucket, Key: spec.key, Body: spec.body, ContentType: spec.contentType, Metadata: spec.metadata };
+  const params = {
+    Bucket: bucket,
+    Key: spec.key,
+    Body: spec.body,
+    ContentType: spec.contentType,
+    Metadata: spec.metadata,
+  };
   if (spec.multipart) await new Upload({ client: admin(), params, partSize: 5 * 1024 * 1024, queueSize: 2 }).done();
   else await admin().send(new PutObjectCommand(params));
 }
@@ -52,7 +70,9 @@ export async function readBucket(bucket: string, prefix = ''): Promise<Map<strin
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await admin().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+    const page = await admin().send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }),
+    );
     for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -61,8 +81,15 @@ export async function readBucket(bucket: string, prefix = ''): Promise<Map<strin
   const worker = async () => {
     for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
       const object = await admin().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const bytes = Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-      result.set(key, { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), contentType: object.ContentType, metadata: object.Metadata ?? {} });
+      const bytes = Buffer.from(
+        await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+      );
+      result.set(key, {
+        size: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        contentType: object.ContentType,
+        metadata: object.Metadata ?? {},
+      });
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));

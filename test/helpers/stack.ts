@@ -45,7 +45,10 @@ function loadStack(dir: string): Stack {
     if (!value) throw new Error(`${dir}/env lacks ${name}`);
     return value;
   };
-  const credentials = (role: string): Credentials => ({ accessKeyId: need(`STACK_${role}_ACCESS_KEY_ID`), secretAccessKey: need(`STACK_${role}_SECRET_ACCESS_KEY`) });
+  const credentials = (role: string): Credentials => ({
+    accessKeyId: need(`STACK_${role}_ACCESS_KEY_ID`),
+    secretAccessKey: need(`STACK_${role}_SECRET_ACCESS_KEY`),
+  });
   return {
     env,
     writerEnv: { ...env },
@@ -77,4 +80,5 @@ function unquote(value: string): string {
 }
 
 /** A name no other test run uses: environments, databases, temp files. */
-export const uniqueName = (base: string): string => `${base}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+export const uniqueName = (base: string): string =>
+  `${base}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;

@@ -30,7 +30,12 @@ export interface ToolResult {
 }
 
 /** Runs a CLI tool with `input` on stdin; resolves with its exit code and output whatever the code. */
-export function runTool(command: string, args: readonly string[], input: Uint8Array = new Uint8Array(0), env: Record<string, string> = {}): Promise<ToolResult> {
+export function runTool(
+  command: string,
+  args: readonly string[],
+  input: Uint8Array = new Uint8Array(0),
+  env: Record<string, string> = {},
+): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
@@ -38,7 +43,9 @@ export function runTool(command: string, args: readonly string[], input: Uint8Ar
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString() }));
+    child.on('close', (code) =>
+      resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString() }),
+    );
     // A tool that fails early closes stdin (EPIPE); its exit code and stderr carry the failure.
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);

@@ -80,12 +80,22 @@ interface Link {
   stalled?: Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }, options: TcpProxyOptions = {}): Promise<TcpProxy> {
+export async function startTcpProxy(
+  target: { host: string; port: number },
+  options: TcpProxyOptions = {},
+): Promise<TcpProxy> {
   const links = new Set<Link>();
   const sockets = new Set<Socket>();
   const rules: FaultRule[] = [...(options.faults ?? [])];
   const spent = new Set<FaultRule>();
-  const stats: ProxyStats = { connections: 0, bytesFromClient: 0, bytesFromServer: 0, cuts: 0, stalls: 0, throttled: 0 };
+  const stats: ProxyStats = {
+    connections: 0,
+    bytesFromClient: 0,
+    bytesFromServer: 0,
+    cuts: 0,
+    stalls: 0,
+    throttled: 0,
+  };
   let isCut = false;
   let storm: { left: number } | undefined;
   let releases: Array<() => void> = [];
@@ -144,7 +154,12 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
             if (direction === 'up') stats.bytesFromClient += head.length;
             else stats.bytesFromServer += head.length;
             if (head.length > 0) this.push(head);
-            if (direction === 'down' && options.cutAfterServerBytes !== undefined && stats.bytesFromServer >= options.cutAfterServerBytes) void proxy.cut();
+            if (
+              direction === 'down' &&
+              options.cutAfterServerBytes !== undefined &&
+              stats.bytesFromServer >= options.cutAfterServerBytes
+            )
+              void proxy.cut();
             if (!rule || link.carried[direction] < rule.afterBytes) continue;
             link.passed.add(rule);
             if ((rule.times ?? 'once') === 'once') spent.add(rule);
@@ -214,7 +229,9 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
       answered = true;
       stats.throttled += 1;
       const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault-proxy-${stats.throttled}</RequestId></Error>`;
-      client.end(`HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      client.end(
+        `HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       if (storm && --storm.left <= 0) storm = undefined;
     });
     setTimeout(() => client.destroy(), 30_000).unref();

@@ -15,9 +15,6 @@ import { runStage, runTool, split } from '../helpers/streams.js';
 
 const PAYLOAD = randomBytes(4 * 1024 * 1024 + 5);
 
-
-
-
 type Key = { identity: string; recipient: string; file: string };
 
 describe('age interop', () => {
@@ -65,7 +62,10 @@ describe('age interop', () => {
   for (const size of [0, 65_536, PAYLOAD.length]) {
     it(`age -d decrypts what we encrypt to two recipients, with either identity (${size} bytes)`, async () => {
       const plain = PAYLOAD.subarray(0, size);
-      const sealed = await runStage(await createAgeEncryptStream([ours[0].recipient, theirs[1].recipient]), split(plain, 65_536));
+      const sealed = await runStage(
+        await createAgeEncryptStream([ours[0].recipient, theirs[1].recipient]),
+        split(plain, 65_536),
+      );
       for (const key of [ours[0], theirs[1]]) {
         const result = await runTool('age', ['-d', '-i', key.file], sealed);
         assert.equal(result.code, 0, result.stderr);
@@ -84,7 +84,10 @@ describe('age interop', () => {
   }
 
   it('age -d refuses our output with an identity that is not a recipient', async () => {
-    const sealed = await runStage(await createAgeEncryptStream([ours[0].recipient, ours[1].recipient]), split(PAYLOAD.subarray(0, 1000), 65_536));
+    const sealed = await runStage(
+      await createAgeEncryptStream([ours[0].recipient, ours[1].recipient]),
+      split(PAYLOAD.subarray(0, 1000), 65_536),
+    );
     const result = await runTool('age', ['-d', '-i', stranger.file], sealed);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /no identity matched/);
@@ -99,8 +102,11 @@ describe('age interop', () => {
 
   it('we refuse truncated age output', async () => {
     const result = await runTool('age', ['-r', theirs[0].recipient], PAYLOAD.subarray(0, 200_000));
-    await assert.rejects(runStage(createAgeDecryptStream([theirs[0].identity]), split(result.stdout.subarray(0, -1), 65_536)), {
-      message: 'age decryption failed: the data is corrupt or truncated',
-    });
+    await assert.rejects(
+      runStage(createAgeDecryptStream([theirs[0].identity]), split(result.stdout.subarray(0, -1), 65_536)),
+      {
+        message: 'age decryption failed: the data is corrupt or truncated',
+      },
+    );
   });
 });

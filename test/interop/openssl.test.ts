@@ -10,11 +10,15 @@ const PASSWORD = 'pa$$ wörd $HOME `id` ö';
 const PASSWORD_VAR = 'OFFSITE_TEST_OPENSSL_PASSWORD';
 const PAYLOAD = randomBytes(4 * 1024 * 1024 + 5);
 
-
-
-const opensslArgs = (decrypt: boolean, extra: readonly string[] = []): string[] =>
-  ['enc', ...(decrypt ? ['-d'] : []), '-aes-256-cbc', '-pbkdf2', ...extra, '-pass', `env:${PASSWORD_VAR}`];
-
+const opensslArgs = (decrypt: boolean, extra: readonly string[] = []): string[] => [
+  'enc',
+  ...(decrypt ? ['-d'] : []),
+  '-aes-256-cbc',
+  '-pbkdf2',
+  ...extra,
+  '-pass',
+  `env:${PASSWORD_VAR}`,
+];
 
 describe('openssl enc interop', () => {
   for (const size of [0, 17, PAYLOAD.length]) {
@@ -42,13 +46,20 @@ describe('openssl enc interop', () => {
     assert.equal(opened.code, 0, opened.stderr);
     assert.ok(opened.stdout.equals(plain));
     const theirs = await runTool('openssl', opensslArgs(false, ['-iter', '1000']), plain, { [PASSWORD_VAR]: PASSWORD });
-    assert.ok((await runStage(createOpensslDecryptStream(PASSWORD, { iterations: 1000 }), split(theirs.stdout, 65_536))).equals(plain));
+    assert.ok(
+      (await runStage(createOpensslDecryptStream(PASSWORD, { iterations: 1000 }), split(theirs.stdout, 65_536))).equals(
+        plain,
+      ),
+    );
   });
 
   it('openssl enc -d refuses our output under a wrong password', async () => {
     // Fixed salt and plaintext keep this deterministic: about 1 wrong password in 256 passes the padding check.
     const salt = Buffer.from('0011223344556677', 'hex');
-    const sealed = await runStage(createOpensslEncryptStream(PASSWORD, { salt }), split(Buffer.alloc(100_000, 'offsite'), 65_536));
+    const sealed = await runStage(
+      createOpensslEncryptStream(PASSWORD, { salt }),
+      split(Buffer.alloc(100_000, 'offsite'), 65_536),
+    );
     const result = await runTool('openssl', opensslArgs(true), sealed, { [PASSWORD_VAR]: `${PASSWORD}x` });
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /bad decrypt/);

@@ -13,7 +13,14 @@ import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/b
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
 import { scenario } from '../helpers/reliability.js';
 import { listKeys, openUploads } from '../helpers/s3.js';
-import { fillSampleDatabase, tableChecksums, sequenceValues, userTableCount, withClient, testDatabases } from '../helpers/sample-db.js';
+import {
+  fillSampleDatabase,
+  tableChecksums,
+  sequenceValues,
+  userTableCount,
+  withClient,
+  testDatabases,
+} from '../helpers/sample-db.js';
 import { holdTableLock } from '../helpers/scheduler.js';
 import { stack } from '../helpers/stack.js';
 
@@ -29,8 +36,12 @@ describe('PostgreSQL restarted mid-run', { timeout: 600_000 }, () => {
 
   const newDatabase = databases.create;
   const readerEnv = (targetUrl: string): Record<string, string | undefined> => ({
-    ...env, DATABASE_URL: undefined, AWS_ACCESS_KEY_ID: stack().reader.accessKeyId, AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-    OFFSITE_AGE_IDENTITY_FILE: identity.file, OFFSITE_TARGET_URL: targetUrl,
+    ...env,
+    DATABASE_URL: undefined,
+    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
+    OFFSITE_AGE_IDENTITY_FILE: identity.file,
+    OFFSITE_TARGET_URL: targetUrl,
   });
   const assertSameAsSource = async (url: string) => {
     assert.deepEqual(await tableChecksums(url), await tableChecksums(sourceUrl));
@@ -51,86 +62,102 @@ describe('PostgreSQL restarted mid-run', { timeout: 600_000 }, () => {
     dir.remove();
   });
 
-  scenario('fault', 'PostgreSQL', 'PostgreSQL restarted mid-dump: backup db exits 1 with one line and leaves nothing; the next backup restores equal', async (context) => {
-    const before = await tableChecksums(sourceUrl);
-    const gate = await holdTableLock(sourceUrl, 'accounts');
-    let run: CliRun | undefined;
-    try {
-      run = await runCli(['backup', 'db'], {
-        env,
-        whileRunning: async () => {
-          await waitForBackend(sourceUrl, 'pg_dump', 'Lock');
-          await restartPostgres();
-        },
-      });
-    } finally {
-      await gate.release().catch(() => undefined);
-      await ensureRunning();
-    }
-    assert.equal(run.code, 1, run.stderr);
-    const errors = errorLines(run);
-    assert.equal(errors.length, 1, run.stderr);
-    context.test.diagnostic(errors[0] ?? '');
-    // Whichever notices first, pg_dump or the snapshot session, the line says the server ended the connection.
-    assert.match(errors[0] ?? '', /^offsite: (pg_dump exited with code 1: query failed: FATAL: +|database: )terminating connection due to administrator command.*; no backup was written$/);
-    assert.equal(run.stdout, '');
-    assert.deepEqual(await listKeys(`${env.OFFSITE_ENVIRONMENT}/`), [], 'no payload, no manifest');
-    assert.deepEqual(await openUploads(`${env.OFFSITE_ENVIRONMENT}/`), [], 'no multipart upload left open');
-    assert.deepEqual(await tableChecksums(sourceUrl), before, 'the source is untouched');
+  scenario(
+    'fault',
+    'PostgreSQL',
+    'PostgreSQL restarted mid-dump: backup db exits 1 with one line and leaves nothing; the next backup restores equal',
+    async (context) => {
+      const before = await tableChecksums(sourceUrl);
+      const gate = await holdTableLock(sourceUrl, 'accounts');
+      let run: CliRun | undefined;
+      try {
+        run = await runCli(['backup', 'db'], {
+          env,
+          whileRunning: async () => {
+            await waitForBackend(sourceUrl, 'pg_dump', 'Lock');
+            await restartPostgres();
+          },
+        });
+      } finally {
+        await gate.release().catch(() => undefined);
+        await ensureRunning();
+      }
+      assert.equal(run.code, 1, run.stderr);
+      const errors = errorLines(run);
+      assert.equal(errors.length, 1, run.stderr);
+      context.test.diagnostic(errors[0] ?? '');
+      // Whichever notices first, pg_dump or the snapshot session, the line says the server ended the connection.
+      assert.match(
+        errors[0] ?? '',
+        /^offsite: (pg_dump exited with code 1: query failed: FATAL: +|database: )terminating connection due to administrator command.*; no backup was written$/,
+      );
+      assert.equal(run.stdout, '');
+      assert.deepEqual(await listKeys(`${env.OFFSITE_ENVIRONMENT}/`), [], 'no payload, no manifest');
+      assert.deepEqual(await openUploads(`${env.OFFSITE_ENVIRONMENT}/`), [], 'no multipart upload left open');
+      assert.deepEqual(await tableChecksums(sourceUrl), before, 'the source is untouched');
 
-    const next = await runCli(['backup', 'db'], { env });
-    assert.equal(next.code, 0, next.stderr);
-    const summary = summaryOf(next);
-    const targetUrl = await newDatabase('pgrestartdump');
-    const restored = await runCli(['restore', 'db', '--id', String(summary.id)], { env: readerEnv(targetUrl) });
-    assert.equal(restored.code, 0, restored.stderr);
-    await assertSameAsSource(targetUrl);
-    context.verified(Number(summary.bytesIn));
-  });
+      const next = await runCli(['backup', 'db'], { env });
+      assert.equal(next.code, 0, next.stderr);
+      const summary = summaryOf(next);
+      const targetUrl = await newDatabase('pgrestartdump');
+      const restored = await runCli(['restore', 'db', '--id', String(summary.id)], { env: readerEnv(targetUrl) });
+      assert.equal(restored.code, 0, restored.stderr);
+      await assertSameAsSource(targetUrl);
+      context.verified(Number(summary.bytesIn));
+    },
+  );
 
-  scenario('fault', 'PostgreSQL', 'PostgreSQL restarted mid-restore: restore db exits 1 and the target is exactly as before; a new restore then succeeds', async (context) => {
-    const backup = await runCli(['backup', 'db'], { env });
-    assert.equal(backup.code, 0, backup.stderr);
-    const summary = summaryOf(backup);
-    const targetUrl = await newDatabase('pgrestarttarget');
-    const before = await catalogOf(targetUrl);
-    // An open transaction that dropped the schema `public` holds it: the restore, already inside its
-    // own transaction, waits at its first CREATE in public. The restart rolls both back.
-    const blocker = new pg.Client({ connectionString: targetUrl });
-    blocker.on('error', () => undefined);
-    await blocker.connect();
-    await blocker.query('BEGIN; DROP SCHEMA public');
-    let run: CliRun | undefined;
-    try {
-      run = await runCli(['restore', 'db', '--id', String(summary.id)], {
-        env: readerEnv(targetUrl),
-        whileRunning: async () => {
-          await waitForBackend(targetUrl, 'psql', 'Lock');
-          await restartPostgres();
-        },
-      });
-    } finally {
-      await blocker.end().catch(() => undefined);
-      await ensureRunning();
-    }
-    assert.equal(run.code, 1, run.stderr);
-    const errors = errorLines(run);
-    assert.equal(errors.length, 1, run.stderr);
-    context.test.diagnostic(errors[0] ?? '');
-    assert.match(errors[0] ?? '', /^offsite: restore failed: psql .*; the target was left as it was$/);
-    assert.deepEqual(await catalogOf(targetUrl), before, 'no schema, table, sequence or function was left behind');
-    assert.equal(await userTableCount(targetUrl), 0);
+  scenario(
+    'fault',
+    'PostgreSQL',
+    'PostgreSQL restarted mid-restore: restore db exits 1 and the target is exactly as before; a new restore then succeeds',
+    async (context) => {
+      const backup = await runCli(['backup', 'db'], { env });
+      assert.equal(backup.code, 0, backup.stderr);
+      const summary = summaryOf(backup);
+      const targetUrl = await newDatabase('pgrestarttarget');
+      const before = await catalogOf(targetUrl);
+      // An open transaction that dropped the schema `public` holds it: the restore, already inside its
+      // own transaction, waits at its first CREATE in public. The restart rolls both back.
+      const blocker = new pg.Client({ connectionString: targetUrl });
+      blocker.on('error', () => undefined);
+      await blocker.connect();
+      await blocker.query('BEGIN; DROP SCHEMA public');
+      let run: CliRun | undefined;
+      try {
+        run = await runCli(['restore', 'db', '--id', String(summary.id)], {
+          env: readerEnv(targetUrl),
+          whileRunning: async () => {
+            await waitForBackend(targetUrl, 'psql', 'Lock');
+            await restartPostgres();
+          },
+        });
+      } finally {
+        await blocker.end().catch(() => undefined);
+        await ensureRunning();
+      }
+      assert.equal(run.code, 1, run.stderr);
+      const errors = errorLines(run);
+      assert.equal(errors.length, 1, run.stderr);
+      context.test.diagnostic(errors[0] ?? '');
+      assert.match(errors[0] ?? '', /^offsite: restore failed: psql .*; the target was left as it was$/);
+      assert.deepEqual(await catalogOf(targetUrl), before, 'no schema, table, sequence or function was left behind');
+      assert.equal(await userTableCount(targetUrl), 0);
 
-    const again = await runCli(['restore', 'db', '--id', String(summary.id)], { env: readerEnv(targetUrl) });
-    assert.equal(again.code, 0, again.stderr);
-    await assertSameAsSource(targetUrl);
-    context.verified(Number(summary.bytesIn));
-  });
+      const again = await runCli(['restore', 'db', '--id', String(summary.id)], { env: readerEnv(targetUrl) });
+      assert.equal(again.code, 0, again.stderr);
+      await assertSameAsSource(targetUrl);
+      context.verified(Number(summary.bytesIn));
+    },
+  );
 });
 
 /** The stack's PostgreSQL: its data directory (from the server itself), its log beside it, run as the postgres OS user when we are root. */
 async function pgCtl(args: string[]): Promise<void> {
-  const dataDir = await withClient(stack().pgUrlBase + '/postgres', async (client) => (await client.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0]?.d);
+  const dataDir = await withClient(
+    stack().pgUrlBase + '/postgres',
+    async (client) => (await client.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0]?.d,
+  );
   if (!dataDir) throw new Error('the server did not say where its data directory is');
   await pgCtlIn(dataDir, args);
 }
@@ -188,4 +215,3 @@ async function catalogOf(url: string): Promise<string[]> {
     return result.rows.map((row) => row.item);
   });
 }
-

@@ -6,16 +6,32 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { ScenarioKind, ScenarioRecord } from '../helpers/reliability.js';
 
 const KINDS: { kind: ScenarioKind; heading: string; intro: string }[] = [
-  { kind: 'fault', heading: 'Faults', intro: 'A connection cut, a server killed or throttling, a full disk, a second run at the same time. Each asserts the exit code and message, that the source is untouched, that no manifest exists for a failed backup, that no restore target is half-written, and that earlier backups still restore.' },
-  { kind: 'bad input', heading: 'Bad input', intro: 'Damaged or forged backups, wrong keys and passwords, malformed configuration. Each must give a clear error or a skip, never a crash, a hang or a silently wrong restore.' },
-  { kind: 'security', heading: 'Security', intro: 'Probes of what each credential can really do, and searches for every secret value in argv, logs, errors and metrics.' },
+  {
+    kind: 'fault',
+    heading: 'Faults',
+    intro:
+      'A connection cut, a server killed or throttling, a full disk, a second run at the same time. Each asserts the exit code and message, that the source is untouched, that no manifest exists for a failed backup, that no restore target is half-written, and that earlier backups still restore.',
+  },
+  {
+    kind: 'bad input',
+    heading: 'Bad input',
+    intro:
+      'Damaged or forged backups, wrong keys and passwords, malformed configuration. Each must give a clear error or a skip, never a crash, a hang or a silently wrong restore.',
+  },
+  {
+    kind: 'security',
+    heading: 'Security',
+    intro:
+      'Probes of what each credential can really do, and searches for every secret value in argv, logs, errors and metrics.',
+  },
 ];
 
 export function renderReliability(records: readonly ScenarioRecord[], generatedAt: Date): string {
   const failed = records.filter((r) => !r.passed);
   const of = (kind: ScenarioKind) => records.filter((r) => r.kind === kind);
   const passedCount = (list: readonly ScenarioRecord[]) => list.filter((r) => r.passed).length;
-  const sum = (list: readonly ScenarioRecord[], pick: (r: ScenarioRecord) => number) => list.reduce((total, r) => total + pick(r), 0);
+  const sum = (list: readonly ScenarioRecord[], pick: (r: ScenarioRecord) => number) =>
+    list.reduce((total, r) => total + pick(r), 0);
   const nodes = [...new Set(records.map((r) => r.node))].join(', ');
   const lines = [
     '# Reliability',
@@ -34,9 +50,18 @@ export function renderReliability(records: readonly ScenarioRecord[], generatedA
   for (const { kind, heading, intro } of KINDS) {
     const list = of(kind);
     if (list.length === 0) continue;
-    lines.push(`## ${heading}`, '', intro, '', '| Area | Scenario | Result | Inputs | Checked intact |', '|---|---|---|---:|---:|');
+    lines.push(
+      `## ${heading}`,
+      '',
+      intro,
+      '',
+      '| Area | Scenario | Result | Inputs | Checked intact |',
+      '|---|---|---|---:|---:|',
+    );
     for (const r of [...list].sort((a, b) => a.area.localeCompare(b.area))) {
-      lines.push(`| ${r.area} | ${escapeCell(r.title)} | ${r.passed ? 'pass' : '**FAIL**'} | ${r.inputs} | ${r.bytesVerified ? formatBytes(r.bytesVerified) : ''} |`);
+      lines.push(
+        `| ${r.area} | ${escapeCell(r.title)} | ${r.passed ? 'pass' : '**FAIL**'} | ${r.inputs} | ${r.bytesVerified ? formatBytes(r.bytesVerified) : ''} |`,
+      );
     }
     lines.push('');
   }
@@ -60,7 +85,10 @@ function formatBytes(bytes: number): string {
 if (process.argv[1]?.endsWith('report.ts')) {
   const [input, output] = process.argv.slice(2);
   if (!input || !output) throw new Error('usage: report.ts <records.jsonl> <output.md>');
-  const records = readFileSync(input, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as ScenarioRecord);
+  const records = readFileSync(input, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ScenarioRecord);
   writeFileSync(output, renderReliability(records, new Date()));
   process.stderr.write(`reliability: ${records.length} scenarios written to ${output}\n`);
 }

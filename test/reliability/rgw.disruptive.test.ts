@@ -50,7 +50,10 @@ async function killRgw(): Promise<void> {
 
 /** `scripts/stack up` restarts a dead radosgw (idempotent when everything runs). */
 async function stackUp(): Promise<void> {
-  await execFileAsync('bash', [join(REPO_DIR, 'scripts/stack'), 'up'], { env: { ...process.env, STACK_DIR }, timeout: 300_000 });
+  await execFileAsync('bash', [join(REPO_DIR, 'scripts/stack'), 'up'], {
+    env: { ...process.env, STACK_DIR },
+    timeout: 300_000,
+  });
 }
 
 describe('RGW killed mid-backup and restarted', { timeout: 900_000 }, () => {
@@ -64,13 +67,20 @@ describe('RGW killed mid-backup and restarted', { timeout: 900_000 }, () => {
 
   const newDatabase = databases.create;
   const backup = (extra: Record<string, string> = {}, whileRunning?: () => Promise<void>): Promise<CliRun> =>
-    runCli(['backup', 'db', '--part-size-mib', '5'], { env: { ...env, ...extra }, ...(whileRunning ? { whileRunning } : {}) });
+    runCli(['backup', 'db', '--part-size-mib', '5'], {
+      env: { ...env, ...extra },
+      ...(whileRunning ? { whileRunning } : {}),
+    });
   const assertRestoresEqual = async (summary: Record<string, unknown>): Promise<number> => {
     const targetUrl = await newDatabase('rgw_check');
     const run = await runCli(['restore', 'db', '--id', String(summary.id)], {
       env: {
-        ...env, DATABASE_URL: undefined, AWS_ACCESS_KEY_ID: stack().reader.accessKeyId, AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-        OFFSITE_AGE_IDENTITY_FILE: identity.file, OFFSITE_TARGET_URL: targetUrl,
+        ...env,
+        DATABASE_URL: undefined,
+        AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
+        OFFSITE_AGE_IDENTITY_FILE: identity.file,
+        OFFSITE_TARGET_URL: targetUrl,
       },
     });
     assert.equal(run.code, 0, run.stderr);
@@ -97,28 +107,42 @@ describe('RGW killed mid-backup and restarted', { timeout: 900_000 }, () => {
     dir.remove();
   });
 
-  scenario('fault', 'RGW', 'backup db: RGW killed (kill -9) mid-part fails with exit 1 and a clear message, writes nothing; after a restart a new backup succeeds and the earlier one restores equal', async ({ test, verified }) => {
-    const keysBefore = await listKeys(`${env.OFFSITE_ENVIRONMENT}/`);
-    // The proxy holds one part 3 MiB in, so that the kill lands mid-upload; then lets it go on against a dead server.
-    const proxy = await proxyFor(stack().endpoint, { faults: [{ direction: 'up', afterBytes: 3 * MIB, action: 'stall' }] });
-    const run = await backup({ OFFSITE_S3_ENDPOINT: proxy.url }, async () => {
-      await proxy.stalled();
-      await killRgw();
-      proxy.release();
-    }).finally(() => proxy.close());
-    assert.equal(run.code, 1, run.stderr);
-    test.diagnostic(`offsite said: ${lastLine(run.stderr)}`);
-    assert.match(lastLine(run.stderr), /^offsite: cannot reach the S3 endpoint for s3:\/\/\S+\.dump\.zst\.age \(\w+\); check OFFSITE_S3_ENDPOINT and the network; no backup was written$/);
+  scenario(
+    'fault',
+    'RGW',
+    'backup db: RGW killed (kill -9) mid-part fails with exit 1 and a clear message, writes nothing; after a restart a new backup succeeds and the earlier one restores equal',
+    async ({ test, verified }) => {
+      const keysBefore = await listKeys(`${env.OFFSITE_ENVIRONMENT}/`);
+      // The proxy holds one part 3 MiB in, so that the kill lands mid-upload; then lets it go on against a dead server.
+      const proxy = await proxyFor(stack().endpoint, {
+        faults: [{ direction: 'up', afterBytes: 3 * MIB, action: 'stall' }],
+      });
+      const run = await backup({ OFFSITE_S3_ENDPOINT: proxy.url }, async () => {
+        await proxy.stalled();
+        await killRgw();
+        proxy.release();
+      }).finally(() => proxy.close());
+      assert.equal(run.code, 1, run.stderr);
+      test.diagnostic(`offsite said: ${lastLine(run.stderr)}`);
+      assert.match(
+        lastLine(run.stderr),
+        /^offsite: cannot reach the S3 endpoint for s3:\/\/\S+\.dump\.zst\.age \(\w+\); check OFFSITE_S3_ENDPOINT and the network; no backup was written$/,
+      );
 
-    await stackUp();
-    const restarted = parseExports(readFileSync(join(STACK_DIR, 'env'), 'utf8'));
-    assert.equal(restarted.OFFSITE_S3_ENDPOINT, stack().endpoint, 'RGW came back on its port');
-    assert.deepEqual(await listKeys(`${env.OFFSITE_ENVIRONMENT}/`), keysBefore, 'the killed backup left no object, no manifest');
-    assert.deepEqual(await tableChecksums(sourceUrl), sourceChecksums, 'the source is untouched');
+      await stackUp();
+      const restarted = parseExports(readFileSync(join(STACK_DIR, 'env'), 'utf8'));
+      assert.equal(restarted.OFFSITE_S3_ENDPOINT, stack().endpoint, 'RGW came back on its port');
+      assert.deepEqual(
+        await listKeys(`${env.OFFSITE_ENVIRONMENT}/`),
+        keysBefore,
+        'the killed backup left no object, no manifest',
+      );
+      assert.deepEqual(await tableChecksums(sourceUrl), sourceChecksums, 'the source is untouched');
 
-    const next = await backup();
-    assert.equal(next.code, 0, next.stderr);
-    verified(await assertRestoresEqual(summaryOf(next)));
-    verified(await assertRestoresEqual(earlier));
-  });
+      const next = await backup();
+      assert.equal(next.code, 0, next.stderr);
+      verified(await assertRestoresEqual(summaryOf(next)));
+      verified(await assertRestoresEqual(earlier));
+    },
+  );
 });

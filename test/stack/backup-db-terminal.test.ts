@@ -25,7 +25,11 @@ describe('backup and restore on a terminal', { timeout: 120_000 }, () => {
     const { recipient, file: identityFile } = await generateIdentity(dir.path);
     const env = writerEnv(databaseUrl, { OFFSITE_AGE_RECIPIENTS: recipient });
     // `script` gives the command a pseudo-terminal, as a person at a shell would have.
-    const screen = await bash(`script -qefc "$NODE $BIN backup db" /dev/null`, { ...env, NODE: process.execPath, BIN: `${REPO_DIR}bin/offsite.js` });
+    const screen = await bash(`script -qefc "$NODE $BIN backup db" /dev/null`, {
+      ...env,
+      NODE: process.execPath,
+      BIN: `${REPO_DIR}bin/offsite.js`,
+    });
     assert.match(screen, /backing up: read [\d.]+ [kMG]?B, stored [\d.]+ [kMG]?B, [\d.]+ [kMG]?B\/s/);
     assert.match(screen, /backup \d{8}T\d{6}Z-[a-z2-9]{8} complete \(test_/);
     assert.match(screen, /payload +\S+\.dump\.zst\.age/);
@@ -43,9 +47,17 @@ describe('backup and restore on a terminal', { timeout: 120_000 }, () => {
       TARGET: target,
     };
     try {
-      const restored = await bash(`script -qefc "$NODE $BIN restore db --create-database $TARGET" /dev/null`, restoreEnv);
+      const restored = await bash(
+        `script -qefc "$NODE $BIN restore db --create-database $TARGET" /dev/null`,
+        restoreEnv,
+      );
       assert.match(restored, /restoring: downloaded [\d.]+ [kMG]?B, decrypted [\d.]+ [kMG]?B/);
-      assert.match(restored, new RegExp(`restored \\d{8}T\\d{6}Z-[a-z2-9]{8} into ${target} \\([\\d.]+ [kMG]?B read, hashes match the manifest, unsigned\\)`));
+      assert.match(
+        restored,
+        new RegExp(
+          `restored \\d{8}T\\d{6}Z-[a-z2-9]{8} into ${target} \\([\\d.]+ [kMG]?B read, hashes match the manifest, unsigned\\)`,
+        ),
+      );
       assert.match(restored, /public\.accounts: \d+ rows \(matches the backup\)/);
     } finally {
       await dropDatabase(stack().pgUrlBase, target);

@@ -44,7 +44,10 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
     assert.equal(backup.code, 0, backup.stderr);
     const summary = summaryOf(backup);
     assert.equal(summary.event, 'backup.complete');
-    assert.match(String(summary.payloadKey), new RegExp(`^${env.OFFSITE_ENVIRONMENT}/db/\\d{4}/\\d{2}/\\d{2}/\\d{8}T\\d{6}Z-[a-z2-9]{8}\\.dump\\.zst\\.age$`));
+    assert.match(
+      String(summary.payloadKey),
+      new RegExp(`^${env.OFFSITE_ENVIRONMENT}/db/\\d{4}/\\d{2}/\\d{2}/\\d{8}T\\d{6}Z-[a-z2-9]{8}\\.dump\\.zst\\.age$`),
+    );
     assert.ok(Number(summary.bytesIn) > 100_000_000, `dumped ${summary.bytesIn} bytes`);
   });
 
@@ -55,9 +58,15 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
     const targetUrl = await newDatabase('restored');
     for (const key of [identity.file, second.file]) {
       const target = libpqEnv(targetUrl);
-      await bash(`age -d -i "$KEY" "$PAYLOAD" | zstd -d | pg_restore --exit-on-error --no-owner --clean --if-exists --dbname="$TARGET"`, {
-        ...target.env, KEY: key, PAYLOAD: payload, TARGET: target.url,
-      });
+      await bash(
+        `age -d -i "$KEY" "$PAYLOAD" | zstd -d | pg_restore --exit-on-error --no-owner --clean --if-exists --dbname="$TARGET"`,
+        {
+          ...target.env,
+          KEY: key,
+          PAYLOAD: payload,
+          TARGET: target.url,
+        },
+      );
     }
     assert.deepEqual(await tableChecksums(targetUrl), await tableChecksums(sourceUrl));
     assert.deepEqual(await sequenceValues(targetUrl), await sequenceValues(sourceUrl));
@@ -65,7 +74,10 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
 
   it('writes a manifest whose sealed part lists every table with its exact row count', async () => {
     const summary = summaryOf(backup);
-    const manifest = JSON.parse((await readAsAdmin(String(summary.manifestKey))).toString('utf8')) as Record<string, any>;
+    const manifest = JSON.parse((await readAsAdmin(String(summary.manifestKey))).toString('utf8')) as Record<
+      string,
+      any
+    >;
     assert.equal(manifest.format, 'offsite-manifest');
     assert.equal(manifest.version, 1);
     assert.equal(manifest.payload.key, summary.payloadKey);
@@ -77,7 +89,9 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
 
     const sealedPath = join(dir.path, 'sealed.age');
     await bash(`printf %s "$SEALED" | base64 -d > "$OUT"`, { SEALED: manifest.sealed, OUT: sealedPath });
-    const sealed = JSON.parse(await bash(`age -d -i "$KEY" "$IN"`, { KEY: identity.file, IN: sealedPath })) as { tables: { schema: string; name: string; rows: number }[] };
+    const sealed = JSON.parse(await bash(`age -d -i "$KEY" "$IN"`, { KEY: identity.file, IN: sealedPath })) as {
+      tables: { schema: string; name: string; rows: number }[];
+    };
     const expected = [...(await tableChecksums(sourceUrl))].map(([name, { rows }]) => [name, rows]).sort();
     const recorded = sealed.tables.map((t) => [`${t.schema}.${t.name}`, t.rows]).sort();
     assert.deepEqual(recorded, expected);
@@ -88,18 +102,29 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
     const key = String(summaryOf(backup).payloadKey);
     const bucket = stack().bucket;
     assert.equal(await statusOf(writer.send(new GetObjectCommand({ Bucket: bucket, Key: key }))), 403);
-    assert.equal(await statusOf(writer.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${env.OFFSITE_ENVIRONMENT}/` }))), 403);
+    assert.equal(
+      await statusOf(writer.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${env.OFFSITE_ENVIRONMENT}/` }))),
+      403,
+    );
     assert.equal(await statusOf(writer.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))), 403);
     assert.equal((await listKeys(`${env.OFFSITE_ENVIRONMENT}/`)).length, 2, 'payload and manifest are still there');
   });
 
   it('never shows a secret in ps or in its output', () => {
-    assert.ok(backup.psSnapshots.some((snapshot) => snapshot.includes('pg_dump')), 'ps was sampled while pg_dump ran');
+    assert.ok(
+      backup.psSnapshots.some((snapshot) => snapshot.includes('pg_dump')),
+      'ps was sampled while pg_dump ran',
+    );
     const secrets = [new URL(sourceUrl).password, stack().writer.secretAccessKey];
     for (const secret of secrets) {
       assert.ok(secret.length >= 8);
-      for (const snapshot of backup.psSnapshots) assert.equal(snapshot.includes(secret), false, 'a secret appeared in ps');
-      assert.equal(backup.stdout.includes(secret) || backup.stderr.includes(secret), false, 'a secret appeared in the output');
+      for (const snapshot of backup.psSnapshots)
+        assert.equal(snapshot.includes(secret), false, 'a secret appeared in ps');
+      assert.equal(
+        backup.stdout.includes(secret) || backup.stderr.includes(secret),
+        false,
+        'a secret appeared in the output',
+      );
     }
   });
 
@@ -107,10 +132,13 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
     const smallUrl = await newDatabase('small');
     await fillSampleDatabase(smallUrl, { targetBytes: 2_000_000 });
     const password = `pa$$ word ö ${uniqueName('x')}`;
-    const run = await runCli(['backup', 'db', '--encryption', 'openssl', '--format', 'plain', '--compression', 'none'], {
-      env: writerEnv(smallUrl, { OFFSITE_ENCRYPTION_PASSWORD: password }),
-      watchPs: true,
-    });
+    const run = await runCli(
+      ['backup', 'db', '--encryption', 'openssl', '--format', 'plain', '--compression', 'none'],
+      {
+        env: writerEnv(smallUrl, { OFFSITE_ENCRYPTION_PASSWORD: password }),
+        watchPs: true,
+      },
+    );
     assert.equal(run.code, 0, run.stderr);
     const summary = summaryOf(run);
     assert.match(String(summary.payloadKey), /\.sql\.enc$/);
@@ -118,12 +146,20 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
     await downloadAsAdmin(String(summary.payloadKey), payload);
     const targetUrl = await newDatabase('runbook');
     const target = libpqEnv(targetUrl);
-    await bash(`openssl enc -d -aes-256-cbc -pbkdf2 -in "$IN" -out "$OUT" -pass env:BACKUP_PASSWORD && psql -v ON_ERROR_STOP=1 -q -X -d "$TARGET" -f "$OUT" >/dev/null`, {
-      ...target.env, IN: payload, OUT: join(dir.path, 'database-backup.sql'), BACKUP_PASSWORD: password, TARGET: target.url,
-    });
+    await bash(
+      `openssl enc -d -aes-256-cbc -pbkdf2 -in "$IN" -out "$OUT" -pass env:BACKUP_PASSWORD && psql -v ON_ERROR_STOP=1 -q -X -d "$TARGET" -f "$OUT" >/dev/null`,
+      {
+        ...target.env,
+        IN: payload,
+        OUT: join(dir.path, 'database-backup.sql'),
+        BACKUP_PASSWORD: password,
+        TARGET: target.url,
+      },
+    );
     assert.deepEqual(await tableChecksums(targetUrl), await tableChecksums(smallUrl));
     assert.deepEqual(await sequenceValues(targetUrl), await sequenceValues(smallUrl));
-    for (const snapshot of run.psSnapshots) assert.equal(snapshot.includes(password), false, 'the encryption password appeared in ps');
+    for (const snapshot of run.psSnapshots)
+      assert.equal(snapshot.includes(password), false, 'the encryption password appeared in ps');
   });
 
   it('fails with exit 1 and writes no manifest when pg_dump is killed mid-stream', async () => {
@@ -156,7 +192,6 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
 });
 
 const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
-
 
 /** Waits until pg_dump is copying table data from the database, then returns its OS or backend pid. */
 async function dumpingPid(url: string, which: 'os' | 'backend'): Promise<number> {

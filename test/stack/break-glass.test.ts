@@ -14,7 +14,13 @@ import { parseManifest, type Manifest } from '../../src/format/manifest.js';
 import { generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf } from '../helpers/cli.js';
 import { readAsAdmin } from '../helpers/s3.js';
-import { fillSampleDatabase, sequenceValues, tableChecksums, userTableCount, testDatabases } from '../helpers/sample-db.js';
+import {
+  fillSampleDatabase,
+  sequenceValues,
+  tableChecksums,
+  userTableCount,
+  testDatabases,
+} from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 const execFileAsync = promisify(execFile);
@@ -42,7 +48,12 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
   };
 
   /** The script's input for a backup, as `offsite restore db --print-commands` would build it from the manifest. */
-  const scriptInput = (manifest: Manifest, manifestKey: string | undefined, target: string, options: Partial<BreakGlassInput['options']> = {}): BreakGlassInput => ({
+  const scriptInput = (
+    manifest: Manifest,
+    manifestKey: string | undefined,
+    target: string,
+    options: Partial<BreakGlassInput['options']> = {},
+  ): BreakGlassInput => ({
     bucket: stack().bucket,
     endpoint: stack().endpoint,
     region: 'us-east-1',
@@ -63,7 +74,9 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
   const runScript = (script: string, env: Record<string, string>): Promise<ScriptRun> => {
     const file = join(dir.path, `${uniqueName('restore')}.sh`);
     writeFileSync(file, script, { mode: 0o700 });
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(AWS_|PG|OFFSITE_|DATABASE_URL$)/.test(name)));
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !/^(AWS_|PG|OFFSITE_|DATABASE_URL$)/.test(name)),
+    );
     const child = spawn('bash', [file], {
       env: {
         ...inherited,
@@ -122,29 +135,44 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
     await assertSameAsSource(targetUrl);
 
     // The last step lists every table with its row count.
-    const printed = new Map(run.stdout.trim().split('\n').map((line) => [line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1))]));
+    const printed = new Map(
+      run.stdout
+        .trim()
+        .split('\n')
+        .map((line) => [line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1))]),
+    );
     const expected = await tableChecksums(sourceUrl);
     assert.deepEqual(printed, new Map([...expected].map(([table, { rows }]) => [table, rows])));
     assert.match(run.stderr, /break-glass: 4\/4 restored/);
   });
 
   it('restores an openssl + plain SQL + uncompressed backup with openssl and psql', async () => {
-    const manifest = await backup(['--encryption', 'openssl', '--format', 'plain', '--compression', 'none'], { OFFSITE_ENCRYPTION_PASSWORD: password });
+    const manifest = await backup(['--encryption', 'openssl', '--format', 'plain', '--compression', 'none'], {
+      OFFSITE_ENCRYPTION_PASSWORD: password,
+    });
     assert.match(manifest.payload.key, /\.sql\.enc$/);
     const targetUrl = await newDatabase('bgplain');
     const target = libpqEnv(targetUrl);
     const script = breakGlassScript(scriptInput(manifest, undefined, target.url));
     assert.match(script, /openssl enc -d -aes-256-cbc -pbkdf2 -pass env:OFFSITE_ENCRYPTION_PASSWORD/);
-    const run = await runScript(script, { OFFSITE_ENCRYPTION_PASSWORD: password, PGPASSWORD: target.env.PGPASSWORD ?? '' });
+    const run = await runScript(script, {
+      OFFSITE_ENCRYPTION_PASSWORD: password,
+      PGPASSWORD: target.env.PGPASSWORD ?? '',
+    });
     assert.equal(run.code, 0, run.stderr);
     await assertSameAsSource(targetUrl);
   });
 
   it('with a wrong password, fails and leaves the target empty', async () => {
-    const manifest = await backup(['--encryption', 'openssl', '--format', 'plain', '--compression', 'gzip'], { OFFSITE_ENCRYPTION_PASSWORD: password });
+    const manifest = await backup(['--encryption', 'openssl', '--format', 'plain', '--compression', 'gzip'], {
+      OFFSITE_ENCRYPTION_PASSWORD: password,
+    });
     const targetUrl = await newDatabase('bgwrongpw');
     const target = libpqEnv(targetUrl);
-    const run = await runScript(breakGlassScript(scriptInput(manifest, undefined, target.url)), { OFFSITE_ENCRYPTION_PASSWORD: 'not the password', PGPASSWORD: target.env.PGPASSWORD ?? '' });
+    const run = await runScript(breakGlassScript(scriptInput(manifest, undefined, target.url)), {
+      OFFSITE_ENCRYPTION_PASSWORD: 'not the password',
+      PGPASSWORD: target.env.PGPASSWORD ?? '',
+    });
     assert.notEqual(run.code, 0);
     assert.equal(await userTableCount(targetUrl), 0);
   });
@@ -153,13 +181,22 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
     const targetUrl = await newDatabase('bgsplit');
     const target = libpqEnv(targetUrl);
     const env = { AGE_IDENTITY_FILE: identity.file, PGPASSWORD: target.env.PGPASSWORD ?? '' };
-    const schema = await runScript(breakGlassScript(scriptInput(ageManifest, undefined, target.url, { schemaOnly: true })), env);
+    const schema = await runScript(
+      breakGlassScript(scriptInput(ageManifest, undefined, target.url, { schemaOnly: true })),
+      env,
+    );
     assert.equal(schema.code, 0, schema.stderr);
     const tables = await tableChecksums(targetUrl);
     assert.deepEqual([...tables.keys()], [...(await tableChecksums(sourceUrl)).keys()]);
-    assert.ok([...tables.values()].every((t) => t.rows === 0), 'no rows with --schema-only');
+    assert.ok(
+      [...tables.values()].every((t) => t.rows === 0),
+      'no rows with --schema-only',
+    );
 
-    const data = await runScript(breakGlassScript(scriptInput(ageManifest, undefined, target.url, { dataOnly: true })), env);
+    const data = await runScript(
+      breakGlassScript(scriptInput(ageManifest, undefined, target.url, { dataOnly: true })),
+      env,
+    );
     assert.equal(data.code, 0, data.stderr);
     await assertSameAsSource(targetUrl);
   });
@@ -167,10 +204,22 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
   it('stops before touching the target when the payload does not match the manifest hash', async () => {
     const targetUrl = await newDatabase('bgbadhash');
     const target = libpqEnv(targetUrl);
-    const wrong = { ...ageManifest, payload: { ...ageManifest.payload, sha256: ageManifest.payload.sha256.replace(/^./, (c) => (c === '0' ? '1' : '0')) } };
-    const run = await runScript(breakGlassScript(scriptInput(wrong, undefined, target.url)), { AGE_IDENTITY_FILE: identity.file, PGPASSWORD: target.env.PGPASSWORD ?? '' });
+    const wrong = {
+      ...ageManifest,
+      payload: {
+        ...ageManifest.payload,
+        sha256: ageManifest.payload.sha256.replace(/^./, (c) => (c === '0' ? '1' : '0')),
+      },
+    };
+    const run = await runScript(breakGlassScript(scriptInput(wrong, undefined, target.url)), {
+      AGE_IDENTITY_FILE: identity.file,
+      PGPASSWORD: target.env.PGPASSWORD ?? '',
+    });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /SHA-256 is [0-9a-f]{64} but the manifest recorded [0-9a-f]{64}: the backup is damaged or was replaced/);
+    assert.match(
+      run.stderr,
+      /SHA-256 is [0-9a-f]{64} but the manifest recorded [0-9a-f]{64}: the backup is damaged or was replaced/,
+    );
     assert.doesNotMatch(run.stderr, /3\/4 restoring/);
     assert.equal(await userTableCount(targetUrl), 0);
   });

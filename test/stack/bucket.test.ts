@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  CreateBucketCommand, PutBucketLifecycleConfigurationCommand, PutBucketPolicyCommand, PutObjectLockConfigurationCommand,
+  CreateBucketCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketPolicyCommand,
+  PutObjectLockConfigurationCommand,
 } from '@aws-sdk/client-s3';
 import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
@@ -38,10 +41,44 @@ describe('bucket init and audit on the real stack', { timeout: 300_000 }, () => 
   });
   const newBucket = () => uniqueName('audit').replaceAll('_', '-').toLowerCase();
   const init = (bucket: string, args: string[] = []) =>
-    runCli(['bucket', 'init', '--retention-days', '2', '--expire-days', '5', '--writer', WRITER, '--reader', READER, '--owner', OWNER, '--json', ...args], { env: adminEnv(bucket) });
+    runCli(
+      [
+        'bucket',
+        'init',
+        '--retention-days',
+        '2',
+        '--expire-days',
+        '5',
+        '--writer',
+        WRITER,
+        '--reader',
+        READER,
+        '--owner',
+        OWNER,
+        '--json',
+        ...args,
+      ],
+      { env: adminEnv(bucket) },
+    );
   const audit = (bucket: string, args: string[] = [], env: Record<string, string> = {}) =>
-    runCli(['bucket', 'audit', '--retention-days', '2', '--expire-days', '5', '--writer', WRITER, '--writer-credentials', '--json', ...args], { env: { ...adminEnv(bucket), ...env } });
-  const checks = (run: CliRun): string[] => (JSON.parse(run.stdout) as { findings: Finding[] }).findings.map((f) => f.check).sort();
+    runCli(
+      [
+        'bucket',
+        'audit',
+        '--retention-days',
+        '2',
+        '--expire-days',
+        '5',
+        '--writer',
+        WRITER,
+        '--writer-credentials',
+        '--json',
+        ...args,
+      ],
+      { env: { ...adminEnv(bucket), ...env } },
+    );
+  const checks = (run: CliRun): string[] =>
+    (JSON.parse(run.stdout) as { findings: Finding[] }).findings.map((f) => f.check).sort();
   const admin = () => s3As(stack().admin);
   const initialised = async (): Promise<string> => {
     const bucket = newBucket();
@@ -68,7 +105,13 @@ describe('bucket init and audit on the real stack', { timeout: 300_000 }, () => 
     assert.ok((JSON.parse(first.stdout) as { changes: string[] }).changes.length >= 4);
 
     const { recipient } = await generateIdentity(dir.path);
-    const backup = await runCli(['backup', 'db'], { env: writerEnv(`${stack().pgUrlBase}/${database}`, { OFFSITE_BUCKET: bucket, OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_RETENTION_DAYS: '2' }) });
+    const backup = await runCli(['backup', 'db'], {
+      env: writerEnv(`${stack().pgUrlBase}/${database}`, {
+        OFFSITE_BUCKET: bucket,
+        OFFSITE_AGE_RECIPIENTS: recipient,
+        OFFSITE_RETENTION_DAYS: '2',
+      }),
+    });
     assert.equal(backup.code, 0, backup.stderr);
 
     const clean = await audit(bucket);
@@ -83,24 +126,74 @@ describe('bucket init and audit on the real stack', { timeout: 300_000 }, () => 
 
   it('applies the policy printed by `offsite policy writer`: backups work and the probe passes', async () => {
     const bucket = newBucket();
-    const setUp = await runCli(['bucket', 'init', '--retention-days', '2', '--expire-days', '5', '--json'], { env: adminEnv(bucket) });
+    const setUp = await runCli(['bucket', 'init', '--retention-days', '2', '--expire-days', '5', '--json'], {
+      env: adminEnv(bucket),
+    });
     assert.equal(setUp.code, 0, setUp.stderr);
-    const printed = await runCli(['policy', 'writer', '--bucket', bucket, '--bucket-policy', '--principal', WRITER, '--owner', OWNER, '--json'], { env: {} });
+    const printed = await runCli(
+      ['policy', 'writer', '--bucket', bucket, '--bucket-policy', '--principal', WRITER, '--owner', OWNER, '--json'],
+      { env: {} },
+    );
     assert.equal(printed.code, 0, printed.stderr);
     await admin().send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: printed.stdout }));
 
     const { recipient } = await generateIdentity(dir.path, `${uniqueName('id')}.txt`);
-    const backup = await runCli(['backup', 'db'], { env: writerEnv(`${stack().pgUrlBase}/${database}`, { OFFSITE_BUCKET: bucket, OFFSITE_AGE_RECIPIENTS: recipient, OFFSITE_RETENTION_DAYS: '2' }) });
+    const backup = await runCli(['backup', 'db'], {
+      env: writerEnv(`${stack().pgUrlBase}/${database}`, {
+        OFFSITE_BUCKET: bucket,
+        OFFSITE_AGE_RECIPIENTS: recipient,
+        OFFSITE_RETENTION_DAYS: '2',
+      }),
+    });
     assert.equal(backup.code, 0, backup.stderr);
     const run = await audit(bucket);
-    assert.deepEqual(checks(run).filter((c) => c.startsWith('writer')), [], run.stdout);
+    assert.deepEqual(
+      checks(run).filter((c) => c.startsWith('writer')),
+      [],
+      run.stdout,
+    );
   });
 
   const misconfigurations: [string, string, (bucket: string) => Promise<unknown>][] = [
-    ['a bucket without object lock', 'object-lock-off', (bucket) => admin().send(new CreateBucketCommand({ Bucket: bucket }))],
-    ['a GOVERNANCE default', 'governance-mode', (bucket) => admin().send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 2 } } } }))],
-    ['a retention of 1 day where 2 are required', 'retention-too-short', (bucket) => admin().send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } } } }))],
-    ['an expiry below the retention', 'expiry-not-above-retention', (bucket) => lifecycle(bucket, { Expiration: { Days: 1 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })],
+    [
+      'a bucket without object lock',
+      'object-lock-off',
+      (bucket) => admin().send(new CreateBucketCommand({ Bucket: bucket })),
+    ],
+    [
+      'a GOVERNANCE default',
+      'governance-mode',
+      (bucket) =>
+        admin().send(
+          new PutObjectLockConfigurationCommand({
+            Bucket: bucket,
+            ObjectLockConfiguration: {
+              ObjectLockEnabled: 'Enabled',
+              Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 2 } },
+            },
+          }),
+        ),
+    ],
+    [
+      'a retention of 1 day where 2 are required',
+      'retention-too-short',
+      (bucket) =>
+        admin().send(
+          new PutObjectLockConfigurationCommand({
+            Bucket: bucket,
+            ObjectLockConfiguration: {
+              ObjectLockEnabled: 'Enabled',
+              Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } },
+            },
+          }),
+        ),
+    ],
+    [
+      'an expiry below the retention',
+      'expiry-not-above-retention',
+      (bucket) =>
+        lifecycle(bucket, { Expiration: { Days: 1 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+    ],
     ['no multipart-abort rule', 'no-multipart-abort', (bucket) => lifecycle(bucket, { Expiration: { Days: 5 } })],
     ['a writer also allowed GetObject', 'writer-can-GetObject', (bucket) => writerMayRead(bucket)],
   ];
@@ -128,7 +221,10 @@ describe('bucket init and audit on the real stack', { timeout: 300_000 }, () => 
     const bucket = await initialised();
     const refused = await init(bucket, ['--retention-days', '1', '--expire-days', '5']);
     assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /^offsite: refusing to shorten the default retention from 2 to 1 days of bucket \S+: pass --allow-weaker/m);
+    assert.match(
+      refused.stderr,
+      /^offsite: refusing to shorten the default retention from 2 to 1 days of bucket \S+: pass --allow-weaker/m,
+    );
     const allowed = await init(bucket, ['--retention-days', '1', '--expire-days', '5', '--allow-weaker']);
     assert.equal(allowed.code, 0, allowed.stderr);
   });
@@ -142,8 +238,16 @@ describe('bucket init and audit on the real stack', { timeout: 300_000 }, () => 
   });
 
   for (const [name, env, message] of [
-    ['an unreachable endpoint', { OFFSITE_S3_ENDPOINT: 'http://127.0.0.1:9' }, /^offsite: cannot audit bucket \S+: cannot reach the S3 endpoint/],
-    ['wrong credentials', { AWS_SECRET_ACCESS_KEY: 'wrong-secret-0000' }, /^offsite: cannot audit bucket \S+: S3 (rejected the credentials|denied)/],
+    [
+      'an unreachable endpoint',
+      { OFFSITE_S3_ENDPOINT: 'http://127.0.0.1:9' },
+      /^offsite: cannot audit bucket \S+: cannot reach the S3 endpoint/,
+    ],
+    [
+      'wrong credentials',
+      { AWS_SECRET_ACCESS_KEY: 'wrong-secret-0000' },
+      /^offsite: cannot audit bucket \S+: S3 (rejected the credentials|denied)/,
+    ],
   ] as const) {
     it(`audit with ${name}: one clear line, exit 2`, async () => {
       const run = await audit('offsite-test', [], env);
@@ -156,14 +260,27 @@ describe('bucket init and audit on the real stack', { timeout: 300_000 }, () => 
 });
 
 function lifecycle(bucket: string, rule: Record<string, unknown>): Promise<unknown> {
-  return s3As(stack().admin).send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: [{ ID: 'custom', Status: 'Enabled', Filter: { Prefix: '' }, ...rule }] } }));
+  return s3As(stack().admin).send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: bucket,
+      LifecycleConfiguration: { Rules: [{ ID: 'custom', Status: 'Enabled', Filter: { Prefix: '' }, ...rule }] },
+    }),
+  );
 }
 
 /** A policy that lets the writer put and get, without the deny list. */
 function writerMayRead(bucket: string): Promise<unknown> {
   const policy = {
     Version: '2012-10-17',
-    Statement: [{ Sid: 'WriterPutGet', Effect: 'Allow', Principal: { AWS: [WRITER] }, Action: ['s3:PutObject', 's3:GetObject'], Resource: [`arn:aws:s3:::${bucket}/*`] }],
+    Statement: [
+      {
+        Sid: 'WriterPutGet',
+        Effect: 'Allow',
+        Principal: { AWS: [WRITER] },
+        Action: ['s3:PutObject', 's3:GetObject'],
+        Resource: [`arn:aws:s3:::${bucket}/*`],
+      },
+    ],
   };
   return s3As(stack().admin).send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
 }

@@ -9,7 +9,16 @@ import { after, before, describe, test } from 'node:test';
 import { generateIdentity, tempDir, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
 import { listKeys } from '../helpers/s3.js';
-import { AWKWARD_KEYS, bytesOf, createSourceBucket, deleteObjects, putObjects, readBucket, type SourceObjectSpec, type StoredObject } from '../helpers/source-bucket.js';
+import {
+  AWKWARD_KEYS,
+  bytesOf,
+  createSourceBucket,
+  deleteObjects,
+  putObjects,
+  readBucket,
+  type SourceObjectSpec,
+  type StoredObject,
+} from '../helpers/source-bucket.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -18,15 +27,34 @@ const TYPES = ['text/plain', 'image/jpeg', 'application/json', 'application/pdf'
 
 function sourceObjects(): SourceObjectSpec[] {
   const objects: SourceObjectSpec[] = AWKWARD_KEYS.map((key, i) => ({
-    key, body: key === 'empty-object.bin' ? Buffer.alloc(0) : bytesOf(key, 100 + i * 37), contentType: TYPES[i % TYPES.length], metadata: { origin: 'awkward', 'x-index': String(i) },
+    key,
+    body: key === 'empty-object.bin' ? Buffer.alloc(0) : bytesOf(key, 100 + i * 37),
+    contentType: TYPES[i % TYPES.length],
+    metadata: { origin: 'awkward', 'x-index': String(i) },
   }));
   for (let i = 0; objects.length < 2_000; i += 1) {
     const type = TYPES[i % TYPES.length] ?? 'text/plain';
-    const text = type.startsWith('text') ? Buffer.from(`line ${i}\n`.repeat(1 + (i % 300))) : bytesOf(`object-${i}`, 50 + ((i * 7919) % 20_000));
-    objects.push({ key: `data/${i % 17}/object ${i}.${type.split('/')[1]}`, body: text, contentType: type, ...(i % 3 === 0 ? { metadata: { owner: `user-${i}` } } : {}) });
+    const text = type.startsWith('text')
+      ? Buffer.from(`line ${i}\n`.repeat(1 + (i % 300)))
+      : bytesOf(`object-${i}`, 50 + ((i * 7919) % 20_000));
+    objects.push({
+      key: `data/${i % 17}/object ${i}.${type.split('/')[1]}`,
+      body: text,
+      contentType: type,
+      ...(i % 3 === 0 ? { metadata: { owner: `user-${i}` } } : {}),
+    });
   }
-  objects.push({ key: 'big/video one.mp4', body: bytesOf('video', 21 * MIB), contentType: 'video/mp4', multipart: true });
-  objects.push({ key: 'big/report.csv', body: Buffer.from('id,name,amount\n'.repeat(1_500_000)), contentType: 'text/csv' });
+  objects.push({
+    key: 'big/video one.mp4',
+    body: bytesOf('video', 21 * MIB),
+    contentType: 'video/mp4',
+    multipart: true,
+  });
+  objects.push({
+    key: 'big/report.csv',
+    body: Buffer.from('id,name,amount\n'.repeat(1_500_000)),
+    contentType: 'text/csv',
+  });
   return objects;
 }
 
@@ -39,8 +67,10 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
   let firstState: Map<string, StoredObject>;
   let firstSnapshot: string;
 
-  const backup = (args: string[] = [], extra: Record<string, string> = {}): Promise<CliRun> => runCli(['backup', 'files', '--json', ...args], { env: { ...env, ...extra } });
-  const restore = (args: string[], extra: Record<string, string> = {}): Promise<CliRun> => runCli(['restore', 'files', '--json', ...args], { env: { ...readerEnv, ...extra } });
+  const backup = (args: string[] = [], extra: Record<string, string> = {}): Promise<CliRun> =>
+    runCli(['backup', 'files', '--json', ...args], { env: { ...env, ...extra } });
+  const restore = (args: string[], extra: Record<string, string> = {}): Promise<CliRun> =>
+    runCli(['restore', 'files', '--json', ...args], { env: { ...readerEnv, ...extra } });
   const restoreInto = async (args: string[] = []): Promise<Map<string, StoredObject>> => {
     const target = await createSourceBucket();
     const run = await restore(['--to-bucket', target, ...args]);
@@ -56,12 +86,34 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
     cache = join(dir.path, 'state', 'files-cache.jsonl');
     const s = stack();
     const sourceEnv = {
-      OFFSITE_SOURCE_BUCKET: source, OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint, OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
-      OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId, OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
+      OFFSITE_SOURCE_BUCKET: source,
+      OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint,
+      OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
+      OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId,
+      OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
     };
-    const common = { OFFSITE_BUCKET: s.bucket, OFFSITE_S3_ENDPOINT: s.endpoint, OFFSITE_S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', OFFSITE_ENVIRONMENT: uniqueName('files'), ...sourceEnv };
-    env = { ...common, AWS_ACCESS_KEY_ID: s.writer.accessKeyId, AWS_SECRET_ACCESS_KEY: s.writer.secretAccessKey, OFFSITE_AGE_RECIPIENTS: identity.recipient, OFFSITE_RETENTION_DAYS: '1', OFFSITE_FILES_STATE_CACHE: cache };
-    readerEnv = { ...common, AWS_ACCESS_KEY_ID: s.reader.accessKeyId, AWS_SECRET_ACCESS_KEY: s.reader.secretAccessKey, OFFSITE_AGE_IDENTITY_FILE: identity.file };
+    const common = {
+      OFFSITE_BUCKET: s.bucket,
+      OFFSITE_S3_ENDPOINT: s.endpoint,
+      OFFSITE_S3_FORCE_PATH_STYLE: 'true',
+      AWS_REGION: 'us-east-1',
+      OFFSITE_ENVIRONMENT: uniqueName('files'),
+      ...sourceEnv,
+    };
+    env = {
+      ...common,
+      AWS_ACCESS_KEY_ID: s.writer.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s.writer.secretAccessKey,
+      OFFSITE_AGE_RECIPIENTS: identity.recipient,
+      OFFSITE_RETENTION_DAYS: '1',
+      OFFSITE_FILES_STATE_CACHE: cache,
+    };
+    readerEnv = {
+      ...common,
+      AWS_ACCESS_KEY_ID: s.reader.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s.reader.secretAccessKey,
+      OFFSITE_AGE_IDENTITY_FILE: identity.file,
+    };
   });
   after(() => dir.remove());
 
@@ -73,7 +125,10 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
     assert.equal(summary.uploaded, 2_002);
     assert.equal(summary.skipped, 0);
     assert.equal(summary.bytesUploaded, summary.bytes, 'a first run uploads every byte');
-    assert.ok(Number(summary.bytesStored) > 0.1 * Number(summary.bytes), `stored ${summary.bytesStored} of ${summary.bytes} bytes`);
+    assert.ok(
+      Number(summary.bytesStored) > 0.1 * Number(summary.bytes),
+      `stored ${summary.bytesStored} of ${summary.bytes} bytes`,
+    );
     firstSnapshot = String(summary.id);
     firstState = await readBucket(source);
     assert.equal(firstState.size, 2_002);
@@ -81,7 +136,10 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
 
     const drill = await runCli(['drill', '--files', '--sample', '40', '--json'], { env: readerEnv });
     assert.equal(drill.code, 0, drill.stderr);
-    assert.deepEqual({ checked: summaryOf(drill).checked, leftBehind: summaryOf(drill).leftBehind }, { checked: 40, leftBehind: 0 });
+    assert.deepEqual(
+      { checked: summaryOf(drill).checked, leftBehind: summaryOf(drill).leftBehind },
+      { checked: 40, leftBehind: 0 },
+    );
     assert.equal((await readBucket(source)).size, 2_002, 'the drill cleans up its scratch copies');
   });
 
@@ -89,8 +147,17 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
     const changed = [...firstState.keys()].filter((key) => key.startsWith('data/')).slice(0, 10);
     const removed = [...firstState.keys()].filter((key) => key.startsWith('data/')).slice(10, 15);
     await putObjects(source, [
-      ...changed.map((key) => ({ key, body: bytesOf(`changed ${key}`, 333), contentType: 'text/plain', metadata: { changed: 'yes' } })),
-      ...Array.from({ length: 5 }, (_, i) => ({ key: `new/added ${i}.txt`, body: Buffer.from(`added ${i}`), contentType: 'text/plain' })),
+      ...changed.map((key) => ({
+        key,
+        body: bytesOf(`changed ${key}`, 333),
+        contentType: 'text/plain',
+        metadata: { changed: 'yes' },
+      })),
+      ...Array.from({ length: 5 }, (_, i) => ({
+        key: `new/added ${i}.txt`,
+        body: Buffer.from(`added ${i}`),
+        contentType: 'text/plain',
+      })),
     ]);
     await deleteObjects(source, removed);
     const run = await backup();
@@ -99,7 +166,9 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
     assert.equal(summary.uploaded, 15);
     assert.equal(summary.reused, 2_002 - 10 - 5);
     assert.equal(summary.objects, 2_002);
-    const blobsOfRun = (await listKeys(`${env.OFFSITE_ENVIRONMENT}/files/blobs/`)).filter((key) => key.includes(`/${String(summary.id)}/`));
+    const blobsOfRun = (await listKeys(`${env.OFFSITE_ENVIRONMENT}/files/blobs/`)).filter((key) =>
+      key.includes(`/${String(summary.id)}/`),
+    );
     assert.equal(blobsOfRun.length, 15, 'blob objects written by the second run, counted as admin');
     const secondState = await readBucket(source);
     assert.deepEqual(await restoreInto(), secondState);
@@ -138,15 +207,22 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
   test('a source that goes away halfway fails the run with no snapshot manifest; earlier snapshots still restore', async () => {
     const url = new URL(stack().endpoint);
     const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) }, { cutAfterServerBytes: 4 * MIB });
-    const manifestsBefore = (await listKeys(`${env.OFFSITE_ENVIRONMENT}/files/snapshots/`)).filter((key) => key.endsWith('.manifest.json'));
+    const manifestsBefore = (await listKeys(`${env.OFFSITE_ENVIRONMENT}/files/snapshots/`)).filter((key) =>
+      key.endsWith('.manifest.json'),
+    );
     try {
       const run = await backup(['--ignore-state-cache'], { OFFSITE_SOURCE_S3_ENDPOINT: proxy.url });
       assert.equal(run.code, 1, run.stderr);
-      assert.match(run.stderr, /cannot reach the S3 endpoint .*OFFSITE_SOURCE_S3_ENDPOINT.*no snapshot manifest was written/);
+      assert.match(
+        run.stderr,
+        /cannot reach the S3 endpoint .*OFFSITE_SOURCE_S3_ENDPOINT.*no snapshot manifest was written/,
+      );
     } finally {
       await proxy.close();
     }
-    const manifestsAfter = (await listKeys(`${env.OFFSITE_ENVIRONMENT}/files/snapshots/`)).filter((key) => key.endsWith('.manifest.json'));
+    const manifestsAfter = (await listKeys(`${env.OFFSITE_ENVIRONMENT}/files/snapshots/`)).filter((key) =>
+      key.endsWith('.manifest.json'),
+    );
     assert.deepEqual(manifestsAfter, manifestsBefore);
     assert.deepEqual(await restoreInto(['--id', firstSnapshot]), firstState);
   });
@@ -155,7 +231,9 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
     const runId = uniqueName('run');
     const lonely = await backup(['--shard', '1/3', '--run-id', `${runId}-lonely`]);
     assert.equal(lonely.code, 0, lonely.stderr);
-    const shards = await Promise.all(['0/2', '1/2'].map((shard) => backup(['--shard', shard, '--run-id', runId, '--ignore-state-cache'])));
+    const shards = await Promise.all(
+      ['0/2', '1/2'].map((shard) => backup(['--shard', shard, '--run-id', runId, '--ignore-state-cache'])),
+    );
     for (const run of shards) assert.equal(run.code, 0, run.stderr);
     const [a, b] = shards.map((run) => summaryOf(run));
     const state = await readBucket(source);
@@ -171,7 +249,9 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
   test('a missing or damaged blob is reported by key, the rest restored, exit 1', async () => {
     // A tampered cache makes the next snapshot reference a blob version that does not exist and another object's blob.
     const lines = (await import('node:fs')).readFileSync(cache, 'utf8').trim().split('\n');
-    const entries = lines.slice(1).map((line) => JSON.parse(line) as { key: string; blob: { key: string; versionId: string | null } });
+    const entries = lines
+      .slice(1)
+      .map((line) => JSON.parse(line) as { key: string; blob: { key: string; versionId: string | null } });
     const [missing, swapped, donor] = entries;
     assert.ok(missing && swapped && donor);
     missing.blob.versionId = 'no-such-version';
@@ -196,7 +276,10 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
     assert.equal(deep.code, 1, deep.stderr);
     const problems = (JSON.parse(deep.stdout) as { results: { problems: string[] }[] }).results[0]?.problems ?? [];
     assert.equal(problems.length, 2, problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith(`${missing.key}: `)) && problems.some((p) => p.startsWith(`${swapped.key}: `)), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith(`${missing.key}: `)) && problems.some((p) => p.startsWith(`${swapped.key}: `)),
+      problems.join('\n'),
+    );
     const older = await runCli(['verify', '--files', '--deep', firstSnapshot], { env: readerEnv });
     assert.equal(older.code, 0, older.stderr);
     const drill = await runCli(['drill', '--files', '--all'], { env: readerEnv });

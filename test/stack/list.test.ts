@@ -33,7 +33,8 @@ describe('list on the real stack', { timeout: 300_000 }, () => {
     assert.equal(run.code, 0, run.stderr);
     return (JSON.parse(run.stdout) as { backups: Listed[] }).backups;
   };
-  const putAsAdmin = (key: string, body: string) => s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
+  const putAsAdmin = (key: string, body: string) =>
+    s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
 
   before(async () => {
     dir = tempDir();
@@ -71,8 +72,13 @@ describe('list on the real stack', { timeout: 300_000 }, () => {
 
   it('pages past 1,000 objects', async () => {
     const environment = uniqueName('paging');
-    const keys = Array.from({ length: 1_050 }, (_, i) => `${environment}/db/2026/11/26/20261126T${String(100000 + i).slice(0, 6)}Z-${String(i).padStart(8, 'a').replace(/[01]/g, 'x')}.dump.zst.age`);
-    for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((key) => putAsAdmin(key, 'x')));
+    const keys = Array.from(
+      { length: 1_050 },
+      (_, i) =>
+        `${environment}/db/2026/11/26/20261126T${String(100000 + i).slice(0, 6)}Z-${String(i).padStart(8, 'a').replace(/[01]/g, 'x')}.dump.zst.age`,
+    );
+    for (let i = 0; i < keys.length; i += 50)
+      await Promise.all(keys.slice(i, i + 50).map((key) => putAsAdmin(key, 'x')));
     const backups = await list(environment);
     assert.equal(backups.length, 1_050);
     assert.equal(new Set(backups.map((b) => b.key)).size, 1_050);

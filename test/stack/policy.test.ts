@@ -7,10 +7,26 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
-  CreateBucketCommand, DeleteObjectCommand, GetBucketAclCommand, GetBucketPolicyCommand, GetBucketVersioningCommand, GetObjectCommand,
-  GetObjectLockConfigurationCommand, GetObjectRetentionCommand, GetPublicAccessBlockCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command,
-  ListObjectVersionsCommand, PutBucketPolicyCommand, PutObjectAclCommand, PutObjectCommand, PutObjectLockConfigurationCommand,
-  PutObjectRetentionCommand, PutPublicAccessBlockCommand, type S3Client,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetBucketAclCommand,
+  GetBucketPolicyCommand,
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  GetObjectLockConfigurationCommand,
+  GetObjectRetentionCommand,
+  GetPublicAccessBlockCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutBucketPolicyCommand,
+  PutObjectAclCommand,
+  PutObjectCommand,
+  PutObjectLockConfigurationCommand,
+  PutObjectRetentionCommand,
+  PutPublicAccessBlockCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { bucketPolicy, identityPolicy, WRITER_DENIED_ACTIONS, type PolicyDocument } from '../../src/format/policy.js';
 import { runCli } from '../helpers/cli.js';
@@ -25,17 +41,39 @@ async function lockedBucket(): Promise<string> {
   const admin = s3As(stack().admin);
   const Bucket = `policy-test-${randomBytes(5).toString('hex')}`;
   await admin.send(new CreateBucketCommand({ Bucket, ObjectLockEnabledForBucket: true }));
-  await admin.send(new PutObjectLockConfigurationCommand({ Bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } } } }));
-  await admin.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: false, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: false } }));
+  await admin.send(
+    new PutObjectLockConfigurationCommand({
+      Bucket,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } },
+      },
+    }),
+  );
+  await admin.send(
+    new PutPublicAccessBlockCommand({
+      Bucket,
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: false,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: false,
+        RestrictPublicBuckets: false,
+      },
+    }),
+  );
   return Bucket;
 }
 
 const applyPolicy = (Bucket: string, policy: string | PolicyDocument) =>
-  s3As(stack().admin).send(new PutBucketPolicyCommand({ Bucket, Policy: typeof policy === 'string' ? policy : JSON.stringify(policy) }));
+  s3As(stack().admin).send(
+    new PutBucketPolicyCommand({ Bucket, Policy: typeof policy === 'string' ? policy : JSON.stringify(policy) }),
+  );
 
 /** A put as the backup job makes it: CRC32 checksum, the owner given full control. */
 const put = (client: S3Client, Bucket: string, Key: string, Body = 'a backup') =>
-  client.send(new PutObjectCommand({ Bucket, Key, Body, ChecksumAlgorithm: 'CRC32', ACL: 'bucket-owner-full-control' }));
+  client.send(
+    new PutObjectCommand({ Bucket, Key, Body, ChecksumAlgorithm: 'CRC32', ACL: 'bucket-owner-full-control' }),
+  );
 
 async function bodyOf(client: S3Client, Bucket: string, Key: string): Promise<string> {
   const object = await client.send(new GetObjectCommand({ Bucket, Key }));
@@ -56,7 +94,19 @@ describe('policies on the real stack', { timeout: 120_000 }, () => {
 
   it('the writer bucket policy printed by `offsite policy` lets the writer only put, under the prefix', async () => {
     const Bucket = await lockedBucket();
-    const policy = await printed(['writer', '--bucket', Bucket, '--prefix', PREFIX, '--bucket-policy', '--principal', user('writer'), '--owner', user('admin'), '--json']);
+    const policy = await printed([
+      'writer',
+      '--bucket',
+      Bucket,
+      '--prefix',
+      PREFIX,
+      '--bucket-policy',
+      '--principal',
+      user('writer'),
+      '--owner',
+      user('admin'),
+      '--json',
+    ]);
     await applyPolicy(Bucket, policy);
     const Key = `${PREFIX}/production/db/2026/11/26/20261126T100000Z-k3x9q2mf.dump.zst.age`;
 
@@ -70,30 +120,72 @@ describe('policies on the real stack', { timeout: 120_000 }, () => {
       ListObjectVersions: () => writer().send(new ListObjectVersionsCommand({ Bucket, Prefix: `${PREFIX}/` })),
       DeleteObject: () => writer().send(new DeleteObjectCommand({ Bucket, Key })),
       PutObjectAcl: () => writer().send(new PutObjectAclCommand({ Bucket, Key, ACL: 'public-read' })),
-      PutObjectRetention: () => writer().send(new PutObjectRetentionCommand({ Bucket, Key, Retention: { Mode: 'COMPLIANCE', RetainUntilDate: extended }, ChecksumAlgorithm: 'CRC32' })),
-      'PutObject public-read': () => writer().send(new PutObjectCommand({ Bucket, Key: `${PREFIX}/public`, Body: 'x', ChecksumAlgorithm: 'CRC32', ACL: 'public-read' })),
+      PutObjectRetention: () =>
+        writer().send(
+          new PutObjectRetentionCommand({
+            Bucket,
+            Key,
+            Retention: { Mode: 'COMPLIANCE', RetainUntilDate: extended },
+            ChecksumAlgorithm: 'CRC32',
+          }),
+        ),
+      'PutObject public-read': () =>
+        writer().send(
+          new PutObjectCommand({
+            Bucket,
+            Key: `${PREFIX}/public`,
+            Body: 'x',
+            ChecksumAlgorithm: 'CRC32',
+            ACL: 'public-read',
+          }),
+        ),
     };
-    for (const [action, attempt] of Object.entries(attempts)) assert.equal(await statusOf(attempt()), 403, `${action} must be denied`);
+    for (const [action, attempt] of Object.entries(attempts))
+      assert.equal(await statusOf(attempt()), 403, `${action} must be denied`);
     assert.equal(await bodyOf(admin(), Bucket, Key), 'a backup', 'the owner reads what the writer put');
   });
 
   it('the reader gets and lists under the prefix, and may neither write nor delete', async () => {
     const Bucket = await lockedBucket();
-    await applyPolicy(Bucket, bucketPolicy({ bucket: Bucket, prefix: PREFIX }, { writer: user('writer'), reader: user('reader'), owner: user('admin') }));
+    await applyPolicy(
+      Bucket,
+      bucketPolicy(
+        { bucket: Bucket, prefix: PREFIX },
+        { writer: user('writer'), reader: user('reader'), owner: user('admin') },
+      ),
+    );
     const Key = `${PREFIX}/production/db/2026/11/26/20261126T100000Z-r7a2bc9d.manifest.json`;
     await put(writer(), Bucket, Key, '{"a":"manifest"}');
-    await put(admin(), Bucket, 'other/secret', 'not the reader\'s');
+    await put(admin(), Bucket, 'other/secret', "not the reader's");
 
     assert.equal(await bodyOf(reader(), Bucket, Key), '{"a":"manifest"}');
     const listed = await reader().send(new ListObjectsV2Command({ Bucket, Prefix: `${PREFIX}/` }));
-    assert.deepEqual(listed.Contents?.map((o) => o.Key), [Key]);
+    assert.deepEqual(
+      listed.Contents?.map((o) => o.Key),
+      [Key],
+    );
     const versions = await reader().send(new ListObjectVersionsCommand({ Bucket, Prefix: `${PREFIX}/production/db/` }));
-    assert.deepEqual(versions.Versions?.map((v) => v.Key), [Key]);
+    assert.deepEqual(
+      versions.Versions?.map((v) => v.Key),
+      [Key],
+    );
     assert.equal((await reader().send(new GetObjectRetentionCommand({ Bucket, Key }))).Retention?.Mode, 'COMPLIANCE');
-    assert.equal((await reader().send(new GetObjectLockConfigurationCommand({ Bucket }))).ObjectLockConfiguration?.Rule?.DefaultRetention?.Mode, 'COMPLIANCE');
+    assert.equal(
+      (await reader().send(new GetObjectLockConfigurationCommand({ Bucket }))).ObjectLockConfiguration?.Rule
+        ?.DefaultRetention?.Mode,
+      'COMPLIANCE',
+    );
 
-    assert.equal(await statusOf(reader().send(new ListObjectsV2Command({ Bucket }))), 403, 'listing outside the prefix');
-    assert.equal(await statusOf(reader().send(new GetObjectCommand({ Bucket, Key: 'other/secret' }))), 403, 'reading outside the prefix');
+    assert.equal(
+      await statusOf(reader().send(new ListObjectsV2Command({ Bucket }))),
+      403,
+      'listing outside the prefix',
+    );
+    assert.equal(
+      await statusOf(reader().send(new GetObjectCommand({ Bucket, Key: 'other/secret' }))),
+      403,
+      'reading outside the prefix',
+    );
     assert.equal(await statusOf(put(reader(), Bucket, `${PREFIX}/from-reader`)), 403, 'PutObject');
     assert.equal(await statusOf(reader().send(new DeleteObjectCommand({ Bucket, Key }))), 403, 'DeleteObject');
   });
@@ -101,18 +193,39 @@ describe('policies on the real stack', { timeout: 120_000 }, () => {
   it('the auditor reads the configuration and the locks, and no object content', async () => {
     const Bucket = await lockedBucket();
     // The stack has no auditor user: the reader's credentials stand in for it.
-    await applyPolicy(Bucket, bucketPolicy({ bucket: Bucket, prefix: PREFIX }, { writer: user('writer'), auditor: user('reader'), owner: user('admin') }));
+    await applyPolicy(
+      Bucket,
+      bucketPolicy(
+        { bucket: Bucket, prefix: PREFIX },
+        { writer: user('writer'), auditor: user('reader'), owner: user('admin') },
+      ),
+    );
     const Key = `${PREFIX}/production/db/2026/11/26/20261126T100000Z-a2b3c4d5.dump.zst.age`;
     await put(writer(), Bucket, Key);
     const auditor = reader();
 
-    assert.equal(await statusOf(auditor.send(new HeadBucketCommand({ Bucket }))), 0, 'HeadBucket (how an audit finds the bucket)');
+    assert.equal(
+      await statusOf(auditor.send(new HeadBucketCommand({ Bucket }))),
+      0,
+      'HeadBucket (how an audit finds the bucket)',
+    );
     assert.equal((await auditor.send(new GetBucketVersioningCommand({ Bucket }))).Status, 'Enabled');
-    assert.equal((await auditor.send(new GetObjectLockConfigurationCommand({ Bucket }))).ObjectLockConfiguration?.ObjectLockEnabled, 'Enabled');
-    assert.equal((await auditor.send(new GetPublicAccessBlockCommand({ Bucket }))).PublicAccessBlockConfiguration?.IgnorePublicAcls, true);
+    assert.equal(
+      (await auditor.send(new GetObjectLockConfigurationCommand({ Bucket }))).ObjectLockConfiguration
+        ?.ObjectLockEnabled,
+      'Enabled',
+    );
+    assert.equal(
+      (await auditor.send(new GetPublicAccessBlockCommand({ Bucket }))).PublicAccessBlockConfiguration
+        ?.IgnorePublicAcls,
+      true,
+    );
     assert.match((await auditor.send(new GetBucketPolicyCommand({ Bucket }))).Policy ?? '', /AuditorBucket/);
     assert.equal(await statusOf(auditor.send(new GetBucketAclCommand({ Bucket }))), 0, 'GetBucketAcl');
-    assert.deepEqual((await auditor.send(new ListObjectVersionsCommand({ Bucket }))).Versions?.map((v) => v.Key), [Key]);
+    assert.deepEqual(
+      (await auditor.send(new ListObjectVersionsCommand({ Bucket }))).Versions?.map((v) => v.Key),
+      [Key],
+    );
     assert.equal((await auditor.send(new GetObjectRetentionCommand({ Bucket, Key }))).Retention?.Mode, 'COMPLIANCE');
 
     assert.equal(await statusOf(auditor.send(new GetObjectCommand({ Bucket, Key }))), 403, 'GetObject');
@@ -128,7 +241,11 @@ describe('policies on the real stack', { timeout: 120_000 }, () => {
     await applyPolicy(Bucket, policy);
     await put(writer(), Bucket, 'production/own-object', 'readable by its uploader');
 
-    assert.equal(await bodyOf(writer(), Bucket, 'production/own-object'), 'readable by its uploader', 'RGW: the uploader owns its objects (notes §5 #4)');
+    assert.equal(
+      await bodyOf(writer(), Bucket, 'production/own-object'),
+      'readable by its uploader',
+      'RGW: the uploader owns its objects (notes §5 #4)',
+    );
   });
 });
 
@@ -147,17 +264,48 @@ describe('offsite policy (CLI)', () => {
   });
 
   it('prints the bucket-policy form with the principal', async () => {
-    const stdout = await printed(['auditor', '--bucket', 'acme-backups', '--bucket-policy', '--principal', 'arn:aws:iam::123456789012:role/auditor', '--json']);
-    assert.deepEqual(JSON.parse(stdout), bucketPolicy({ bucket: 'acme-backups', prefix: '' }, { auditor: 'arn:aws:iam::123456789012:role/auditor' }));
+    const stdout = await printed([
+      'auditor',
+      '--bucket',
+      'acme-backups',
+      '--bucket-policy',
+      '--principal',
+      'arn:aws:iam::123456789012:role/auditor',
+      '--json',
+    ]);
+    assert.deepEqual(
+      JSON.parse(stdout),
+      bucketPolicy({ bucket: 'acme-backups', prefix: '' }, { auditor: 'arn:aws:iam::123456789012:role/auditor' }),
+    );
   });
 
   const usage: [string, string[], RegExp][] = [
-    ['an unknown role', ['operator', '--bucket', 'acme-backups'], /unknown role "operator": use writer, reader, auditor, admin/],
+    [
+      'an unknown role',
+      ['operator', '--bucket', 'acme-backups'],
+      /unknown role "operator": use writer, reader, auditor, admin/,
+    ],
     ['no role', ['--bucket', 'acme-backups'], /which role\? use writer, reader, auditor, admin/],
-    ['--bucket-policy without --principal', ['writer', '--bucket', 'acme-backups', '--bucket-policy'], /--bucket-policy needs --principal ARN/],
-    ['--bucket-policy for admin', ['admin', '--bucket', 'acme-backups', '--bucket-policy', '--principal', user('admin')], /admin has no bucket-policy form/],
-    ['a principal that is no ARN', ['reader', '--bucket', 'acme-backups', '--bucket-policy', '--principal', 'reader'], /"reader" is not an IAM principal ARN \(arn:aws:iam::ACCOUNT:user\/NAME\)/],
-    ['--principal without --bucket-policy', ['reader', '--bucket', 'acme-backups', '--principal', user('reader')], /apply only with --bucket-policy/],
+    [
+      '--bucket-policy without --principal',
+      ['writer', '--bucket', 'acme-backups', '--bucket-policy'],
+      /--bucket-policy needs --principal ARN/,
+    ],
+    [
+      '--bucket-policy for admin',
+      ['admin', '--bucket', 'acme-backups', '--bucket-policy', '--principal', user('admin')],
+      /admin has no bucket-policy form/,
+    ],
+    [
+      'a principal that is no ARN',
+      ['reader', '--bucket', 'acme-backups', '--bucket-policy', '--principal', 'reader'],
+      /"reader" is not an IAM principal ARN \(arn:aws:iam::ACCOUNT:user\/NAME\)/,
+    ],
+    [
+      '--principal without --bucket-policy',
+      ['reader', '--bucket', 'acme-backups', '--principal', user('reader')],
+      /apply only with --bucket-policy/,
+    ],
     ['a bad bucket name', ['reader', '--bucket', 'Acme_Backups'], /bucket name "Acme_Backups"/],
     ['no bucket', ['reader'], /bucket \(OFFSITE_BUCKET or --bucket\) is not set/],
   ];

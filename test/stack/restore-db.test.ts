@@ -8,10 +8,25 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { bash, generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import {
+  bash,
+  generateIdentity,
+  libpqEnv,
+  readerAwsEnv,
+  tempDir,
+  writerEnv,
+  type TempDir,
+} from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
 import { readAsAdmin, s3As } from '../helpers/s3.js';
-import { fillSampleDatabase, sequenceValues, tableChecksums, userTableCount, withClient, testDatabases } from '../helpers/sample-db.js';
+import {
+  fillSampleDatabase,
+  sequenceValues,
+  tableChecksums,
+  userTableCount,
+  withClient,
+  testDatabases,
+} from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 describe('restore db on the real stack', { timeout: 600_000 }, () => {
@@ -32,9 +47,15 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     OFFSITE_TARGET_URL: targetUrl,
     ...extra,
   });
-  const restore = (targetUrl: string, args: string[] = [], extra: Record<string, string> = {}, whileRunning?: () => Promise<void>): Promise<CliRun> =>
+  const restore = (
+    targetUrl: string,
+    args: string[] = [],
+    extra: Record<string, string> = {},
+    whileRunning?: () => Promise<void>,
+  ): Promise<CliRun> =>
     runCli(['restore', 'db', ...args], { env: readerEnv(targetUrl, extra), ...(whileRunning ? { whileRunning } : {}) });
-  const putAsAdmin = (key: string, body: Uint8Array | string) => s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
+  const putAsAdmin = (key: string, body: Uint8Array | string) =>
+    s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
   const backup = async (): Promise<Record<string, unknown>> => {
     const run = await runCli(['backup', 'db'], { env });
     assert.equal(run.code, 0, run.stderr);
@@ -100,14 +121,21 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     const targetUrl = await newDatabase('appboot');
     assert.equal((await restore(targetUrl, ['--schema-only'])).code, 0);
     await withClient(targetUrl, async (client) => {
-      await client.query(`INSERT INTO public.accounts (id, slug, name, external_id) OVERRIDING SYSTEM VALUE VALUES (1, 'admin', 'Default admin', gen_random_uuid())`);
-      await client.query(`INSERT INTO public.users (id, account_id, email, display_name, is_admin) VALUES (1, 1, 'admin@example.com', 'ADMIN', true)`);
+      await client.query(
+        `INSERT INTO public.accounts (id, slug, name, external_id) OVERRIDING SYSTEM VALUE VALUES (1, 'admin', 'Default admin', gen_random_uuid())`,
+      );
+      await client.query(
+        `INSERT INTO public.users (id, account_id, email, display_name, is_admin) VALUES (1, 1, 'admin@example.com', 'ADMIN', true)`,
+      );
     });
     const before = await tableChecksums(targetUrl);
 
     const refused = await restore(targetUrl);
     assert.equal(refused.code, 2);
-    assert.match(lastLine(refused.stderr), /^offsite: target database \S+ already has \d+ tables .*--data-only --truncate-first/);
+    assert.match(
+      lastLine(refused.stderr),
+      /^offsite: target database \S+ already has \d+ tables .*--data-only --truncate-first/,
+    );
     assert.deepEqual(await tableChecksums(targetUrl), before, 'nothing written');
 
     const run = await restore(targetUrl, ['--data-only', '--truncate-first']);
@@ -136,7 +164,10 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     const loEnv = { ...writerEnv(loSource, { OFFSITE_AGE_RECIPIENTS: identity.recipient }) };
     assert.equal((await runCli(['backup', 'db'], { env: loEnv })).code, 0);
     const targetUrl = await newDatabase('lotarget');
-    const restoreLo = (args: string[]) => runCli(['restore', 'db', ...args], { env: { ...readerEnv(targetUrl), OFFSITE_ENVIRONMENT: loEnv.OFFSITE_ENVIRONMENT } });
+    const restoreLo = (args: string[]) =>
+      runCli(['restore', 'db', ...args], {
+        env: { ...readerEnv(targetUrl), OFFSITE_ENVIRONMENT: loEnv.OFFSITE_ENVIRONMENT },
+      });
     assert.equal((await restoreLo(['--schema-only'])).code, 0);
     await withClient(targetUrl, (client) => client.query('INSERT INTO docs VALUES (2, NULL)'));
 
@@ -159,7 +190,12 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     const run = await restore(targetUrl);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(summaryOf(run).id, backupA.id);
-    assert.match(run.stderr, new RegExp(`skipping backup ${String(b.id)}: the payload (is damaged|'s SHA-256 or size does not match its manifest)`));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `skipping backup ${String(b.id)}: the payload (is damaged|'s SHA-256 or size does not match its manifest)`,
+      ),
+    );
     await assertSameAsSource(targetUrl);
   });
 
@@ -181,11 +217,17 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     const password = `old ${uniqueName('pw')} $`;
     const dump = join(dir.path, 'database-backup.sql');
     const source = libpqEnv(sourceUrl);
-    await bash(`pg_dump -f "$OUT" --dbname="$SOURCE" && openssl enc -aes-256-cbc -pbkdf2 -in "$OUT" -out "$OUT.encrypted" -pass env:KEY`, { ...source.env, OUT: dump, SOURCE: source.url, KEY: password });
+    await bash(
+      `pg_dump -f "$OUT" --dbname="$SOURCE" && openssl enc -aes-256-cbc -pbkdf2 -in "$OUT" -out "$OUT.encrypted" -pass env:KEY`,
+      { ...source.env, OUT: dump, SOURCE: source.url, KEY: password },
+    );
     const key = `${env.OFFSITE_ENVIRONMENT}/database/2022-06-01--13-00-02.sql.encrypted`;
     await putAsAdmin(key, readFileSync(`${dump}.encrypted`));
     const targetUrl = await newDatabase('legacy');
-    const run = await restore(targetUrl, ['--key', key], { OFFSITE_AGE_IDENTITY_FILE: '', OFFSITE_ENCRYPTION_PASSWORD: password });
+    const run = await restore(targetUrl, ['--key', key], {
+      OFFSITE_AGE_IDENTITY_FILE: '',
+      OFFSITE_ENCRYPTION_PASSWORD: password,
+    });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /without a manifest/);
     await assertSameAsSource(targetUrl);
@@ -194,28 +236,68 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
   it('fails on a wrong password for an old-pipeline backup, leaving the target untouched', async () => {
     const key = `${env.OFFSITE_ENVIRONMENT}/database/2022-06-02--13-00-02.sql.encrypted`;
     const plain = join(dir.path, 'tiny.sql');
-    await bash(`echo 'CREATE TABLE t (a int);' > "$OUT" && openssl enc -aes-256-cbc -pbkdf2 -in "$OUT" -out "$OUT.enc" -pass env:KEY`, { OUT: plain, KEY: 'right' });
+    await bash(
+      `echo 'CREATE TABLE t (a int);' > "$OUT" && openssl enc -aes-256-cbc -pbkdf2 -in "$OUT" -out "$OUT.enc" -pass env:KEY`,
+      { OUT: plain, KEY: 'right' },
+    );
     await putAsAdmin(key, readFileSync(`${plain}.enc`));
     const targetUrl = await newDatabase('wrongpw');
-    const run = await restore(targetUrl, ['--key', key], { OFFSITE_AGE_IDENTITY_FILE: '', OFFSITE_ENCRYPTION_PASSWORD: 'wrong' });
+    const run = await restore(targetUrl, ['--key', key], {
+      OFFSITE_AGE_IDENTITY_FILE: '',
+      OFFSITE_ENCRYPTION_PASSWORD: 'wrong',
+    });
     assert.equal(run.code, 1, run.stderr);
     assert.match(lastLine(run.stderr), /^offsite: restore failed: .*; the target was left as it was$/);
     assert.equal(await userTableCount(targetUrl), 0);
   });
 
   const failures: [string, (targetUrl: string) => [string[], Record<string, string>], RegExp, number][] = [
-    ['a wrong identity', () => [[], { OFFSITE_AGE_IDENTITY_FILE: 'WRONG' }], /^offsite: cannot decrypt backup \S+ with the key given/, 2],
-    ['a key that does not exist', () => [['--key', 'nope/database/x.sql.encrypted'], { OFFSITE_AGE_IDENTITY_FILE: '', OFFSITE_ENCRYPTION_PASSWORD: 'pw' }], /^offsite: no object at s3:\/\/\S+\/nope\/database\/x\.sql\.encrypted/, 1],
-    ['an unknown id', () => [['--id', '20200101T000000Z-aaaaaaaa'], {}], /^offsite: no complete backup with id 20200101T000000Z-aaaaaaaa/, 1],
-    ['no backups at all', () => [[], { OFFSITE_ENVIRONMENT: uniqueName('empty') }], /^offsite: no backups in environment empty_/, 1],
-    ['an unreachable target', () => [[], { OFFSITE_TARGET_URL: 'postgres://offsite@127.0.0.1:9/nowhere' }], /^offsite: target database: .*ECONNREFUSED/, 1],
-    ['contradicting options', () => [['--schema-only', '--data-only'], {}], /^offsite: --schema-only and --data-only exclude each other$/, 2],
+    [
+      'a wrong identity',
+      () => [[], { OFFSITE_AGE_IDENTITY_FILE: 'WRONG' }],
+      /^offsite: cannot decrypt backup \S+ with the key given/,
+      2,
+    ],
+    [
+      'a key that does not exist',
+      () => [
+        ['--key', 'nope/database/x.sql.encrypted'],
+        { OFFSITE_AGE_IDENTITY_FILE: '', OFFSITE_ENCRYPTION_PASSWORD: 'pw' },
+      ],
+      /^offsite: no object at s3:\/\/\S+\/nope\/database\/x\.sql\.encrypted/,
+      1,
+    ],
+    [
+      'an unknown id',
+      () => [['--id', '20200101T000000Z-aaaaaaaa'], {}],
+      /^offsite: no complete backup with id 20200101T000000Z-aaaaaaaa/,
+      1,
+    ],
+    [
+      'no backups at all',
+      () => [[], { OFFSITE_ENVIRONMENT: uniqueName('empty') }],
+      /^offsite: no backups in environment empty_/,
+      1,
+    ],
+    [
+      'an unreachable target',
+      () => [[], { OFFSITE_TARGET_URL: 'postgres://offsite@127.0.0.1:9/nowhere' }],
+      /^offsite: target database: .*ECONNREFUSED/,
+      1,
+    ],
+    [
+      'contradicting options',
+      () => [['--schema-only', '--data-only'], {}],
+      /^offsite: --schema-only and --data-only exclude each other$/,
+      2,
+    ],
   ];
   for (const [name, make, message, code] of failures) {
     it(`${name}: one clear line, exit ${code}, nothing written to the target`, async () => {
       const targetUrl = await newDatabase('untouched');
       const [args, extra] = make(targetUrl);
-      if (extra.OFFSITE_AGE_IDENTITY_FILE === 'WRONG') extra.OFFSITE_AGE_IDENTITY_FILE = (await generateIdentity(dir.path, `${uniqueName('wrong')}.txt`)).file;
+      if (extra.OFFSITE_AGE_IDENTITY_FILE === 'WRONG')
+        extra.OFFSITE_AGE_IDENTITY_FILE = (await generateIdentity(dir.path, `${uniqueName('wrong')}.txt`)).file;
       const run = await restore(targetUrl, args, extra);
       assert.equal(run.code, code, run.stderr);
       const errors = run.stderr.split('\n').filter((line) => line.startsWith('offsite:'));

@@ -29,7 +29,9 @@ describe('schedule alarms on the real stack', { timeout: 240_000 }, () => {
   before(async () => {
     dir = tempDir();
     url = await createDatabase(stack().pgUrlBase, database);
-    await withClient(url, (client) => client.query('CREATE TABLE notes (id int); INSERT INTO notes SELECT generate_series(1, 100)'));
+    await withClient(url, (client) =>
+      client.query('CREATE TABLE notes (id int); INSERT INTO notes SELECT generate_series(1, 100)'),
+    );
     receiver = createServer((request, response) => {
       let body = '';
       request.setEncoding('utf8').on('data', (text: string) => (body += text));
@@ -71,10 +73,15 @@ describe('schedule alarms on the real stack', { timeout: 240_000 }, () => {
 `,
     );
     const scheduler = startScheduler(['--config', config], env);
-    const hooks = () => received.filter((r) => r.path === `/hooks/${hookToken}`).map((r) => (JSON.parse(r.body) as { text: string }).text);
+    const hooks = () =>
+      received
+        .filter((r) => r.path === `/hooks/${hookToken}`)
+        .map((r) => (JSON.parse(r.body) as { text: string }).text);
     try {
       await waitUntil(() => hooks().some((text) => text.includes('FAILED')), 120_000);
-      await scheduler.waitForLogs((line) => /^attempt 1 failed with a transient error, retrying in \d+s: cannot reach the S3 endpoint/.test(line.msg));
+      await scheduler.waitForLogs((line) =>
+        /^attempt 1 failed with a transient error, retrying in \d+s: cannot reach the S3 endpoint/.test(line.msg),
+      );
       await proxy.start();
       await waitUntil(() => hooks().some((text) => text.includes('RECOVERED')), 120_000);
     } finally {
@@ -82,17 +89,33 @@ describe('schedule alarms on the real stack', { timeout: 240_000 }, () => {
     }
 
     const failure = hooks().find((text) => text.includes('FAILED')) ?? '';
-    assert.match(failure, /^Offsite database backup "watched-db" \(environment test_\S+\) FAILED on \S+ after 2 attempts: cannot reach the S3 endpoint for s3:\/\/\S+ \(ECONNREFUSED\); check OFFSITE_S3_ENDPOINT and the network; no backup was written\. Look at: the scheduler's log on \S+ \(job=watched-db\), 'offsite status --environment test_\S+', \/metrics\.$/);
+    assert.match(
+      failure,
+      /^Offsite database backup "watched-db" \(environment test_\S+\) FAILED on \S+ after 2 attempts: cannot reach the S3 endpoint for s3:\/\/\S+ \(ECONNREFUSED\); check OFFSITE_S3_ENDPOINT and the network; no backup was written\. Look at: the scheduler's log on \S+ \(job=watched-db\), 'offsite status --environment test_\S+', \/metrics\.$/,
+    );
     const recovery = hooks().find((text) => text.includes('RECOVERED')) ?? '';
-    assert.match(recovery, /^Offsite database backup "watched-db" \(environment test_\S+\) RECOVERED on \S+ after \d+ failed runs? since \S+: backup \d{8}T\d{6}Z-[a-z2-9]{8} complete: /);
+    assert.match(
+      recovery,
+      /^Offsite database backup "watched-db" \(environment test_\S+\) RECOVERED on \S+ after \d+ failed runs? since \S+: backup \d{8}T\d{6}Z-[a-z2-9]{8} complete: /,
+    );
     assert.equal(hooks().filter((text) => text.includes('RECOVERED')).length, 1, 'one recovery, not one per success');
 
-    const pings = received.filter((r) => r.path.startsWith(`/ping/${pingToken}`)).map((r) => r.path.slice(`/ping/${pingToken}`.length) || '(success)');
-    for (const kind of ['/start', '/fail', '(success)']) assert.ok(pings.includes(kind), `ping ${kind} in ${pings.join(' ')}`);
+    const pings = received
+      .filter((r) => r.path.startsWith(`/ping/${pingToken}`))
+      .map((r) => r.path.slice(`/ping/${pingToken}`.length) || '(success)');
+    for (const kind of ['/start', '/fail', '(success)'])
+      assert.ok(pings.includes(kind), `ping ${kind} in ${pings.join(' ')}`);
 
-    const secrets = [hookToken, pingToken, stack().writer.secretAccessKey, stack().env.STACK_PG_PASSWORD ?? 'no-password'];
-    for (const message of received) for (const secret of secrets) assert.ok(!message.body.includes(secret), `a secret in ${message.body}`);
-    for (const secret of [hookToken, pingToken]) assert.ok(!scheduler.stderr().includes(secret), 'alarm URLs never logged');
+    const secrets = [
+      hookToken,
+      pingToken,
+      stack().writer.secretAccessKey,
+      stack().env.STACK_PG_PASSWORD ?? 'no-password',
+    ];
+    for (const message of received)
+      for (const secret of secrets) assert.ok(!message.body.includes(secret), `a secret in ${message.body}`);
+    for (const secret of [hookToken, pingToken])
+      assert.ok(!scheduler.stderr().includes(secret), 'alarm URLs never logged');
   });
 });
 

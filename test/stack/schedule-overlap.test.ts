@@ -10,7 +10,14 @@ import { runCli } from '../helpers/cli.js';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text.js';
 import { listKeys } from '../helpers/s3.js';
 import { createDatabase, dropDatabase, withClient } from '../helpers/sample-db.js';
-import { holdTableLock, httpGet, manifestsOf, overlappingRuns, startScheduler, writeConfig } from '../helpers/scheduler.js';
+import {
+  holdTableLock,
+  httpGet,
+  manifestsOf,
+  overlappingRuns,
+  startScheduler,
+  writeConfig,
+} from '../helpers/scheduler.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 import { advisoryLockKey } from '../../src/schedule/lock-key.js';
 
@@ -23,7 +30,11 @@ describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
   before(async () => {
     dir = tempDir();
     url = await createDatabase(stack().pgUrlBase, database);
-    await withClient(url, (client) => client.query('CREATE TABLE gate (id int); CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes (body) SELECT md5(i::text) FROM generate_series(1, 1000) i'));
+    await withClient(url, (client) =>
+      client.query(
+        'CREATE TABLE gate (id int); CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes (body) SELECT md5(i::text) FROM generate_series(1, 1000) i',
+      ),
+    );
     recipient = (await generateIdentity(dir.path)).recipient;
   });
 
@@ -33,7 +44,11 @@ describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
   });
 
   const scheduleFor = (environment: string, name: string) =>
-    writeConfig(dir.path, `schedule:\n  listen: 127.0.0.1:0\n  stateDir: ${dir.path}/state-${name}\n  jobs:\n    - { name: ${name}, kind: db, environment: ${environment}, cron: "*/2 * * * * *" }\n`, `${name}.yaml`);
+    writeConfig(
+      dir.path,
+      `schedule:\n  listen: 127.0.0.1:0\n  stateDir: ${dir.path}/state-${name}\n  jobs:\n    - { name: ${name}, kind: db, environment: ${environment}, cron: "*/2 * * * * *" }\n`,
+      `${name}.yaml`,
+    );
 
   it('skips and reports a tick while the previous run is still running, and never runs two at once', async () => {
     const env = writerEnv(url, { OFFSITE_AGE_RECIPIENTS: recipient });
@@ -43,9 +58,17 @@ describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
     const scheduler = startScheduler(['--config', scheduleFor(environment, 'slow')], env);
     try {
       await scheduler.waitForLogs((line) => line.msg === 'backup started');
-      const skipped = await scheduler.waitForLogs((line) => line.msg === 'skipped: previous run still running', 2, 30_000);
+      const skipped = await scheduler.waitForLogs(
+        (line) => line.msg === 'skipped: previous run still running',
+        2,
+        30_000,
+      );
       assert.ok(skipped.every((line) => line.job === 'slow'));
-      assert.equal(scheduler.logs.filter((line) => line.msg === 'run started').length, 1, 'no second run started while the first one ran');
+      assert.equal(
+        scheduler.logs.filter((line) => line.msg === 'run started').length,
+        1,
+        'no second run started while the first one ran',
+      );
       const metrics = parsePrometheusText((await httpGet(`${await scheduler.url()}/metrics`)).body);
       assert.ok((sampleValue(metrics, 'offsite_job_skipped_total', { job: 'slow' }) ?? 0) >= 2);
       assert.equal(sampleValue(metrics, 'offsite_job_running', { job: 'slow' }), 1);
@@ -60,16 +83,28 @@ describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
     assert.ok(manifests.length >= 2);
     assert.deepEqual(overlappingRuns(manifests), []);
     const slow = manifests[0];
-    assert.ok(slow && slow.finishedAt.getTime() - slow.startedAt.getTime() >= 3_000, 'the first backup waited for the gate');
+    assert.ok(
+      slow && slow.finishedAt.getTime() - slow.startedAt.getTime() >= 3_000,
+      'the first backup waited for the gate',
+    );
   });
 
   it('lets only one of two scheduler processes run the same job at a time', async () => {
     const env = writerEnv(url, { OFFSITE_AGE_RECIPIENTS: recipient });
     const environment = env.OFFSITE_ENVIRONMENT as string;
-    const one = startScheduler(['--config', scheduleFor(environment, 'twin'), '--state-dir', `${dir.path}/state-one`], env);
-    const two = startScheduler(['--config', scheduleFor(environment, 'twin'), '--state-dir', `${dir.path}/state-two`], env);
+    const one = startScheduler(
+      ['--config', scheduleFor(environment, 'twin'), '--state-dir', `${dir.path}/state-one`],
+      env,
+    );
+    const two = startScheduler(
+      ['--config', scheduleFor(environment, 'twin'), '--state-dir', `${dir.path}/state-two`],
+      env,
+    );
     const succeeded = (line: { msg: string }) => line.msg.startsWith('run succeeded');
-    const lockedOut = (line: { msg: string }) => /^skipped: another backup of environment \S+ is running on this database \(advisory lock -?\d+ is held by another session/.test(line.msg);
+    const lockedOut = (line: { msg: string }) =>
+      /^skipped: another backup of environment \S+ is running on this database \(advisory lock -?\d+ is held by another session/.test(
+        line.msg,
+      );
     try {
       // Both fire on the same second: each tick, one takes the lock and the other is skipped.
       await Promise.all([
@@ -78,7 +113,11 @@ describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
       ]);
     } finally {
       const stopped = await Promise.all([one.stop(), two.stop()]);
-      assert.deepEqual(stopped.map((s) => s.code), [0, 0], `${one.stderr().slice(-1500)}\n${two.stderr().slice(-1500)}`);
+      assert.deepEqual(
+        stopped.map((s) => s.code),
+        [0, 0],
+        `${one.stderr().slice(-1500)}\n${two.stderr().slice(-1500)}`,
+      );
     }
     assert.equal([...one.logs, ...two.logs].filter((line) => line.msg.startsWith('run failed')).length, 0);
     const manifests = await manifestsOf(environment);
@@ -94,7 +133,13 @@ describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
       const started = Date.now();
       const run = await runCli(['backup', 'db'], { env });
       assert.equal(run.code, 1);
-      assert.match(run.stderr, new RegExp(`^offsite: another backup of environment ${environment} is running on this database \\(advisory lock -?\\d+ is held by another session \\(server pid \\d+\\)\\); this run stopped at once and wrote nothing$`, 'm'));
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `^offsite: another backup of environment ${environment} is running on this database \\(advisory lock -?\\d+ is held by another session \\(server pid \\d+\\)\\); this run stopped at once and wrote nothing$`,
+          'm',
+        ),
+      );
       assert.ok(Date.now() - started < 20_000);
     });
     assert.deepEqual(await listKeys(`${environment}/`), []);

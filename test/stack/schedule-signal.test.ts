@@ -15,7 +15,9 @@ describe('offsite schedule and signals', { timeout: 180_000 }, () => {
   before(async () => {
     dir = tempDir();
     url = await createDatabase(stack().pgUrlBase, database);
-    await withClient(url, (client) => client.query('CREATE TABLE gate (id int); INSERT INTO gate SELECT generate_series(1, 100)'));
+    await withClient(url, (client) =>
+      client.query('CREATE TABLE gate (id int); INSERT INTO gate SELECT generate_series(1, 100)'),
+    );
   });
 
   after(async () => {
@@ -25,9 +27,15 @@ describe('offsite schedule and signals', { timeout: 180_000 }, () => {
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} during a backup: exits 0 within the grace period, and the backup has no manifest`, async () => {
-      const env = writerEnv(url, { OFFSITE_AGE_RECIPIENTS: (await generateIdentity(dir.path, `${signal}.txt`)).recipient });
+      const env = writerEnv(url, {
+        OFFSITE_AGE_RECIPIENTS: (await generateIdentity(dir.path, `${signal}.txt`)).recipient,
+      });
       const environment = env.OFFSITE_ENVIRONMENT as string;
-      const config = writeConfig(dir.path, `schedule:\n  listen: false\n  shutdownGrace: 20s\n  stateDir: ${dir.path}/state\n  jobs:\n    - { name: hourly, kind: db, environment: ${environment}, cron: "*/2 * * * * *" }\n`, `${signal}.yaml`);
+      const config = writeConfig(
+        dir.path,
+        `schedule:\n  listen: false\n  shutdownGrace: 20s\n  stateDir: ${dir.path}/state\n  jobs:\n    - { name: hourly, kind: db, environment: ${environment}, cron: "*/2 * * * * *" }\n`,
+        `${signal}.yaml`,
+      );
       const gate = await holdTableLock(url, 'gate');
       const scheduler = startScheduler(['--config', config], env);
       try {
@@ -38,9 +46,17 @@ describe('offsite schedule and signals', { timeout: 180_000 }, () => {
         assert.equal(stopped.code, 0, scheduler.stderr().slice(-2000));
         assert.ok(stopped.ms < 25_000, `took ${stopped.ms} ms`);
         assert.equal(scheduler.logs.filter((line) => line.msg.startsWith('run cancelled')).length, 1);
-        assert.equal(scheduler.logs.filter((line) => line.msg.startsWith('run failed')).length, 0, 'a stop is no failure: no alarm');
+        assert.equal(
+          scheduler.logs.filter((line) => line.msg.startsWith('run failed')).length,
+          0,
+          'a stop is no failure: no alarm',
+        );
         const keys = await listKeys(`${environment}/`);
-        assert.deepEqual(keys.filter((key) => key.endsWith('.manifest.json')), [], `no manifest for ${String(started?.id)}`);
+        assert.deepEqual(
+          keys.filter((key) => key.endsWith('.manifest.json')),
+          [],
+          `no manifest for ${String(started?.id)}`,
+        );
       } finally {
         await gate.release();
       }
@@ -51,9 +67,19 @@ describe('offsite schedule and signals', { timeout: 180_000 }, () => {
 });
 
 const pgDumpsOn = (database: string): Promise<number> =>
-  withClient(`${stack().pgUrlBase}/postgres`, async (client) => Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pg_dump'`, [database])).rows[0]?.n));
+  withClient(`${stack().pgUrlBase}/postgres`, async (client) =>
+    Number(
+      (
+        await client.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pg_dump'`,
+          [database],
+        )
+      ).rows[0]?.n,
+    ),
+  );
 
-const waitForPgDump = (database: string) => waitFor(async () => (await pgDumpsOn(database)) > 0, 'pg_dump never connected');
+const waitForPgDump = (database: string) =>
+  waitFor(async () => (await pgDumpsOn(database)) > 0, 'pg_dump never connected');
 
 async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 30_000;

@@ -18,7 +18,11 @@ describe('offsite schedule on the real stack', { timeout: 240_000 }, () => {
   before(async () => {
     dir = tempDir();
     const url = await createDatabase(stack().pgUrlBase, database);
-    await withClient(url, (client) => client.query('CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes (body) SELECT md5(i::text) FROM generate_series(1, 1000) i'));
+    await withClient(url, (client) =>
+      client.query(
+        'CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes (body) SELECT md5(i::text) FROM generate_series(1, 1000) i',
+      ),
+    );
     const identity = await generateIdentity(dir.path);
     env = writerEnv(url, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
   });
@@ -30,7 +34,10 @@ describe('offsite schedule on the real stack', { timeout: 240_000 }, () => {
 
   it('runs at least three backups, updates /metrics, answers /healthz and stops on SIGTERM', async () => {
     const environment = env.OFFSITE_ENVIRONMENT as string;
-    const config = writeConfig(dir.path, `schedule:\n  listen: 127.0.0.1:0\n  stateDir: ${dir.path}/state\n  jobs:\n    - { name: every-2s, kind: db, environment: ${environment}, cron: "*/2 * * * * *" }\n`);
+    const config = writeConfig(
+      dir.path,
+      `schedule:\n  listen: 127.0.0.1:0\n  stateDir: ${dir.path}/state\n  jobs:\n    - { name: every-2s, kind: db, environment: ${environment}, cron: "*/2 * * * * *" }\n`,
+    );
     const scheduler = startScheduler(['--config', config], env);
     try {
       const base = await scheduler.url();
@@ -39,7 +46,10 @@ describe('offsite schedule on the real stack', { timeout: 240_000 }, () => {
       assert.match(health.type, /^application\/json/);
       const healthBody = JSON.parse(health.body) as { status: string; jobs: { name: string; nextRunAt: string }[] };
       assert.equal(healthBody.status, 'ok');
-      assert.deepEqual(healthBody.jobs.map((j) => j.name), ['every-2s']);
+      assert.deepEqual(
+        healthBody.jobs.map((j) => j.name),
+        ['every-2s'],
+      );
 
       const labels = { job: 'every-2s', kind: 'db', environment };
       const first = await httpGet(`${base}/metrics`);
@@ -47,7 +57,11 @@ describe('offsite schedule on the real stack', { timeout: 240_000 }, () => {
       assert.match(first.type, /^text\/plain; version=0\.0\.4/);
       const runsBefore = sampleValue(parsePrometheusText(first.body), 'offsite_job_runs_total', labels) ?? -1;
 
-      const succeeded = await scheduler.waitForLogs((line) => line.job === 'every-2s' && line.msg.startsWith('run succeeded: backup '), 3, 90_000);
+      const succeeded = await scheduler.waitForLogs(
+        (line) => line.job === 'every-2s' && line.msg.startsWith('run succeeded: backup '),
+        3,
+        90_000,
+      );
       assert.ok(succeeded.length >= 3);
 
       const samples = parsePrometheusText((await httpGet(`${base}/metrics`)).body);
@@ -56,7 +70,11 @@ describe('offsite schedule on the real stack', { timeout: 240_000 }, () => {
       assert.equal(sampleValue(samples, 'offsite_job_failures_total', labels), 0);
       assert.ok((sampleValue(samples, 'offsite_job_last_run_bytes', labels) ?? 0) > 0);
       assert.ok((sampleValue(samples, 'offsite_job_last_run_duration_seconds', labels) ?? -1) > 0);
-      assert.ok(Math.abs((sampleValue(samples, 'offsite_job_last_success_timestamp_seconds', labels) ?? 0) - Date.now() / 1000) < 60);
+      assert.ok(
+        Math.abs(
+          (sampleValue(samples, 'offsite_job_last_success_timestamp_seconds', labels) ?? 0) - Date.now() / 1000,
+        ) < 60,
+      );
       const age = sampleValue(samples, 'offsite_newest_backup_age_seconds', labels) ?? -1;
       assert.ok(age >= 0 && age < 60, `newest backup age ${age}`);
     } finally {
@@ -70,11 +88,18 @@ describe('offsite schedule on the real stack', { timeout: 240_000 }, () => {
   });
 
   it('refuses a bad schedule with a one-line error naming the field (exit 2)', async () => {
-    const config = writeConfig(dir.path, `schedule:\n  jobs:\n    - { name: bad, kind: db, environment: x, cron: "every hour" }\n`, 'bad.yaml');
+    const config = writeConfig(
+      dir.path,
+      `schedule:\n  jobs:\n    - { name: bad, kind: db, environment: x, cron: "every hour" }\n`,
+      'bad.yaml',
+    );
     const scheduler = startScheduler(['--config', config], env);
     const code = await scheduler.exited;
     assert.equal(code, 2);
-    assert.match(scheduler.stderr(), /^offsite: \S+bad\.yaml: schedule\.jobs\[0\]\.cron: "every hour" is not a cron expression/m);
+    assert.match(
+      scheduler.stderr(),
+      /^offsite: \S+bad\.yaml: schedule\.jobs\[0\]\.cron: "every hour" is not a cron expression/m,
+    );
     assert.equal(scheduler.stderr().trim().split('\n').length, 1);
   });
 });

@@ -34,8 +34,12 @@ describe('signed manifests against a forged newer backup', { timeout: 300_000 },
     publicKey = String(summaryOf(generated).publicKey);
     env = writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
     readerEnv = {
-      ...env, DATABASE_URL: '', AWS_ACCESS_KEY_ID: stack().reader.accessKeyId, AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-      OFFSITE_AGE_IDENTITY_FILE: identity.file, OFFSITE_TRUSTED_SIGNERS: publicKey,
+      ...env,
+      DATABASE_URL: '',
+      AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
+      OFFSITE_AGE_IDENTITY_FILE: identity.file,
+      OFFSITE_TRUSTED_SIGNERS: publicKey,
     };
   });
   after(async () => {
@@ -59,25 +63,39 @@ describe('signed manifests against a forged newer backup', { timeout: 300_000 },
 
     const target = `${stack().pgUrlBase}/${uniqueName('signed_restore')}`.split('/').pop() ?? '';
     databases.push(target);
-    const restored = await runCli(['restore', 'db', '--create-database', target, '--json'], { env: { ...readerEnv, OFFSITE_TARGET_URL: sourceUrl } });
+    const restored = await runCli(['restore', 'db', '--create-database', target, '--json'], {
+      env: { ...readerEnv, OFFSITE_TARGET_URL: sourceUrl },
+    });
     assert.equal(restored.code, 0, restored.stderr);
     const summary = summaryOf(restored);
     assert.equal(summary.id, summaryOf(genuine).id);
     assert.match(String(summary.signedBy), /^ed25519:[0-9a-f]{16}$/);
     const skipped = (summary.skipped as { id: string; reason: string }[]).map((s) => [s.id, s.reason]);
     assert.deepEqual(skipped.map(([id]) => id).sort(), [summaryOf(unsigned).id, summaryOf(foreign).id].sort());
-    assert.ok(skipped.every(([, reason]) => /^not trusted: /.test(reason ?? '')), JSON.stringify(skipped));
+    assert.ok(
+      skipped.every(([, reason]) => /^not trusted: /.test(reason ?? '')),
+      JSON.stringify(skipped),
+    );
     assert.deepEqual(await tableChecksums(`${stack().pgUrlBase}/${target}`), genuineState);
 
     const verify = await runCli(['verify', '--all', '--json'], { env: readerEnv });
     assert.equal(verify.code, 1, 'the forged backups fail verification');
     const results = (JSON.parse(verify.stdout) as { results: { id: string; ok: boolean }[] }).results;
-    assert.deepEqual(results.filter((r) => r.ok).map((r) => r.id), [summaryOf(genuine).id]);
+    assert.deepEqual(
+      results.filter((r) => r.ok).map((r) => r.id),
+      [summaryOf(genuine).id],
+    );
 
-    const untrusting = await runCli(['restore', 'db', '--create-database', `${target}_b`, '--json'], { env: { ...readerEnv, OFFSITE_TRUSTED_SIGNERS: '', OFFSITE_TARGET_URL: sourceUrl } });
+    const untrusting = await runCli(['restore', 'db', '--create-database', `${target}_b`, '--json'], {
+      env: { ...readerEnv, OFFSITE_TRUSTED_SIGNERS: '', OFFSITE_TARGET_URL: sourceUrl },
+    });
     databases.push(`${target}_b`);
     assert.equal(untrusting.code, 0, untrusting.stderr);
-    assert.equal(summaryOf(untrusting).id, summaryOf(foreign).id, 'without trusted signers the newest backup is restored, its signer shown');
+    assert.equal(
+      summaryOf(untrusting).id,
+      summaryOf(foreign).id,
+      'without trusted signers the newest backup is restored, its signer shown',
+    );
   });
 
   it('refuses a signing key file that others can read', async () => {
@@ -86,6 +104,9 @@ describe('signed manifests against a forged newer backup', { timeout: 300_000 },
     chmodSync(loose, 0o644);
     const run = await runCli(['backup', 'db'], { env: { ...env, OFFSITE_SIGNING_KEY_FILE: loose } });
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /signingKeyFile \(OFFSITE_SIGNING_KEY_FILE or --signing-key-file\): .* is readable by other users; run chmod 600/);
+    assert.match(
+      run.stderr,
+      /signingKeyFile \(OFFSITE_SIGNING_KEY_FILE or --signing-key-file\): .* is readable by other users; run chmod 600/,
+    );
   });
 });

@@ -26,7 +26,15 @@ describe('status and drill on the real stack', { timeout: 300_000 }, () => {
     ...extra,
   });
   const scratchDatabases = () =>
-    withClient(`${stack().pgUrlBase}/postgres`, async (client) => (await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'offsite_drill_%'`)).rows.length);
+    withClient(
+      `${stack().pgUrlBase}/postgres`,
+      async (client) =>
+        (
+          await client.query<{ datname: string }>(
+            `SELECT datname FROM pg_database WHERE datname LIKE 'offsite_drill_%'`,
+          )
+        ).rows.length,
+    );
 
   before(async () => {
     dir = tempDir();
@@ -57,7 +65,9 @@ describe('status and drill on the real stack', { timeout: 300_000 }, () => {
   });
 
   it('status reports an environment without any backup as stale', async () => {
-    const run = await runCli(['status', '--max-age', '1d'], { env: readerEnv({ OFFSITE_ENVIRONMENT: uniqueName('nothing') }) });
+    const run = await runCli(['status', '--max-age', '1d'], {
+      env: readerEnv({ OFFSITE_ENVIRONMENT: uniqueName('nothing') }),
+    });
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^offsite: stale: nothing_\S+\/db has no complete backup$/m);
   });
@@ -76,18 +86,32 @@ describe('status and drill on the real stack', { timeout: 300_000 }, () => {
     const manifestKey = String(backup.manifestKey);
     const manifest = JSON.parse((await readAsAdmin(manifestKey)).toString('utf8')) as { sealed: string };
     const sealedPath = join(dir.path, 'sealed');
-    const opened = JSON.parse(await bash(`printf %s "$SEALED" | base64 -d | age -d -i "$KEY"`, { SEALED: manifest.sealed, KEY: identity.file })) as { tables: { rows: number }[] };
+    const opened = JSON.parse(
+      await bash(`printf %s "$SEALED" | base64 -d | age -d -i "$KEY"`, { SEALED: manifest.sealed, KEY: identity.file }),
+    ) as { tables: { rows: number }[] };
     const first = opened.tables.find((t) => t.rows > 0);
     assert.ok(first);
     first.rows += 1;
-    await bash(`printf %s "$JSON" | age -r "$RECIPIENT" > "$OUT"`, { JSON: JSON.stringify(opened), RECIPIENT: identity.recipient, OUT: sealedPath });
+    await bash(`printf %s "$JSON" | age -r "$RECIPIENT" > "$OUT"`, {
+      JSON: JSON.stringify(opened),
+      RECIPIENT: identity.recipient,
+      OUT: sealedPath,
+    });
     manifest.sealed = (await bash(`base64 -w0 "$IN"`, { IN: sealedPath })).trim();
-    await s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: manifestKey, Body: JSON.stringify(manifest) }));
+    await s3As(stack().admin).send(
+      new PutObjectCommand({ Bucket: stack().bucket, Key: manifestKey, Body: JSON.stringify(manifest) }),
+    );
 
     const before = await scratchDatabases();
     const run = await runCli(['drill'], { env: readerEnv() });
     assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stderr, new RegExp(`^offsite: drill of backup ${String(backup.id)} failed: row counts differ from the backup's record: .* expected \\d+`, 'm'));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^offsite: drill of backup ${String(backup.id)} failed: row counts differ from the backup's record: .* expected \\d+`,
+        'm',
+      ),
+    );
     assert.equal(await scratchDatabases(), before, 'the scratch database is dropped');
   });
 });

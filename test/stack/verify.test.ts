@@ -33,9 +33,11 @@ describe('verify on the real stack', { timeout: 300_000 }, () => {
     AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
     ...extra,
   });
-  const verify = (args: string[], extra: Record<string, string> = {}, base = env): Promise<CliRun> => runCli(['verify', ...args, '--json'], { env: readerEnv(extra, base) });
+  const verify = (args: string[], extra: Record<string, string> = {}, base = env): Promise<CliRun> =>
+    runCli(['verify', ...args, '--json'], { env: readerEnv(extra, base) });
   const resultsOf = (run: CliRun): Verified[] => (JSON.parse(run.stdout) as { results: Verified[] }).results;
-  const putAsAdmin = (key: string, body: string | Uint8Array) => s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
+  const putAsAdmin = (key: string, body: string | Uint8Array) =>
+    s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
   const backup = async (backupEnv: Record<string, string>): Promise<Record<string, unknown>> => {
     const run = await runCli(['backup', 'db'], { env: backupEnv });
     assert.equal(run.code, 0, run.stderr);
@@ -61,18 +63,31 @@ describe('verify on the real stack', { timeout: 300_000 }, () => {
   it('passes an intact backup without a key and with --deep and the identity file', async () => {
     const shallow = await verify([]);
     assert.equal(shallow.code, 0, shallow.stderr);
-    assert.deepEqual(resultsOf(shallow).map((r) => [r.id, r.ok, r.deep, r.problems, r.notes]), [[b.id, true, false, [], []]]);
+    assert.deepEqual(
+      resultsOf(shallow).map((r) => [r.id, r.ok, r.deep, r.problems, r.notes]),
+      [[b.id, true, false, [], []]],
+    );
     const deep = await verify([String(a.id), '--deep'], { OFFSITE_AGE_IDENTITY_FILE: identity.file });
     assert.equal(deep.code, 0, deep.stderr);
-    assert.deepEqual(resultsOf(deep).map((r) => [r.id, r.ok, r.deep]), [[a.id, true, true]]);
+    assert.deepEqual(
+      resultsOf(deep).map((r) => [r.id, r.ok, r.deep]),
+      [[a.id, true, true]],
+    );
   });
 
   it('passes an openssl-mode backup with --deep and the password, and fails a wrong password', async () => {
-    const opensslEnv = writerEnv(databaseUrl, { OFFSITE_ENCRYPTION: 'openssl', OFFSITE_ENCRYPTION_PASSWORD: 'correct horse battery', OFFSITE_DUMP_FORMAT: 'plain' });
+    const opensslEnv = writerEnv(databaseUrl, {
+      OFFSITE_ENCRYPTION: 'openssl',
+      OFFSITE_ENCRYPTION_PASSWORD: 'correct horse battery',
+      OFFSITE_DUMP_FORMAT: 'plain',
+    });
     await backup(opensslEnv);
     const good = await verify(['--deep'], { OFFSITE_ENCRYPTION_PASSWORD: 'correct horse battery' }, opensslEnv);
     assert.equal(good.code, 0, good.stderr);
-    assert.deepEqual(resultsOf(good).map((r) => [r.ok, r.deep]), [[true, true]]);
+    assert.deepEqual(
+      resultsOf(good).map((r) => [r.ok, r.deep]),
+      [[true, true]],
+    );
     const wrong = await verify(['--deep'], { OFFSITE_ENCRYPTION_PASSWORD: 'wrong horse' }, opensslEnv);
     assert.equal(wrong.code, 1);
     assert.match(resultsOf(wrong)[0]?.problems.join('; ') ?? '', /^cannot decrypt: /);
@@ -94,10 +109,18 @@ describe('verify on the real stack', { timeout: 300_000 }, () => {
     assert.equal(latest.code, 1);
     const [result] = resultsOf(latest);
     assert.equal(result?.id, b.id);
-    assert.deepEqual(result?.problems, ["the payload's SHA-256 does not match the manifest: the stored bytes changed (corrupt or replaced)"]);
+    assert.deepEqual(result?.problems, [
+      "the payload's SHA-256 does not match the manifest: the stored bytes changed (corrupt or replaced)",
+    ]);
     assert.match(latest.stderr, /1 of 1 backups failed verification/);
     const both = await verify([String(b.id)]);
-    assert.deepEqual(resultsOf(both).map((r) => [r.ok, r.versionId === b.payloadVersionId]), [[false, false], [false, true]]);
+    assert.deepEqual(
+      resultsOf(both).map((r) => [r.ok, r.versionId === b.payloadVersionId]),
+      [
+        [false, false],
+        [false, true],
+      ],
+    );
     const older = await verify([String(a.id)]);
     assert.equal(older.code, 0, older.stderr);
   });
@@ -111,16 +134,25 @@ describe('verify on the real stack', { timeout: 300_000 }, () => {
     await putAsAdmin(String(b.manifestKey), '{not json');
     const garbled = await verify([String(b.id)]);
     assert.equal(garbled.code, 1);
-    assert.deepEqual(resultsOf(garbled).map((r) => r.problems), [['manifest is not valid JSON'], ['manifest is not valid JSON']]);
+    assert.deepEqual(
+      resultsOf(garbled).map((r) => r.problems),
+      [['manifest is not valid JSON'], ['manifest is not valid JSON']],
+    );
     const all = await verify(['--all']);
-    assert.deepEqual(resultsOf(all).map((r) => r.ok), [false, false, false, true]);
+    assert.deepEqual(
+      resultsOf(all).map((r) => r.ok),
+      [false, false, false, true],
+    );
     assert.match(all.stderr, /3 of 4 backups failed verification/);
   });
 
   it('says which id or environment has no backups, exit 1', async () => {
     const unknown = await verify(['20200101T000000Z-aaaaaaaa']);
     assert.equal(unknown.code, 1);
-    assert.equal(unknown.stderr, `offsite: no backup with id 20200101T000000Z-aaaaaaaa in environment ${env.OFFSITE_ENVIRONMENT}; see 'offsite list'\n`);
+    assert.equal(
+      unknown.stderr,
+      `offsite: no backup with id 20200101T000000Z-aaaaaaaa in environment ${env.OFFSITE_ENVIRONMENT}; see 'offsite list'\n`,
+    );
     const empty = await verify([], { OFFSITE_ENVIRONMENT: uniqueName('empty') });
     assert.equal(empty.code, 1);
     assert.match(empty.stderr, /^offsite: no backups in environment empty_/);

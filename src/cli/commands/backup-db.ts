@@ -7,13 +7,39 @@ import { formatBytes, formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Writer } from '../../store/s3-writer.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
-import { signingKeyOf, childEnvOf, databaseUrlOf, encryptSpecOf, environmentOf, partSizeOf, prefixOf, requireSetting, retentionDaysOf, s3SettingsOf } from '../options.js';
+import {
+  signingKeyOf,
+  childEnvOf,
+  databaseUrlOf,
+  encryptSpecOf,
+  environmentOf,
+  partSizeOf,
+  prefixOf,
+  requireSetting,
+  retentionDaysOf,
+  s3SettingsOf,
+} from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
-  'environment', 'bucket', 'prefix', 'databaseUrl', 's3Endpoint', 's3ForcePathStyle', 'region', 'encryption', 'ageRecipients',
-  'compression', 'dumpFormat', 'retentionDays', 'lockMode', 'rowCounts', 'pgBinDir', 'partSizeMiB', 'signingKeyFile',
+  'environment',
+  'bucket',
+  'prefix',
+  'databaseUrl',
+  's3Endpoint',
+  's3ForcePathStyle',
+  'region',
+  'encryption',
+  'ageRecipients',
+  'compression',
+  'dumpFormat',
+  'retentionDays',
+  'lockMode',
+  'rowCounts',
+  'pgBinDir',
+  'partSizeMiB',
+  'signingKeyFile',
 ];
 
 export function registerBackupDb(parent: Command, context: CliContext): void {
@@ -21,19 +47,32 @@ export function registerBackupDb(parent: Command, context: CliContext): void {
     .command('db')
     .description('dump the database, compress, encrypt and upload it with a manifest written last')
     .option('--json', 'print the summary as one JSON line')
-    .addHelpText('after', '\nExit status: 0 backup complete, 1 the backup failed (no manifest written), 2 bad usage or configuration.');
+    .addHelpText(
+      'after',
+      '\nExit status: 0 backup complete, 1 the backup failed (no manifest written), 2 bad usage or configuration.',
+    );
   addSettingFlags(command, SETTINGS).action(async (flags: Record<string, unknown>) => {
     const given = settingFlags(flags, SETTINGS);
     const settings = loadCommandSettings(context, given, flags.config as string | undefined);
     const { options, writer } = prepareDbBackup(settings, given, context.env, context.now);
     const json = wantsJson(context, flags.json as boolean | undefined);
-    const result = await backupDatabase(options, { writer, reporter: reporterFor(context, json), now: context.now, signal: context.signal });
+    const result = await backupDatabase(options, {
+      writer,
+      reporter: reporterFor(context, json),
+      now: context.now,
+      signal: context.signal,
+    });
     printResult(context, json, { event: 'backup.complete', ...result }, () => describeBackup(result));
   });
 }
 
 /** Settings → the job's options and writer; every check before any work (also used by the scheduler). */
-export function prepareDbBackup(settings: Settings, given: FlagValues, env: NodeJS.ProcessEnv, now: () => Date): { options: BackupDbOptions; writer: S3Writer } {
+export function prepareDbBackup(
+  settings: Settings,
+  given: FlagValues,
+  env: NodeJS.ProcessEnv,
+  now: () => Date,
+): { options: BackupDbOptions; writer: S3Writer } {
   const partSize = partSizeOf(settings);
   const options: BackupDbOptions = {
     databaseUrl: databaseUrlOf(settings, given),

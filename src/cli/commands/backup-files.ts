@@ -13,13 +13,43 @@ import { createS3Client } from '../../store/s3-client.js';
 import { S3SourceBucket } from '../../store/s3-source.js';
 import { S3Writer } from '../../store/s3-writer.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
-import { signingKeyOf, blobPartSizeOf, encryptSpecOf, environmentOf, prefixOf, requireSetting, retentionDaysOf, s3SettingsOf, sourcePrefixOf, sourceS3SettingsOf } from '../options.js';
+import {
+  signingKeyOf,
+  blobPartSizeOf,
+  encryptSpecOf,
+  environmentOf,
+  prefixOf,
+  requireSetting,
+  retentionDaysOf,
+  s3SettingsOf,
+  sourcePrefixOf,
+  sourceS3SettingsOf,
+} from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
-  'environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region', 'encryption', 'ageRecipients', 'retentionDays', 'lockMode', 'partSizeMiB',
-  'sourceBucket', 'sourcePrefix', 'sourceS3Endpoint', 'sourceS3ForcePathStyle', 'sourceRegion', 'filesStateCache', 'filesReuseDays', 'filesConcurrency', 's3MultipartLock', 'signingKeyFile',
+  'environment',
+  'bucket',
+  'prefix',
+  's3Endpoint',
+  's3ForcePathStyle',
+  'region',
+  'encryption',
+  'ageRecipients',
+  'retentionDays',
+  'lockMode',
+  'partSizeMiB',
+  'sourceBucket',
+  'sourcePrefix',
+  'sourceS3Endpoint',
+  'sourceS3ForcePathStyle',
+  'sourceRegion',
+  'filesStateCache',
+  'filesReuseDays',
+  'filesConcurrency',
+  's3MultipartLock',
+  'signingKeyFile',
 ];
 
 interface Flags {
@@ -33,27 +63,51 @@ interface Flags {
 export function registerBackupFiles(parent: Command, context: CliContext): void {
   const command = parent
     .command('files')
-    .description("copy every object of the source bucket, encrypted, into the backup bucket, with a snapshot manifest written last")
-    .option('--shard <i/n>', 'back up only the keys that hash to shard i of n (one worker of a sharded run; needs --run-id)')
-    .option('--run-id <text>', 'the id shared by the shards of one run, e.g. the CI run or Kubernetes job name [OFFSITE_RUN_ID]')
+    .description(
+      'copy every object of the source bucket, encrypted, into the backup bucket, with a snapshot manifest written last',
+    )
+    .option(
+      '--shard <i/n>',
+      'back up only the keys that hash to shard i of n (one worker of a sharded run; needs --run-id)',
+    )
+    .option(
+      '--run-id <text>',
+      'the id shared by the shards of one run, e.g. the CI run or Kubernetes job name [OFFSITE_RUN_ID]',
+    )
     .option('--ignore-state-cache', 'upload every object, as without a cache (the cache is then rewritten)')
     .option('--json', 'print the summary as one JSON line')
-    .addHelpText('after', '\nExit status: 0 snapshot complete, 1 the backup failed (no snapshot manifest written), 2 bad usage or configuration.');
+    .addHelpText(
+      'after',
+      '\nExit status: 0 snapshot complete, 1 the backup failed (no snapshot manifest written), 2 bad usage or configuration.',
+    );
   addSettingFlags(command, SETTINGS).action(async (flags: Flags & Record<string, unknown>) => {
     const settings = loadCommandSettings(context, settingFlags(flags, SETTINGS), flags.config);
     const { options, writer, source } = prepareFilesBackup(settings, context.env, context.now, flags);
     const json = wantsJson(context, flags.json);
-    const result = await backupFiles(options, { writer, source, reporter: reporterFor(context, json), now: context.now, signal: context.signal });
+    const result = await backupFiles(options, {
+      writer,
+      source,
+      reporter: reporterFor(context, json),
+      now: context.now,
+      signal: context.signal,
+    });
     printResult(context, json, { event: 'backup.files.complete', ...result }, () => describeResult(result));
   });
 }
 
 /** Settings → the job's options and its two buckets; every check before any work (also used by the scheduler). */
-export function prepareFilesBackup(settings: Settings, env: NodeJS.ProcessEnv, now: () => Date, flags: Pick<Flags, 'shard' | 'runId' | 'ignoreStateCache'> = {}): { options: BackupFilesOptions; writer: S3Writer; source: S3SourceBucket } {
+export function prepareFilesBackup(
+  settings: Settings,
+  env: NodeJS.ProcessEnv,
+  now: () => Date,
+  flags: Pick<Flags, 'shard' | 'runId' | 'ignoreStateCache'> = {},
+): { options: BackupFilesOptions; writer: S3Writer; source: S3SourceBucket } {
   const shard = shardOf(flags.shard);
   const runId = flags.runId ?? env.OFFSITE_RUN_ID;
-  if (runId !== undefined && !isValidRunId(runId)) throw usageError(`--run-id "${runId}" must be 1-64 letters, digits, ".", "_" or "-"`);
-  if (shard.count > 1 && runId === undefined) throw usageError('--shard needs --run-id (or OFFSITE_RUN_ID): every shard of one run must name the same run');
+  if (runId !== undefined && !isValidRunId(runId))
+    throw usageError(`--run-id "${runId}" must be 1-64 letters, digits, ".", "_" or "-"`);
+  if (shard.count > 1 && runId === undefined)
+    throw usageError('--shard needs --run-id (or OFFSITE_RUN_ID): every shard of one run must name the same run');
   const environment = environmentOf(settings);
   const prefix = prefixOf(settings);
   const backupS3 = s3SettingsOf(settings);
@@ -61,10 +115,24 @@ export function prepareFilesBackup(settings: Settings, env: NodeJS.ProcessEnv, n
   const sourceS3 = sourceS3SettingsOf(settings);
   const encrypt = encryptSpecOf(settings);
   const sourcePrefix = sourcePrefixOf(settings);
-  const scope = cacheScope({ bucket, endpoint: backupS3.endpoint ?? null, prefix, environment, source: sourceS3.bucket, sourceEndpoint: sourceS3.endpoint ?? null, sourcePrefix, encryption: encryptionScope(encrypt) });
+  const scope = cacheScope({
+    bucket,
+    endpoint: backupS3.endpoint ?? null,
+    prefix,
+    environment,
+    source: sourceS3.bucket,
+    sourceEndpoint: sourceS3.endpoint ?? null,
+    sourcePrefix,
+    encryption: encryptionScope(encrypt),
+  });
   const statePath = statePathOf(settings, env, environment, scope, shard);
   const options: BackupFilesOptions = {
-    environment, prefix, encrypt, sourcePrefix, shard, cacheScope: scope,
+    environment,
+    prefix,
+    encrypt,
+    sourcePrefix,
+    shard,
+    cacheScope: scope,
     retentionDays: retentionDaysOf(settings, now()),
     reuseDays: settings.filesReuseDays ?? 30,
     lockMode: settings.lockMode ?? 'COMPLIANCE',
@@ -95,9 +163,17 @@ function shardOf(text: string | undefined): Shard {
 
 /** The cache depends on who can open the blobs: the recipients, or (hashed) the password. */
 const encryptionScope = (encrypt: EncryptSpec): string =>
-  encrypt.scheme === 'age' ? `age:${[...encrypt.recipients].sort().join(',')}` : `openssl:${cacheScope({ password: encrypt.password })}`;
+  encrypt.scheme === 'age'
+    ? `age:${[...encrypt.recipients].sort().join(',')}`
+    : `openssl:${cacheScope({ password: encrypt.password })}`;
 
-function statePathOf(settings: Settings, env: NodeJS.ProcessEnv, environment: string, scope: string, shard: Shard): string | undefined {
+function statePathOf(
+  settings: Settings,
+  env: NodeJS.ProcessEnv,
+  environment: string,
+  scope: string,
+  shard: Shard,
+): string | undefined {
   if (settings.filesStateCache) return settings.filesStateCache;
   const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : homedir() || undefined);
   if (!base) return undefined;
@@ -106,7 +182,8 @@ function statePathOf(settings: Settings, env: NodeJS.ProcessEnv, environment: st
 }
 
 function describeResult(result: BackupFilesResult): string {
-  const shard = result.shard.count > 1 ? ` shard ${result.shard.index}/${result.shard.count} of run ${result.runId}` : '';
+  const shard =
+    result.shard.count > 1 ? ` shard ${result.shard.index}/${result.shard.count} of run ${result.runId}` : '';
   return [
     `files snapshot ${result.id}${shard} complete (${result.environment})`,
     `  manifest  ${result.manifestKey}`,

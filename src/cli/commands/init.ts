@@ -3,7 +3,12 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { describe, jobFailed, usageError } from '../../errors.js';
-import { DEFAULT_WORKFLOW_OPTIONS, githubWorkflow, type GithubWorkflowOptions, type WorkflowInput } from '../../recipes/github-workflow.js';
+import {
+  DEFAULT_WORKFLOW_OPTIONS,
+  githubWorkflow,
+  type GithubWorkflowOptions,
+  type WorkflowInput,
+} from '../../recipes/github-workflow.js';
 import { LocalFileError, replaceFile, writeNewFile } from '../../state/local-file.js';
 import { TOOL_VERSION } from '../../version.js';
 import { wantsJson, type CliContext } from '../context.js';
@@ -26,15 +31,25 @@ export function registerInit(program: Command, context: CliContext): void {
   const defaults = DEFAULT_WORKFLOW_OPTIONS;
   init
     .command('github-actions')
-    .description('write a GitHub Actions workflow: hourly database backups per environment, daily files backups and drills, a freshness check')
-    .option('--environments <list>', 'GitHub environments, comma separated; each holds its own secrets', defaults.environments.join(','))
+    .description(
+      'write a GitHub Actions workflow: hourly database backups per environment, daily files backups and drills, a freshness check',
+    )
+    .option(
+      '--environments <list>',
+      'GitHub environments, comma separated; each holds its own secrets',
+      defaults.environments.join(','),
+    )
     .option('-o, --output <file>', 'where to write the workflow', '.github/workflows/offsite.yml')
     .option('--force', 'overwrite an existing file')
     .option('--no-files', 'leave out the files backup')
     .option('--no-drill', 'leave out the restore drill (it needs the private age identity as a secret)')
     .option('--files-shards <n>', 'split each files backup across n parallel jobs', String(defaults.filesShards))
     .option('--node-version <version>', 'Node.js version on the runner', defaults.nodeVersion)
-    .option('--postgres-major <n>', 'PostgreSQL client major to install: your newest server\'s or newer', String(defaults.postgresMajor))
+    .option(
+      '--postgres-major <n>',
+      "PostgreSQL client major to install: your newest server's or newer",
+      String(defaults.postgresMajor),
+    )
     .option('--json', 'print the result as JSON')
     .action(async (flags: InitFlags) => {
       const options = workflowOptions(flags);
@@ -46,7 +61,9 @@ export function registerInit(program: Command, context: CliContext): void {
       }
       const path = resolve(context.cwd, flags.output);
       await writeWorkflow(path, workflow.yaml, flags.force === true);
-      printResult(context, wantsJson(context, flags.json), { path, inputs: workflow.inputs }, () => instructions(path, options, workflow.inputs));
+      printResult(context, wantsJson(context, flags.json), { path, inputs: workflow.inputs }, () =>
+        instructions(path, options, workflow.inputs),
+      );
     });
 }
 
@@ -54,7 +71,10 @@ function workflowOptions(flags: InitFlags): GithubWorkflowOptions {
   return {
     ...DEFAULT_WORKFLOW_OPTIONS,
     offsiteVersion: TOOL_VERSION,
-    environments: flags.environments.split(',').map((e) => e.trim()).filter((e) => e !== ''),
+    environments: flags.environments
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== ''),
     files: flags.files,
     drill: flags.drill,
     filesShards: integerFlag('--files-shards', flags.filesShards),
@@ -81,16 +101,21 @@ async function writeWorkflow(path: string, yaml: string, force: boolean): Promis
     if (!(error instanceof LocalFileError)) throw error;
     if (error.code === 'EEXIST') throw usageError(`${path} already exists; pass --force to overwrite it`, error);
     const kept = force ? 'the existing file was left as it was' : 'no file was left behind';
-    if (error.isDiskFailure) throw jobFailed(`cannot write ${path} (${error.code}); ${kept}: free some space (or fix the disk) and run again`, error);
+    if (error.isDiskFailure)
+      throw jobFailed(
+        `cannot write ${path} (${error.code}); ${kept}: free some space (or fix the disk) and run again`,
+        error,
+      );
     throw usageError(`cannot write ${path}: ${describe(error.cause)}; ${kept}`, error);
   }
 }
 
 function instructions(path: string, options: GithubWorkflowOptions, inputs: WorkflowInput[]): string {
   const line = (i: WorkflowInput, env?: string): string => {
-    const command = i.kind === 'secret'
-      ? `gh secret set ${i.name}${env ? ` --env ${env}` : ''}`
-      : `gh variable set ${i.name}${env ? ` --env ${env}` : ''} --body VALUE`;
+    const command =
+      i.kind === 'secret'
+        ? `gh secret set ${i.name}${env ? ` --env ${env}` : ''}`
+        : `gh variable set ${i.name}${env ? ` --env ${env}` : ''} --body VALUE`;
     return `  ${command.padEnd(72)} # ${i.required ? '' : '(optional) '}${i.purpose}`;
   };
   const repository = inputs.filter((i) => i.scope === 'repository');
@@ -101,7 +126,11 @@ function instructions(path: string, options: GithubWorkflowOptions, inputs: Work
     `Create the GitHub environments ${options.environments.join(', ')} (Settings → Environments; no required reviewers, or scheduled runs wait for approval).`,
     '`gh secret set NAME` asks for the value, so it stays out of your shell history. Repository secrets and variables:',
     ...repository.map((i) => line(i)),
-    ...options.environments.flatMap((env) => ['', `In the environment ${env}:`, ...perEnvironment.map((i) => line(i, env))]),
+    ...options.environments.flatMap((env) => [
+      '',
+      `In the environment ${env}:`,
+      ...perEnvironment.map((i) => line(i, env)),
+    ]),
     '',
     `Then commit the workflow and run it once by hand: gh workflow run ${basename(path)} -f job=backup-db`,
   ].join('\n');

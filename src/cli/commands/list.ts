@@ -12,19 +12,34 @@ import { environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../option
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
-const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region'];
+const SETTINGS: readonly SettingName[] = [
+  'environment',
+  'bucket',
+  'prefix',
+  's3Endpoint',
+  's3ForcePathStyle',
+  'region',
+];
 
 export function registerList(program: Command, context: CliContext): void {
   const command = program
     .command('list')
     .description('list backups, newest first, with their status (reader credentials)')
     .option('--json', 'print the list as JSON')
-    .addHelpText('after', '\nStatus: complete (manifest written), incomplete (no manifest: failed or running), corrupt (manifest without payload).\nExit status: 0 listed, 1 the bucket could not be read, 2 bad usage or configuration.');
+    .addHelpText(
+      'after',
+      '\nStatus: complete (manifest written), incomplete (no manifest: failed or running), corrupt (manifest without payload).\nExit status: 0 listed, 1 the bucket could not be read, 2 bad usage or configuration.',
+    );
   addSettingFlags(command, SETTINGS).action(async (flags: Record<string, unknown>) => {
     const settings = loadCommandSettings(context, settingFlags(flags, SETTINGS), flags.config as string | undefined);
     const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
-    const entries = await listBackups({ prefix: prefixOf(settings), ...(settings.environment ? { environment: environmentOf(settings) } : {}) }, reader);
-    printResult(context, wantsJson(context, flags.json as boolean | undefined), { backups: entries.map(toJson) }, () => table(entries));
+    const entries = await listBackups(
+      { prefix: prefixOf(settings), ...(settings.environment ? { environment: environmentOf(settings) } : {}) },
+      reader,
+    );
+    printResult(context, wantsJson(context, flags.json as boolean | undefined), { backups: entries.map(toJson) }, () =>
+      table(entries),
+    );
   });
 }
 
@@ -37,7 +52,14 @@ function toJson(entry: CatalogEntry): Record<string, unknown> {
     status: entry.status,
     ...(entry.problem ? { problem: entry.problem } : {}),
     ...(entry.payload
-      ? { key: entry.payload.key, versionId: entry.payload.versionId, size: entry.payload.size, format: entry.payload.shape.format, compression: entry.payload.shape.compression, encryption: entry.payload.shape.encryption }
+      ? {
+          key: entry.payload.key,
+          versionId: entry.payload.versionId,
+          size: entry.payload.size,
+          format: entry.payload.shape.format,
+          compression: entry.payload.shape.compression,
+          encryption: entry.payload.shape.encryption,
+        }
       : {}),
     ...(entry.manifest ? { manifestKey: entry.manifest.key } : {}),
   };
@@ -45,8 +67,23 @@ function toJson(entry: CatalogEntry): Record<string, unknown> {
 
 function table(entries: CatalogEntry[]): string {
   if (entries.length === 0) return 'no backups found';
-  const rows = entries.map((e) => [e.environment, e.kind, e.id, e.time.toISOString().replace('.000Z', 'Z'), e.payload ? formatBytes(e.payload.size) : '-', e.payload ? payloadExtension(e.payload.shape).slice(1) : '-', e.status]);
+  const rows = entries.map((e) => [
+    e.environment,
+    e.kind,
+    e.id,
+    e.time.toISOString().replace('.000Z', 'Z'),
+    e.payload ? formatBytes(e.payload.size) : '-',
+    e.payload ? payloadExtension(e.payload.shape).slice(1) : '-',
+    e.status,
+  ]);
   const header = ['ENVIRONMENT', 'KIND', 'ID', 'TIME', 'SIZE', 'FORMAT', 'STATUS'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -11,12 +11,32 @@ import { formatBytes } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
-import { trustOf, childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
+import {
+  trustOf,
+  childEnvOf,
+  databaseUrlOf,
+  decryptSpecOf,
+  environmentOf,
+  prefixOf,
+  requireSetting,
+  s3SettingsOf,
+} from '../options.js';
 import { parseUtcTime } from '../../config/duration.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
-const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 'targetUrl', 's3Endpoint', 's3ForcePathStyle', 'region', 'ageIdentityFile', 'pgBinDir', 'trustedSigners'];
+const SETTINGS: readonly SettingName[] = [
+  'environment',
+  'bucket',
+  'prefix',
+  'targetUrl',
+  's3Endpoint',
+  's3ForcePathStyle',
+  'region',
+  'ageIdentityFile',
+  'pgBinDir',
+  'trustedSigners',
+];
 
 interface Flags {
   id?: string;
@@ -41,18 +61,30 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     .description('restore a database backup (latest by default) into --target-url, in one transaction')
     .option('--id <id>', 'restore this backup (see offsite list)')
     .option('--before <time>', 'the newest complete backup before this time (ISO 8601, e.g. 2026-11-26T09:00Z)')
-    .option('--key <key>', 'restore an object without a manifest, made by the old pg_dump | openssl pipeline (needs OFFSITE_ENCRYPTION_PASSWORD)')
+    .option(
+      '--key <key>',
+      'restore an object without a manifest, made by the old pg_dump | openssl pipeline (needs OFFSITE_ENCRYPTION_PASSWORD)',
+    )
     .option('--create-database <name>', 'create this database on the target server and restore into it')
     .option('--schema-only', 'restore only the schema')
     .option('--data-only', 'restore only rows, into existing tables')
     .option('--truncate-first', 'with --data-only: empty the restored tables first (rows the app created at start-up)')
     .option('--clean', 'drop and recreate the objects the backup contains')
-    .option('--table <name>', 'restore only this table (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--table <name>', 'restore only this table (repeatable)', (value: string, previous: string[] = []) => [
+      ...previous,
+      value,
+    ])
     .option('--keep-owner', 'restore object owners (default: --no-owner, as managed databases have other roles)')
     .option('--keep-privileges', 'restore grants (default: --no-privileges)')
-    .option('--print-commands', 'print the shell commands (aws, age/openssl, zstd, pg_restore/psql) that restore the chosen backup without Offsite, and exit')
+    .option(
+      '--print-commands',
+      'print the shell commands (aws, age/openssl, zstd, pg_restore/psql) that restore the chosen backup without Offsite, and exit',
+    )
     .option('--json', 'print the summary as JSON')
-    .addHelpText('after', '\nEverything happens in one transaction: on any failure the target is left exactly as it was.\nExit status: 0 restored and checked, 1 the restore failed, 2 bad usage or configuration.');
+    .addHelpText(
+      'after',
+      '\nEverything happens in one transaction: on any failure the target is left exactly as it was.\nExit status: 0 restored and checked, 1 the restore failed, 2 bad usage or configuration.',
+    );
   addSettingFlags(command, SETTINGS).action(async (flags: Flags & Record<string, unknown>) => {
     const given = settingFlags(flags, SETTINGS);
     const settings = loadCommandSettings(context, given, flags.config);
@@ -62,8 +94,13 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
       source: sourceOf(flags),
       targetUrl: databaseUrlOf(settings, given, 'targetUrl'),
       mode: {
-        schemaOnly: flags.schemaOnly === true, dataOnly: flags.dataOnly === true, truncateFirst: flags.truncateFirst === true, clean: flags.clean === true,
-        tables: flags.table ?? [], noOwner: flags.keepOwner !== true, noPrivileges: flags.keepPrivileges !== true,
+        schemaOnly: flags.schemaOnly === true,
+        dataOnly: flags.dataOnly === true,
+        truncateFirst: flags.truncateFirst === true,
+        clean: flags.clean === true,
+        tables: flags.table ?? [],
+        noOwner: flags.keepOwner !== true,
+        noPrivileges: flags.keepPrivileges !== true,
       },
     };
     const s3 = s3SettingsOf(settings);
@@ -71,7 +108,10 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     const reader = new S3Reader(createS3Client(s3), bucket);
     const json = wantsJson(context, flags.json);
     if (flags.printCommands) {
-      const script = await restoreCommands({ ...base, bucket, region: s3.region, ...(s3.endpoint ? { endpoint: s3.endpoint } : {}) }, { reader, reporter: reporterFor(context, true) }).catch((error: unknown) => {
+      const script = await restoreCommands(
+        { ...base, bucket, region: s3.region, ...(s3.endpoint ? { endpoint: s3.endpoint } : {}) },
+        { reader, reporter: reporterFor(context, true) },
+      ).catch((error: unknown) => {
         throw error instanceof BreakGlassError ? configError(error.message, error) : error;
       });
       context.stdout.write(script);
@@ -81,12 +121,19 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
       ...base,
       ...(flags.createDatabase ? { createDatabase: flags.createDatabase } : {}),
       // Old-pipeline backups are openssl: the password wins even when an identity file is also set.
-      decrypt: base.source.kind === 'key' && settings.encryptionPassword ? { scheme: 'openssl', password: settings.encryptionPassword.reveal(), iterations: OPENSSL_ITERATIONS } : decryptSpecOf(settings),
+      decrypt:
+        base.source.kind === 'key' && settings.encryptionPassword
+          ? { scheme: 'openssl', password: settings.encryptionPassword.reveal(), iterations: OPENSSL_ITERATIONS }
+          : decryptSpecOf(settings),
       childEnv: childEnvOf(context.env),
       ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
       ...trustOf(settings),
     };
-    const result = await restoreDatabase(options, { reader, reporter: reporterFor(context, json), signal: context.signal });
+    const result = await restoreDatabase(options, {
+      reader,
+      reporter: reporterFor(context, json),
+      signal: context.signal,
+    });
     printResult(context, json, { event: 'restore.complete', ...result }, () => describeRestore(result));
   });
 }
@@ -96,20 +143,29 @@ function sourceOf(flags: Flags): RestoreDbOptions['source'] {
   if (chosen.length > 1) throw usageError('choose one of --id, --before and --key');
   if (flags.key !== undefined) return { kind: 'key', key: flags.key };
   if (flags.id !== undefined) {
-    if (!backupIdTime(flags.id)) throw usageError(`--id "${flags.id}" is not a backup id (like 20261126T100000Z-k3x9q2mf); see offsite list`);
+    if (!backupIdTime(flags.id))
+      throw usageError(`--id "${flags.id}" is not a backup id (like 20261126T100000Z-k3x9q2mf); see offsite list`);
     return { kind: 'id', id: flags.id };
   }
   if (flags.before !== undefined) {
     const time = parseUtcTime(flags.before);
-    if (!time) throw usageError(`--before "${flags.before}" is not a time: use ISO 8601, e.g. 2026-11-26T09:00Z (UTC unless an offset is given)`);
+    if (!time)
+      throw usageError(
+        `--before "${flags.before}" is not a time: use ISO 8601, e.g. 2026-11-26T09:00Z (UTC unless an offset is given)`,
+      );
     return { kind: 'before', time };
   }
   return { kind: 'latest' };
 }
 
 function describeRestore(result: RestoreDbResult): string {
-  const lines = [`restored ${result.id ?? result.key} into ${result.database} (${formatBytes(result.bytes)} read${result.verified ? ', hashes match the manifest' : ', no manifest to check'}${result.signedBy ? `, signed by ${result.signedBy}` : ', unsigned'})`];
+  const lines = [
+    `restored ${result.id ?? result.key} into ${result.database} (${formatBytes(result.bytes)} read${result.verified ? ', hashes match the manifest' : ', no manifest to check'}${result.signedBy ? `, signed by ${result.signedBy}` : ', unsigned'})`,
+  ];
   for (const s of result.skipped) lines.push(`  skipped ${s.id}: ${s.reason}`);
-  for (const t of result.tables) lines.push(`  ${t.schema}.${t.name}: ${t.rows} rows${t.expected === undefined ? '' : t.expected === t.rows ? ' (matches the backup)' : ` (backup had ${t.expected})`}`);
+  for (const t of result.tables)
+    lines.push(
+      `  ${t.schema}.${t.name}: ${t.rows} rows${t.expected === undefined ? '' : t.expected === t.rows ? ' (matches the backup)' : ` (backup had ${t.expected})`}`,
+    );
   return lines.join('\n');
 }

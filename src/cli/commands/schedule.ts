@@ -23,7 +23,18 @@ import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { TOOL_VERSION } from '../../version.js';
 import type { CliContext } from '../context.js';
-import { trustOf, blobPartSizeOf, childEnvOf, databaseUrlOf, decryptSpecOf, environmentOf, prefixOf, requireSetting, s3SettingsOf, sourceS3SettingsOf } from '../options.js';
+import {
+  trustOf,
+  blobPartSizeOf,
+  childEnvOf,
+  databaseUrlOf,
+  decryptSpecOf,
+  environmentOf,
+  prefixOf,
+  requireSetting,
+  s3SettingsOf,
+  sourceS3SettingsOf,
+} from '../options.js';
 import { drillFiles } from '../../jobs/drill/files.js';
 import { S3SourceBucket } from '../../store/s3-source.js';
 
@@ -65,23 +76,39 @@ export const JOB_RUNNERS: Record<JobKind, (setup: JobSetup) => JobRunner> = {
   },
   drill: ({ settings, env, now }) => {
     const options = {
-      environment: environmentOf(settings), prefix: prefixOf(settings), serverUrl: databaseUrlOf(settings, {}, 'targetUrl'),
-      decrypt: decryptSpecOf(settings), childEnv: childEnvOf(env), ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}), ...trustOf(settings),
+      environment: environmentOf(settings),
+      prefix: prefixOf(settings),
+      serverUrl: databaseUrlOf(settings, {}, 'targetUrl'),
+      decrypt: decryptSpecOf(settings),
+      childEnv: childEnvOf(env),
+      ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+      ...trustOf(settings),
     };
     const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
     return async (signal, reporter) => {
       const result = await drillDatabase(options, { reader, reporter, now, signal });
-      return { summary: `drill ok: backup ${result.id} restored and ${result.tables.length} tables match its manifest` };
+      return {
+        summary: `drill ok: backup ${result.id} restored and ${result.tables.length} tables match its manifest`,
+      };
     };
   },
   'files-drill': ({ settings }) => {
     const targetS3 = sourceS3SettingsOf(settings);
-    const options = { environment: environmentOf(settings), prefix: prefixOf(settings), decrypt: decryptSpecOf(settings), partSize: blobPartSizeOf(settings), sample: FILES_DRILL_SAMPLE, ...trustOf(settings) };
+    const options = {
+      environment: environmentOf(settings),
+      prefix: prefixOf(settings),
+      decrypt: decryptSpecOf(settings),
+      partSize: blobPartSizeOf(settings),
+      sample: FILES_DRILL_SAMPLE,
+      ...trustOf(settings),
+    };
     const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
     const target = new S3SourceBucket(createS3Client(targetS3), targetS3.bucket, targetS3.endpoint ?? null);
     return async (signal, reporter) => {
       const result = await drillFiles(options, { reader, target, reporter, signal });
-      return { summary: `files drill ok: ${result.checked} of ${result.objects} objects of snapshot ${result.snapshot} restored and matched` };
+      return {
+        summary: `files drill ok: ${result.checked} of ${result.objects} objects of snapshot ${result.snapshot} restored and matched`,
+      };
     };
   },
 };
@@ -91,18 +118,40 @@ const FILES_DRILL_SAMPLE = 100;
 export function registerSchedule(program: Command, context: CliContext): void {
   program
     .command('schedule')
-    .description('run the jobs of the config\'s schedule section on their cron expressions, with retries, alarms and /metrics, until SIGTERM')
+    .description(
+      "run the jobs of the config's schedule section on their cron expressions, with retries, alarms and /metrics, until SIGTERM",
+    )
     .option('-c, --config <file>', 'config file (default ./offsite.yaml) [OFFSITE_CONFIG]')
-    .option('--listen <host:port>', 'address of /healthz and /metrics, or "off" (default 127.0.0.1:9464, or schedule.listen)')
-    .option('--state-dir <dir>', 'directory for lock files (default schedule.stateDir, else $XDG_STATE_HOME/offsite or ~/.local/state/offsite)')
-    .addHelpText('after', '\nLogs are JSON lines on stderr. See docs/schedule.md.\nExit status: 0 stopped cleanly by SIGTERM/SIGINT, 1 runs were still going after the shutdown grace, 2 bad usage or configuration.')
+    .option(
+      '--listen <host:port>',
+      'address of /healthz and /metrics, or "off" (default 127.0.0.1:9464, or schedule.listen)',
+    )
+    .option(
+      '--state-dir <dir>',
+      'directory for lock files (default schedule.stateDir, else $XDG_STATE_HOME/offsite or ~/.local/state/offsite)',
+    )
+    .addHelpText(
+      'after',
+      '\nLogs are JSON lines on stderr. See docs/schedule.md.\nExit status: 0 stopped cleanly by SIGTERM/SIGINT, 1 runs were still going after the shutdown grace, 2 bad usage or configuration.',
+    )
     .action(async (flags: { config?: string; listen?: string; stateDir?: string }) => {
       const input = { env: context.env, cwd: context.cwd, ...(flags.config ? { configFile: flags.config } : {}) };
-      const config = loadScheduleConfig(input, { ...(flags.listen ? { listen: flags.listen } : {}), ...(flags.stateDir ? { stateDir: flags.stateDir } : {}) });
+      const config = loadScheduleConfig(input, {
+        ...(flags.listen ? { listen: flags.listen } : {}),
+        ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+      });
       const jobs = prepareScheduledJobs(config, context, flags.config);
       try {
         await runSchedule(
-          { jobs, listen: config.listen, stateDir: config.stateDir, shutdownGraceMs: config.shutdownGraceMs, secrets: secretValues(config, context.env), host: hostname(), version: TOOL_VERSION },
+          {
+            jobs,
+            listen: config.listen,
+            stateDir: config.stateDir,
+            shutdownGraceMs: config.shutdownGraceMs,
+            secrets: secretValues(config, context.env),
+            host: hostname(),
+            version: TOOL_VERSION,
+          },
           { reporter: createJsonReporter(), now: context.now, signal: context.signal, fetch: globalThis.fetch },
         );
       } finally {
@@ -113,14 +162,28 @@ export function registerSchedule(program: Command, context: CliContext): void {
 }
 
 /** Each job with its runner and alarm targets; errors name the job. */
-export function prepareScheduledJobs(config: ScheduleConfig, context: CliContext, configFile: string | undefined): ScheduledJob[] {
+export function prepareScheduledJobs(
+  config: ScheduleConfig,
+  context: CliContext,
+  configFile: string | undefined,
+): ScheduledJob[] {
   return config.jobs.map((job) =>
     inJob(job, () => {
       const env = jobEnv(job, context.env);
-      const settings = loadSettings({ flags: { environment: job.environment }, env, cwd: context.cwd, ...(configFile ? { configFile } : {}) });
+      const settings = loadSettings({
+        flags: { environment: job.environment },
+        env,
+        cwd: context.cwd,
+        ...(configFile ? { configFile } : {}),
+      });
       const urls = alarmUrls(job, context.env);
       return {
-        name: job.name, kind: job.kind, environment: job.environment, cron: job.cron, timezone: job.timezone, retry: job.retry,
+        name: job.name,
+        kind: job.kind,
+        environment: job.environment,
+        cron: job.cron,
+        timezone: job.timezone,
+        retry: job.retry,
         alarms: {
           timeoutMs: job.alarms.timeoutMs,
           ...(urls.webhook ? { webhook: { url: urls.webhook.reveal(), format: job.alarms.webhookFormat } } : {}),
@@ -137,17 +200,31 @@ function inJob<T>(job: JobConfig, prepare: () => T): T {
     return prepare();
   } catch (error) {
     if (!isOffsiteError(error)) throw error;
-    throw new OffsiteError(error.kind, `schedule job "${job.name}" (${job.kind}, environment ${job.environment}): ${error.message}`, { cause: error });
+    throw new OffsiteError(
+      error.kind,
+      `schedule job "${job.name}" (${job.kind}, environment ${job.environment}): ${error.message}`,
+      { cause: error },
+    );
   }
 }
 
-const SECRET_VARIABLES = [...Object.values(SETTINGS).filter((spec) => 'secret' in spec && spec.secret).map((spec) => spec.env), 'PGPASSWORD', 'PGSSLPASSWORD'];
+const SECRET_VARIABLES = [
+  ...Object.values(SETTINGS)
+    .filter((spec) => 'secret' in spec && spec.secret)
+    .map((spec) => spec.env),
+  'PGPASSWORD',
+  'PGSSLPASSWORD',
+];
 
 /** Every secret value the jobs may see, so that none can reach an alarm even by accident. */
 function secretValues(config: ScheduleConfig, env: NodeJS.ProcessEnv): string[] {
   const values = config.jobs.flatMap((job) => {
     const seen = jobEnv(job, env);
-    return [...SECRET_VARIABLES.map((name) => seen[name]), job.alarms.webhookUrlEnv ? env[job.alarms.webhookUrlEnv] : undefined, job.alarms.pingUrlEnv ? env[job.alarms.pingUrlEnv] : undefined];
+    return [
+      ...SECRET_VARIABLES.map((name) => seen[name]),
+      job.alarms.webhookUrlEnv ? env[job.alarms.webhookUrlEnv] : undefined,
+      job.alarms.pingUrlEnv ? env[job.alarms.pingUrlEnv] : undefined,
+    ];
   });
   return [...new Set(values.filter((value): value is string => typeof value === 'string' && value.length > 0))];
 }

@@ -13,27 +13,52 @@ import { environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../option
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
-const SETTINGS: readonly SettingName[] = ['environment', 'bucket', 'prefix', 's3Endpoint', 's3ForcePathStyle', 'region'];
+const SETTINGS: readonly SettingName[] = [
+  'environment',
+  'bucket',
+  'prefix',
+  's3Endpoint',
+  's3ForcePathStyle',
+  'region',
+];
 const KINDS: readonly BackupKind[] = ['db', 'files'];
 
 export function registerStatus(program: Command, context: CliContext): void {
   const command = program
     .command('status')
     .description('the newest complete backup per environment and kind, and its age (reader credentials)')
-    .option('--max-age <age>', 'stale when the newest complete backup is older: 2h, 30m, 1d (every kind found), or per kind: db=2h,files=26h (repeatable)', (value: string, previous: string[] = []) => [...previous, ...value.split(',')])
+    .option(
+      '--max-age <age>',
+      'stale when the newest complete backup is older: 2h, 30m, 1d (every kind found), or per kind: db=2h,files=26h (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, ...value.split(',')],
+    )
     .option('--json', 'print the status as JSON')
-    .addHelpText('after', '\nExit status: 0 fresh, 1 a backup is older than --max-age (or missing), 2 bad usage or configuration.');
-  addSettingFlags(command, SETTINGS).action(async (flags: { maxAge?: string[]; json?: boolean; config?: string } & Record<string, unknown>) => {
-    const settings = loadCommandSettings(context, settingFlags(flags, SETTINGS), flags.config);
-    const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
-    const lines = await backupStatus(
-      { prefix: prefixOf(settings), ...(settings.environment ? { environment: environmentOf(settings) } : {}), ...maxAgeOf(flags.maxAge ?? []), now: context.now() },
-      reader,
+    .addHelpText(
+      'after',
+      '\nExit status: 0 fresh, 1 a backup is older than --max-age (or missing), 2 bad usage or configuration.',
     );
-    printResult(context, wantsJson(context, flags.json), { status: lines }, () => table(lines));
-    const stale = lines.filter((l) => l.stale);
-    if (stale.length > 0) throw new OffsiteError('findings', `stale: ${stale.map((l) => `${l.environment}/${l.kind} ${l.newest ? `is ${formatDuration(l.newest.ageSeconds)} old` : 'has no complete backup'}`).join(', ')}`);
-  });
+  addSettingFlags(command, SETTINGS).action(
+    async (flags: { maxAge?: string[]; json?: boolean; config?: string } & Record<string, unknown>) => {
+      const settings = loadCommandSettings(context, settingFlags(flags, SETTINGS), flags.config);
+      const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
+      const lines = await backupStatus(
+        {
+          prefix: prefixOf(settings),
+          ...(settings.environment ? { environment: environmentOf(settings) } : {}),
+          ...maxAgeOf(flags.maxAge ?? []),
+          now: context.now(),
+        },
+        reader,
+      );
+      printResult(context, wantsJson(context, flags.json), { status: lines }, () => table(lines));
+      const stale = lines.filter((l) => l.stale);
+      if (stale.length > 0)
+        throw new OffsiteError(
+          'findings',
+          `stale: ${stale.map((l) => `${l.environment}/${l.kind} ${l.newest ? `is ${formatDuration(l.newest.ageSeconds)} old` : 'has no complete backup'}`).join(', ')}`,
+        );
+    },
+  );
 }
 
 function maxAgeOf(values: string[]): { maxAge: Partial<Record<BackupKind, number>>; defaultMaxAge?: number } {
@@ -42,9 +67,11 @@ function maxAgeOf(values: string[]): { maxAge: Partial<Record<BackupKind, number
   for (const value of values) {
     const [kindText, durationText] = value.includes('=') ? value.split('=', 2) : [undefined, value];
     const kind = KINDS.find((k) => k === kindText);
-    if (kindText !== undefined && !kind) throw usageError(`--max-age ${value}: unknown kind "${kindText}" (kinds: ${KINDS.join(', ')})`);
+    if (kindText !== undefined && !kind)
+      throw usageError(`--max-age ${value}: unknown kind "${kindText}" (kinds: ${KINDS.join(', ')})`);
     const ms = parseDuration(durationText ?? '');
-    if (ms === undefined) throw usageError(`--max-age ${value}: "${durationText}" is not a duration like 2h, 30m or 1d`);
+    if (ms === undefined)
+      throw usageError(`--max-age ${value}: "${durationText}" is not a duration like 2h, 30m or 1d`);
     if (kind) maxAge[kind] = ms;
     else defaultMaxAge = ms;
   }
@@ -54,6 +81,9 @@ function maxAgeOf(values: string[]): { maxAge: Partial<Record<BackupKind, number
 function table(lines: StatusLine[]): string {
   if (lines.length === 0) return 'no backups found';
   return lines
-    .map((l) => `${l.stale ? 'STALE' : 'ok   '}  ${l.environment}/${l.kind}  ${l.newest ? `${l.newest.id}, ${formatDuration(l.newest.ageSeconds)} old` : 'no complete backup'}${l.maxAgeSeconds === null ? '' : ` (max ${formatDuration(l.maxAgeSeconds)})`}`)
+    .map(
+      (l) =>
+        `${l.stale ? 'STALE' : 'ok   '}  ${l.environment}/${l.kind}  ${l.newest ? `${l.newest.id}, ${formatDuration(l.newest.ageSeconds)} old` : 'no complete backup'}${l.maxAgeSeconds === null ? '' : ` (max ${formatDuration(l.maxAgeSeconds)})`}`,
+    )
     .join('\n');
 }

@@ -16,10 +16,14 @@ export function classifyBackupError(error: unknown): OffsiteError {
   if (error instanceof DatabaseError) {
     const message = `database: ${error.message}`;
     return error.isSettingsProblem
-      ? configError(`${message}; check DATABASE_URL (or --database-url), its password (PGPASSWORD or a passfile) and the role's rights`, error)
+      ? configError(
+          `${message}; check DATABASE_URL (or --database-url), its password (PGPASSWORD or a passfile) and the role's rights`,
+          error,
+        )
       : jobFailed(`${message}; ${NOTHING_WRITTEN}`, error);
   }
-  if ((error as { name?: string }).name === 'AbortError') return jobFailed(`backup cancelled; ${NOTHING_WRITTEN}`, error);
+  if ((error as { name?: string }).name === 'AbortError')
+    return jobFailed(`backup cancelled; ${NOTHING_WRITTEN}`, error);
   return jobFailed(`backup failed: ${describe(error)}; ${NOTHING_WRITTEN}`, error);
 }
 
@@ -27,7 +31,8 @@ export function classifyBackupError(error: unknown): OffsiteError {
 export function rankBackupError(error: unknown): number {
   if (error instanceof ChildProcessError) return 5;
   if (error instanceof DatabaseError) return 4;
-  if (error instanceof StoreError && !(error.cause instanceof ChildProcessError)) return (error.cause as { name?: string } | undefined)?.name === 'AbortError' ? 1 : 3;
+  if (error instanceof StoreError && !(error.cause instanceof ChildProcessError))
+    return (error.cause as { name?: string } | undefined)?.name === 'AbortError' ? 1 : 3;
   if ((error as { name?: string }).name === 'AbortError') return 0;
   return 2;
 }

@@ -77,40 +77,71 @@ const PROGRESS_MS = 250;
  */
 export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDeps): Promise<BackupDbResult> {
   const lock = advisoryLockKey(options.environment, 'db');
-  const session = await openSnapshotSession(options.databaseUrl, 'offsite backup', { advisoryLock: lock }).catch((error: unknown) => {
-    if (error instanceof AdvisoryLockHeldError) {
-      throw new AlreadyRunningError(`another backup of environment ${options.environment} is running on this database (${error.message}); this run stopped at once and wrote nothing`);
-    }
-    throw classifyBackupError(error);
-  });
+  const session = await openSnapshotSession(options.databaseUrl, 'offsite backup', { advisoryLock: lock }).catch(
+    (error: unknown) => {
+      if (error instanceof AdvisoryLockHeldError) {
+        throw new AlreadyRunningError(
+          `another backup of environment ${options.environment} is running on this database (${error.message}); this run stopped at once and wrote nothing`,
+        );
+      }
+      throw classifyBackupError(error);
+    },
+  );
   // Taken once the lock is held, so the manifests of consecutive runs never claim overlapping times.
   const startedAt = deps.now();
   try {
-    const pgDump = await findPgTool('pg_dump', session.serverMajor, { binDir: options.pgBinDir, pathEnv: options.childEnv.PATH }).catch((error: unknown) => {
+    const pgDump = await findPgTool('pg_dump', session.serverMajor, {
+      binDir: options.pgBinDir,
+      pathEnv: options.childEnv.PATH,
+    }).catch((error: unknown) => {
       throw classifyBackupError(error);
     });
     const id = newBackupId(startedAt);
-    const keys = backupKeys({ prefix: options.prefix, environment: options.environment, kind: 'db', id }, { format: options.dumpFormat, compression: options.compression, encryption: options.encrypt.scheme });
+    const keys = backupKeys(
+      { prefix: options.prefix, environment: options.environment, kind: 'db', id },
+      { format: options.dumpFormat, compression: options.compression, encryption: options.encrypt.scheme },
+    );
     const retention = retentionFor(startedAt, options.retentionDays, options.lockMode);
     deps.reporter.info('backup started', { id, database: session.database, pgDump: pgDump.version, key: keys.payload });
 
-    const stages = [createCompressStream(options.compression, { offThread: true }), await createEncryptStream(options.encrypt)];
+    const stages = [
+      createCompressStream(options.compression, { offThread: true }),
+      await createEncryptStream(options.encrypt),
+    ];
     const plain = createMeter();
     const stored = createMeter();
     const cancel = new AbortController();
     const onOuterAbort = () => cancel.abort();
     deps.signal?.throwIfAborted();
     deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    const dump = startPgDump({ binary: pgDump.path, connection: childConnection(options.databaseUrl), format: options.dumpFormat, snapshot: session.snapshot, env: options.childEnv });
+    const dump = startPgDump({
+      binary: pgDump.path,
+      connection: childConnection(options.databaseUrl),
+      format: options.dumpFormat,
+      snapshot: session.snapshot,
+      env: options.childEnv,
+    });
     const running = runPipeline(dump.output, [plain.stream, ...stages, stored.stream], cancel.signal);
-    const tick = () => deps.reporter.progress({ phase: 'backing up', bytesIn: plain.bytes(), bytesOut: stored.bytes(), totalIn: session.databaseBytes });
+    const tick = () =>
+      deps.reporter.progress({
+        phase: 'backing up',
+        bytesIn: plain.bytes(),
+        bytesOut: stored.bytes(),
+        totalIn: session.databaseBytes,
+      });
     tick();
     const ticker = setInterval(tick, PROGRESS_MS);
     try {
       const partSize = options.partSize ?? partSizeFor(session.databaseBytes, options.compression);
       const [upload, , tables] = await settleTogether(
         [
-          deps.writer.putStream(keys.payload, running.output, { retention, contentType: 'application/octet-stream', partSize, queueSize: QUEUE_SIZE, signal: cancel.signal }),
+          deps.writer.putStream(keys.payload, running.output, {
+            retention,
+            contentType: 'application/octet-stream',
+            partSize,
+            queueSize: QUEUE_SIZE,
+            signal: cancel.signal,
+          }),
           running.done,
           session.countRows(options.rowCounts),
         ] as const,
@@ -124,17 +155,44 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
       deps.signal?.throwIfAborted();
       const finishedAt = deps.now();
       await writeManifest(deps.writer, {
-        id, environment: options.environment, keys, startedAt, finishedAt, retention, upload, pgDumpVersion: pgDump.version,
-        dumpFormat: options.dumpFormat, compression: options.compression, encrypt: options.encrypt,
-        plaintext: plain.result(), stored: stored.result(), session, rowCounts: options.rowCounts, tables, signal: cancel.signal,
+        id,
+        environment: options.environment,
+        keys,
+        startedAt,
+        finishedAt,
+        retention,
+        upload,
+        pgDumpVersion: pgDump.version,
+        dumpFormat: options.dumpFormat,
+        compression: options.compression,
+        encrypt: options.encrypt,
+        plaintext: plain.result(),
+        stored: stored.result(),
+        session,
+        rowCounts: options.rowCounts,
+        tables,
+        signal: cancel.signal,
         ...(options.signer ? { signer: options.signer } : {}),
       }).catch((error: unknown) => {
-        throw jobFailed(`writing the manifest failed (${describe(error)}); the payload ${keys.payload} was uploaded without it, so this backup is incomplete and will never be restored as latest`, error);
+        throw jobFailed(
+          `writing the manifest failed (${describe(error)}); the payload ${keys.payload} was uploaded without it, so this backup is incomplete and will never be restored as latest`,
+          error,
+        );
       });
       return {
-        id, environment: options.environment, payloadKey: keys.payload, manifestKey: keys.manifest, payloadVersionId: upload.versionId,
-        dumpFormat: options.dumpFormat, compression: options.compression, encryption: options.encrypt.scheme, pgDumpVersion: pgDump.version,
-        bytesIn: plain.result().bytes, bytesOut: stored.result().bytes, tables: tables.length, durationMs: finishedAt.getTime() - startedAt.getTime(),
+        id,
+        environment: options.environment,
+        payloadKey: keys.payload,
+        manifestKey: keys.manifest,
+        payloadVersionId: upload.versionId,
+        dumpFormat: options.dumpFormat,
+        compression: options.compression,
+        encryption: options.encrypt.scheme,
+        pgDumpVersion: pgDump.version,
+        bytesIn: plain.result().bytes,
+        bytesOut: stored.result().bytes,
+        tables: tables.length,
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
       };
     } catch (error) {
       throw classifyBackupError(deps.signal?.aborted ? deps.signal.reason : error);

@@ -1,5 +1,11 @@
 /** Builds and writes a database backup's manifest: the last object of a backup. */
-import { encodeManifest, encodeSealed, MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from '../../format/manifest.js';
+import {
+  encodeManifest,
+  encodeSealed,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  type Manifest,
+} from '../../format/manifest.js';
 import type { Compression, DumpFormat } from '../../format/layout.js';
 import type { Retention } from '../../format/retention.js';
 import { signManifest, type SigningKey } from '../../format/signature.js';

@@ -32,7 +32,11 @@ export interface BlobContext {
 export type BlobOutcome = { kind: 'uploaded'; entry: IndexEntry } | { kind: 'skipped'; reason: string };
 
 /** The cause, not the cancellation it caused in the other half. */
-const rankBlobError = (error: unknown): number => ((error as { cause?: { name?: string } }).cause?.name === 'AbortError' || (error as { name?: string }).name === 'AbortError' ? 0 : 1);
+const rankBlobError = (error: unknown): number =>
+  (error as { cause?: { name?: string } }).cause?.name === 'AbortError' ||
+  (error as { name?: string }).name === 'AbortError'
+    ? 0
+    : 1;
 
 export async function uploadBlob(object: SourceSummary, context: BlobContext): Promise<BlobOutcome> {
   const found = await context.source.get(object.key, context.signal);
@@ -47,15 +51,33 @@ export async function uploadBlob(object: SourceSummary, context: BlobContext): P
   const onAbort = () => cancel.abort(context.signal.reason);
   context.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const running = runPipeline(found.body, [plain.stream, createCompressStream(compression), await createEncryptStream(context.encrypt), stored.stream], cancel.signal);
+    const running = runPipeline(
+      found.body,
+      [plain.stream, createCompressStream(compression), await createEncryptStream(context.encrypt), stored.stream],
+      cancel.signal,
+    );
     const [put] = await settleTogether(
-      [context.writer.putStream(key, running.output, { retention: context.blobRetention, contentType: 'application/octet-stream', partSize: context.partSize, queueSize: 1, signal: cancel.signal }), running.done] as const,
+      [
+        context.writer.putStream(key, running.output, {
+          retention: context.blobRetention,
+          contentType: 'application/octet-stream',
+          partSize: context.partSize,
+          queueSize: 1,
+          signal: cancel.signal,
+        }),
+        running.done,
+      ] as const,
       () => cancel.abort(),
       rankBlobError,
     );
     // lib-storage sends a body smaller than one part as a single PutObject, whose lock headers every server applies.
     const singlePut = stored.result().bytes < context.partSize;
-    return uploaded(found, plain.result(), { key, versionId: put.versionId, stored: stored.result(), compression, singlePut }, context);
+    return uploaded(
+      found,
+      plain.result(),
+      { key, versionId: put.versionId, stored: stored.result(), compression, singlePut },
+      context,
+    );
   } finally {
     untrack();
     context.signal.removeEventListener('abort', onAbort);
@@ -65,15 +87,33 @@ export async function uploadBlob(object: SourceSummary, context: BlobContext): P
 /** Small objects are read whole and go through one-shot hashing, compression and encryption: per-object stream set-up would cost more. */
 const SMALL_OBJECT_BYTES = 1024 * 1024;
 
-async function uploadSmallBlob(found: SourceObject, key: string, compression: BlobCompression, context: BlobContext): Promise<BlobOutcome> {
+async function uploadSmallBlob(
+  found: SourceObject,
+  key: string,
+  compression: BlobCompression,
+  context: BlobContext,
+): Promise<BlobOutcome> {
   const bytes = await buffer(found.body);
   const sealed = await sealBytes(context.encrypt, compressBytes(compression, bytes));
-  const put = await context.writer.putBytes(key, sealed, { retention: context.blobRetention, contentType: 'application/octet-stream', signal: context.signal });
-  return uploaded(found, measure(bytes, true), { key, versionId: put.versionId, stored: measure(sealed, false), compression, singlePut: true }, context);
+  const put = await context.writer.putBytes(key, sealed, {
+    retention: context.blobRetention,
+    contentType: 'application/octet-stream',
+    signal: context.signal,
+  });
+  return uploaded(
+    found,
+    measure(bytes, true),
+    { key, versionId: put.versionId, stored: measure(sealed, false), compression, singlePut: true },
+    context,
+  );
 }
 
 function measure(bytes: Uint8Array, md5: boolean): Measurement {
-  return { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), ...(md5 ? { md5: createHash('md5').update(bytes).digest('hex') } : {}) };
+  return {
+    bytes: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    ...(md5 ? { md5: createHash('md5').update(bytes).digest('hex') } : {}),
+  };
 }
 
 interface StoredBlob {
@@ -85,14 +125,30 @@ interface StoredBlob {
 }
 
 function uploaded(found: SourceObject, read: Measurement, blob: StoredBlob, context: BlobContext): BlobOutcome {
-  if (read.bytes !== found.size) throw new Error(`s3://${found.key} gave ${read.bytes} bytes, its length said ${found.size}`);
-  const lockedUntil = blob.singlePut || context.multipartLockHonoured ? context.blobRetention.retainUntil : context.defaultLockUntil;
+  if (read.bytes !== found.size)
+    throw new Error(`s3://${found.key} gave ${read.bytes} bytes, its length said ${found.size}`);
+  const lockedUntil =
+    blob.singlePut || context.multipartLockHonoured ? context.blobRetention.retainUntil : context.defaultLockUntil;
   return {
     kind: 'uploaded',
     entry: {
-      key: found.key, size: found.size, etag: found.etag, lastModified: found.lastModified.toISOString(),
-      contentType: found.contentType, metadata: found.metadata, headers: found.headers, sha256: read.sha256, md5: read.md5 ?? '',
-      blob: { key: blob.key, versionId: blob.versionId, size: blob.stored.bytes, sha256: blob.stored.sha256, compression: blob.compression, lockedUntil: lockedUntil.toISOString() },
+      key: found.key,
+      size: found.size,
+      etag: found.etag,
+      lastModified: found.lastModified.toISOString(),
+      contentType: found.contentType,
+      metadata: found.metadata,
+      headers: found.headers,
+      sha256: read.sha256,
+      md5: read.md5 ?? '',
+      blob: {
+        key: blob.key,
+        versionId: blob.versionId,
+        size: blob.stored.bytes,
+        sha256: blob.stored.sha256,
+        compression: blob.compression,
+        lockedUntil: lockedUntil.toISOString(),
+      },
     },
   };
 }

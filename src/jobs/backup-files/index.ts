@@ -91,10 +91,20 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
   const keys = snapshotPartKeys(options, partId, run, options.encrypt.scheme);
   const retention = retentionFor(startedAt, options.retentionDays, options.lockMode);
   const blobRetention = retentionFor(startedAt, options.retentionDays + options.reuseDays, options.lockMode);
-  const cached = options.statePath && !options.ignoreCache ? await loadCache(options.statePath, options.cacheScope) : { entries: new Map<string, IndexEntry>() };
-  if (cached.ignored) deps.reporter.warn(`state cache ${options.statePath} not used: ${cached.ignored}; every object is uploaded`);
+  const cached =
+    options.statePath && !options.ignoreCache
+      ? await loadCache(options.statePath, options.cacheScope)
+      : { entries: new Map<string, IndexEntry>() };
+  if (cached.ignored)
+    deps.reporter.warn(`state cache ${options.statePath} not used: ${cached.ignored}; every object is uploaded`);
   const cacheWriter = options.statePath ? await CacheWriter.open(options.statePath, options.cacheScope) : undefined;
-  deps.reporter.info('files backup started', { id: partId, runId: run.id, shard: `${run.shard.index}/${run.shard.count}`, source: deps.source.name, cached: cached.entries.size });
+  deps.reporter.info('files backup started', {
+    id: partId,
+    runId: run.id,
+    shard: `${run.shard.index}/${run.shard.count}`,
+    source: deps.source.name,
+    cached: cached.entries.size,
+  });
 
   const cancel = new AbortController();
   setMaxListeners(0, cancel.signal); // every blob in flight listens to it
@@ -107,8 +117,15 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
   let bytesUploaded = 0;
   let bytesStored = 0;
   const tick = () => {
-    const live = [...meters].reduce((sum, m) => [sum[0] + m.read.bytes(), sum[1] + m.stored.bytes()] as const, [bytesUploaded, bytesStored] as const);
-    deps.reporter.progress({ phase: `files: ${counters.objects} objects, ${counters.uploaded} uploaded, ${counters.reused} reused`, bytesIn: live[0], bytesOut: live[1] });
+    const live = [...meters].reduce((sum, m) => [sum[0] + m.read.bytes(), sum[1] + m.stored.bytes()] as const, [
+      bytesUploaded,
+      bytesStored,
+    ] as const);
+    deps.reporter.progress({
+      phase: `files: ${counters.objects} objects, ${counters.uploaded} uploaded, ${counters.reused} reused`,
+      bytesIn: live[0],
+      bytesOut: live[1],
+    });
   };
   const ticker = setInterval(tick, PROGRESS_MS);
   const record = async (entry: IndexEntry) => {
@@ -118,8 +135,16 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     await index.write(encodeIndexEntry(entry));
   };
   const blobs: BlobContext = {
-    location: options, partId, encrypt: options.encrypt, blobRetention, defaultLockUntil: new Date(startedAt.getTime() + options.retentionDays * DAY_MS),
-    multipartLockHonoured: options.multipartLockHonoured, partSize: options.partSize, source: deps.source, writer: deps.writer, signal: cancel.signal,
+    location: options,
+    partId,
+    encrypt: options.encrypt,
+    blobRetention,
+    defaultLockUntil: new Date(startedAt.getTime() + options.retentionDays * DAY_MS),
+    multipartLockHonoured: options.multipartLockHonoured,
+    partSize: options.partSize,
+    source: deps.source,
+    writer: deps.writer,
+    signal: cancel.signal,
     track: (read, stored) => {
       const pair = { read, stored };
       meters.add(pair);
@@ -155,18 +180,50 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     const indexResult = await index.finish();
     const finishedAt = deps.now();
     await writeFilesManifest(deps.writer, {
-      id: partId, environment: options.environment, run, keys, startedAt, finishedAt, retention, encrypt: options.encrypt, index: indexResult,
-      source: { bucket: deps.source.name, endpoint: deps.source.endpoint }, counters, signal: cancel.signal, ...(options.signer ? { signer: options.signer } : {}),
+      id: partId,
+      environment: options.environment,
+      run,
+      keys,
+      startedAt,
+      finishedAt,
+      retention,
+      encrypt: options.encrypt,
+      index: indexResult,
+      source: { bucket: deps.source.name, endpoint: deps.source.endpoint },
+      counters,
+      signal: cancel.signal,
+      ...(options.signer ? { signer: options.signer } : {}),
     }).catch((error: unknown) => {
-      throw jobFailed(`writing the snapshot manifest failed (${describe(error)}); the blobs and index were uploaded without it, so this snapshot is incomplete`, error);
+      throw jobFailed(
+        `writing the snapshot manifest failed (${describe(error)}); the blobs and index were uploaded without it, so this snapshot is incomplete`,
+        error,
+      );
     });
     const warning = cacheWriter ? await cacheWriter.commit() : undefined;
-    if (warning) deps.reporter.warn(`the state cache could not be saved (${warning}); the next run uploads every object`);
+    if (warning)
+      deps.reporter.warn(`the state cache could not be saved (${warning}); the next run uploads every object`);
     return {
-      id: partId, runId: run.id, shard: run.shard, environment: options.environment, manifestKey: keys.manifest, indexKey: keys.index,
-      objects: counters.objects, uploaded: counters.uploaded, reused: counters.reused, skipped: counters.skipped.length, skippedObjects: counters.skipped,
-      bytes: counters.bytes, bytesUploaded, bytesStored, durationMs: finishedAt.getTime() - startedAt.getTime(),
-      cache: { path: options.statePath ?? null, loaded: cached.entries.size, saved: cacheWriter !== undefined && !warning, ...(warning ? { warning } : {}) },
+      id: partId,
+      runId: run.id,
+      shard: run.shard,
+      environment: options.environment,
+      manifestKey: keys.manifest,
+      indexKey: keys.index,
+      objects: counters.objects,
+      uploaded: counters.uploaded,
+      reused: counters.reused,
+      skipped: counters.skipped.length,
+      skippedObjects: counters.skipped,
+      bytes: counters.bytes,
+      bytesUploaded,
+      bytesStored,
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      cache: {
+        path: options.statePath ?? null,
+        loaded: cached.entries.size,
+        saved: cacheWriter !== undefined && !warning,
+        ...(warning ? { warning } : {}),
+      },
     };
   } catch (error) {
     cancel.abort(error);
@@ -183,17 +240,38 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
 
 interface IndexUpload {
   write(line: string): Promise<void>;
-  finish(): Promise<{ versionId: string | null; plaintext: { bytes: number; sha256: string }; stored: { bytes: number; sha256: string } }>;
+  finish(): Promise<{
+    versionId: string | null;
+    plaintext: { bytes: number; sha256: string };
+    stored: { bytes: number; sha256: string };
+  }>;
   fail(error: unknown): void;
 }
 
 /** The snapshot part's index: JSON lines → zstd → encryption → one upload, streamed as entries arrive. */
-async function startIndex(key: string, partId: string, encrypt: EncryptSpec, retention: ReturnType<typeof retentionFor>, writer: ObjectWriter, signal: AbortSignal): Promise<IndexUpload> {
+async function startIndex(
+  key: string,
+  partId: string,
+  encrypt: EncryptSpec,
+  retention: ReturnType<typeof retentionFor>,
+  writer: ObjectWriter,
+  signal: AbortSignal,
+): Promise<IndexUpload> {
   const lines = new PassThrough();
   const plain = createMeter();
   const stored = createMeter();
-  const running = runPipeline(lines, [plain.stream, createCompressStream('zstd'), await createEncryptStream(encrypt), stored.stream], signal);
-  const upload = writer.putStream(key, running.output, { retention, contentType: 'application/octet-stream', partSize: INDEX_PART_SIZE, queueSize: 1, signal });
+  const running = runPipeline(
+    lines,
+    [plain.stream, createCompressStream('zstd'), await createEncryptStream(encrypt), stored.stream],
+    signal,
+  );
+  const upload = writer.putStream(key, running.output, {
+    retention,
+    contentType: 'application/octet-stream',
+    partSize: INDEX_PART_SIZE,
+    queueSize: 1,
+    signal,
+  });
   upload.catch(() => undefined);
   running.done.catch(() => undefined);
   const write = async (line: string) => {

@@ -20,7 +20,13 @@ export interface FilesManifestInput {
   encrypt: EncryptSpec;
   index: { versionId: string | null; plaintext: Measurement; stored: Measurement };
   source: { bucket: string; endpoint: string | null };
-  counters: { objects: number; bytes: number; uploaded: number; reused: number; skipped: { key: string; reason: string }[] };
+  counters: {
+    objects: number;
+    bytes: number;
+    uploaded: number;
+    reused: number;
+    skipped: { key: string; reason: string }[];
+  };
   signer?: SigningKey;
   signal?: AbortSignal;
 }
@@ -32,7 +38,11 @@ export async function buildFilesManifest(input: FilesManifestInput): Promise<Fil
     encodeFilesSealed({
       source: input.source,
       index: { size: input.index.plaintext.bytes, sha256: input.index.plaintext.sha256 },
-      objects: counters.objects, bytes: counters.bytes, uploaded: counters.uploaded, reused: counters.reused, skipped: counters.skipped,
+      objects: counters.objects,
+      bytes: counters.bytes,
+      uploaded: counters.uploaded,
+      reused: counters.reused,
+      skipped: counters.skipped,
     }),
   );
   const manifest: FilesManifest = {
@@ -46,8 +56,12 @@ export async function buildFilesManifest(input: FilesManifestInput): Promise<Fil
     finishedAt: input.finishedAt.toISOString(),
     tool: { name: 'offsite', version: TOOL_VERSION },
     index: {
-      key: input.keys.index, versionId: input.index.versionId, size: input.index.stored.bytes, sha256: input.index.stored.sha256,
-      compression: 'zstd', encryption: encryptionDetail(input.encrypt),
+      key: input.keys.index,
+      versionId: input.index.versionId,
+      size: input.index.stored.bytes,
+      sha256: input.index.stored.sha256,
+      compression: 'zstd',
+      encryption: encryptionDetail(input.encrypt),
     },
     retention: { mode: input.retention.mode, retainUntil: input.retention.retainUntil.toISOString() },
     sealed: Buffer.from(sealed).toString('base64'),

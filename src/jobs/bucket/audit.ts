@@ -32,7 +32,10 @@ export interface BucketAuditResult {
 const DAY_MS = 86_400_000;
 
 /** @throws OffsiteError (config) when the bucket cannot be read at all: wrong credentials, endpoint unreachable. */
-export async function auditBucket(options: BucketAuditOptions, deps: { bucket: S3Bucket; reader: ObjectReader; writer?: S3Probe }): Promise<BucketAuditResult> {
+export async function auditBucket(
+  options: BucketAuditOptions,
+  deps: { bucket: S3Bucket; reader: ObjectReader; writer?: S3Probe },
+): Promise<BucketAuditResult> {
   try {
     const config = await deps.bucket.read();
     const findings = auditConfig(config, options.requirements);
@@ -43,12 +46,16 @@ export async function auditBucket(options: BucketAuditOptions, deps: { bucket: S
     findings.push(...sampled.findings);
     return { bucket: options.bucket, findings, probed: deps.writer !== undefined, sampled: sampled.count };
   } catch (error) {
-    if (error instanceof StoreError) throw configError(`cannot audit bucket ${options.bucket}: ${error.message}`, error);
+    if (error instanceof StoreError)
+      throw configError(`cannot audit bucket ${options.bucket}: ${error.message}`, error);
     throw error;
   }
 }
 
-async function sampleRetention(options: BucketAuditOptions, reader: ObjectReader): Promise<{ findings: Finding[]; count: number }> {
+async function sampleRetention(
+  options: BucketAuditOptions,
+  reader: ObjectReader,
+): Promise<{ findings: Finding[]; count: number }> {
   const catalog = await listBackups({ prefix: options.requirements.prefix }, reader);
   const newest = catalog.filter((e) => e.status === 'complete').slice(0, options.sample);
   const findings: Finding[] = [];
@@ -56,13 +63,25 @@ async function sampleRetention(options: BucketAuditOptions, reader: ObjectReader
     for (const object of [entry.payload, entry.manifest]) {
       if (!object) continue;
       const problem = await retentionProblem(reader, object.key, object.versionId, entry.time, options);
-      if (problem) findings.push({ severity: 'high', check: 'backup-not-locked', problem: `${object.key}: ${problem}`, fix: 'set a COMPLIANCE default retention on the bucket (offsite bucket init): this server may ignore per-object retention' });
+      if (problem)
+        findings.push({
+          severity: 'high',
+          check: 'backup-not-locked',
+          problem: `${object.key}: ${problem}`,
+          fix: 'set a COMPLIANCE default retention on the bucket (offsite bucket init): this server may ignore per-object retention',
+        });
     }
   }
   return { findings, count: newest.length };
 }
 
-async function retentionProblem(reader: ObjectReader, key: string, versionId: string | null, written: Date, options: BucketAuditOptions): Promise<string | undefined> {
+async function retentionProblem(
+  reader: ObjectReader,
+  key: string,
+  versionId: string | null,
+  written: Date,
+  options: BucketAuditOptions,
+): Promise<string | undefined> {
   let retention;
   try {
     retention = await reader.getRetention(key, { versionId });
@@ -74,7 +93,7 @@ async function retentionProblem(reader: ObjectReader, key: string, versionId: st
   if (retention.mode !== 'COMPLIANCE') return `its retention mode is ${retention.mode}, which can be bypassed`;
   // A day of slack: the id's time is when the backup started, the lock counts from the upload.
   const required = written.getTime() + (options.requirements.retentionDays - 1) * DAY_MS;
-  if (retention.retainUntil.getTime() < required) return `it is locked only until ${retention.retainUntil.toISOString()}, less than ${options.requirements.retentionDays} days`;
+  if (retention.retainUntil.getTime() < required)
+    return `it is locked only until ${retention.retainUntil.toISOString()}, less than ${options.requirements.retentionDays} days`;
   return undefined;
 }
-

@@ -4,7 +4,12 @@
  * only what differs, and refuses to weaken protection unless told to.
  */
 import { configError } from '../../errors.js';
-import { desiredLifecycle, type BucketConfig, type LifecycleSettings, type Requirements } from '../../format/bucket-rules.js';
+import {
+  desiredLifecycle,
+  type BucketConfig,
+  type LifecycleSettings,
+  type Requirements,
+} from '../../format/bucket-rules.js';
 import type { S3Bucket } from '../../store/s3-bucket.js';
 import { StoreError } from '../../store/store.js';
 import { fromStoreError } from '../store-errors.js';
@@ -45,9 +50,15 @@ export async function initBucket(options: BucketInitOptions, bucket: S3Bucket): 
 function plan(current: BucketConfig, options: BucketInitOptions, bucket: S3Bucket): Step[] {
   const { requirements } = options;
   const steps: Step[] = [];
-  if (!current.exists) steps.push({ change: 'create the bucket with object lock enabled (and so versioning)', apply: () => bucket.create(options.region) });
+  if (!current.exists)
+    steps.push({
+      change: 'create the bucket with object lock enabled (and so versioning)',
+      apply: () => bucket.create(options.region),
+    });
   else if (!current.objectLock.enabled) {
-    throw configError(`bucket ${options.bucket} exists without object lock, which not every server can enable later: choose a new bucket name for offsite bucket init`);
+    throw configError(
+      `bucket ${options.bucket} exists without object lock, which not every server can enable later: choose a new bucket name for offsite bucket init`,
+    );
   } else if (current.versioning !== 'Enabled') {
     steps.push({ change: `enable versioning (was ${current.versioning})`, apply: () => bucket.enableVersioning() });
   }
@@ -60,22 +71,41 @@ function plan(current: BucketConfig, options: BucketInitOptions, bucket: S3Bucke
     });
   }
   const lifecycle = mergeLifecycle(current.lifecycle, desiredLifecycle(requirements));
-  if (lifecycle) steps.push({ change: `lifecycle: expire after ${requirements.expireDays} days, non-current versions after 1, expired delete markers, incomplete uploads after 1`, apply: () => bucket.putLifecycle(lifecycle) });
+  if (lifecycle)
+    steps.push({
+      change: `lifecycle: expire after ${requirements.expireDays} days, non-current versions after 1, expired delete markers, incomplete uploads after 1`,
+      apply: () => bucket.putLifecycle(lifecycle),
+    });
   const access = current.publicAccessBlock;
   if (!access?.ignorePublicAcls || access.blockPublicAcls) {
-    steps.push({ change: 'public access: ignore public ACLs (BlockPublicAcls off: on Ceph RGW it refuses every upload)', apply: () => bucket.putPublicAccessBlock() });
+    steps.push({
+      change: 'public access: ignore public ACLs (BlockPublicAcls off: on Ceph RGW it refuses every upload)',
+      apply: () => bucket.putPublicAccessBlock(),
+    });
   }
   const policy = options.policy ? mergePolicy(current.policy, options.policy) : undefined;
-  if (policy && !sameJson(policy, current.policy)) steps.push({ change: 'bucket policy: the writer may only put; owner and reader may read', apply: () => bucket.putPolicy(policy) });
+  if (policy && !sameJson(policy, current.policy))
+    steps.push({
+      change: 'bucket policy: the writer may only put; owner and reader may read',
+      apply: () => bucket.putPolicy(policy),
+    });
   return steps;
 }
 
-function checkNotWeaker(lock: BucketConfig['objectLock'], requirements: Requirements, options: BucketInitOptions): void {
+function checkNotWeaker(
+  lock: BucketConfig['objectLock'],
+  requirements: Requirements,
+  options: BucketInitOptions,
+): void {
   const weaker: string[] = [];
-  if (lock.days !== undefined && requirements.retentionDays < lock.days) weaker.push(`shorten the default retention from ${lock.days} to ${requirements.retentionDays} days`);
-  if (lock.mode === 'COMPLIANCE' && requirements.mode !== 'COMPLIANCE') weaker.push(`change the default mode from COMPLIANCE to ${requirements.mode}`);
+  if (lock.days !== undefined && requirements.retentionDays < lock.days)
+    weaker.push(`shorten the default retention from ${lock.days} to ${requirements.retentionDays} days`);
+  if (lock.mode === 'COMPLIANCE' && requirements.mode !== 'COMPLIANCE')
+    weaker.push(`change the default mode from COMPLIANCE to ${requirements.mode}`);
   if (weaker.length === 0 || options.allowWeaker) return;
-  throw configError(`refusing to ${weaker.join(' and ')} of bucket ${options.bucket}: pass --allow-weaker if you mean it (backups already stored keep their own locks; the server refuses to shorten or unlock those anyway)`);
+  throw configError(
+    `refusing to ${weaker.join(' and ')} of bucket ${options.bucket}: pass --allow-weaker if you mean it (backups already stored keep their own locks; the server refuses to shorten or unlock those anyway)`,
+  );
 }
 
 /** Our rules replace theirs by id; other rules stay. Undefined when nothing would change. */
@@ -111,6 +141,11 @@ function sameJson(a: string, b: string | undefined): boolean {
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, sortKeys(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, sortKeys(v)]),
+    );
   return value;
 }

@@ -9,12 +9,22 @@ import { FORBIDDEN_PROBES, type S3Probe } from '../../store/s3-probe.js';
 
 const DAY_MS = 86_400_000;
 
-export async function probeWriter(probe: S3Probe, options: { requirements: Requirements; now: Date }): Promise<Finding[]> {
+export async function probeWriter(
+  probe: S3Probe,
+  options: { requirements: Requirements; now: Date },
+): Promise<Finding[]> {
   const head = options.requirements.prefix === '' ? '' : `${options.requirements.prefix}/`;
   const key = `${head}.offsite-probe/${options.now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(4).toString('hex')}`;
   const put = await probe.put(key);
   if (put !== 'allowed') {
-    return [{ severity: 'critical', check: 'writer-cannot-put', problem: `the writer cannot put objects (${put}): backups would fail`, fix: 'grant the writer s3:PutObject: offsite policy writer' }];
+    return [
+      {
+        severity: 'critical',
+        check: 'writer-cannot-put',
+        problem: `the writer cannot put objects (${put}): backups would fail`,
+        fix: 'grant the writer s3:PutObject: offsite policy writer',
+      },
+    ];
   }
   const extended = new Date(options.now.getTime() + (options.requirements.retentionDays + 1) * DAY_MS);
   const findings: Finding[] = [];
@@ -23,13 +33,29 @@ export async function probeWriter(probe: S3Probe, options: { requirements: Requi
     if (outcome === 'denied') continue;
     findings.push(
       outcome === 'allowed'
-        ? { severity: 'critical', check: `writer-can-${action}`, problem: `the writer is allowed s3:${action}: whoever steals its credentials can ${consequence(action)}`, fix: `deny the writer s3:${action}: offsite policy writer --bucket-policy --principal ARN` }
-        : { severity: 'warning', check: `writer-${action}-unknown`, problem: `probing s3:${action} as the writer gave ${outcome}, not a denial`, fix: 'check the writer policy by hand' },
+        ? {
+            severity: 'critical',
+            check: `writer-can-${action}`,
+            problem: `the writer is allowed s3:${action}: whoever steals its credentials can ${consequence(action)}`,
+            fix: `deny the writer s3:${action}: offsite policy writer --bucket-policy --principal ARN`,
+          }
+        : {
+            severity: 'warning',
+            check: `writer-${action}-unknown`,
+            problem: `probing s3:${action} as the writer gave ${outcome}, not a denial`,
+            fix: 'check the writer policy by hand',
+          },
     );
   }
   return findings;
 }
 
 function consequence(action: string): string {
-  return action === 'DeleteObject' ? 'hide or delete backups' : action === 'PutObjectAcl' ? 'make backups public' : action === 'PutObjectRetention' ? 'change how long backups are locked' : 'read or list the backups';
+  return action === 'DeleteObject'
+    ? 'hide or delete backups'
+    : action === 'PutObjectAcl'
+      ? 'make backups public'
+      : action === 'PutObjectRetention'
+        ? 'change how long backups are locked'
+        : 'read or list the backups';
 }

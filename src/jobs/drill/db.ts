@@ -13,7 +13,10 @@ import { listBackups } from '../list.js';
 import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from '../restore-db/index.js';
 import { classifyRestoreError } from '../restore-db/errors.js';
 
-export interface DrillOptions extends Pick<RestoreDbOptions, 'environment' | 'prefix' | 'decrypt' | 'pgBinDir' | 'childEnv' | 'trustedSigners'> {
+export interface DrillOptions extends Pick<
+  RestoreDbOptions,
+  'environment' | 'prefix' | 'decrypt' | 'pgBinDir' | 'childEnv' | 'trustedSigners'
+> {
   /** Any database on the server to drill on; the scratch database is created beside it. */
   serverUrl: string;
 }
@@ -23,20 +26,39 @@ export interface DrillResult extends Omit<RestoreDbResult, 'skipped'> {
   durationMs: number;
 }
 
-export async function drillDatabase(options: DrillOptions, deps: { reader: ObjectReader; reporter: Reporter; now: () => Date; signal?: AbortSignal }): Promise<DrillResult> {
+export async function drillDatabase(
+  options: DrillOptions,
+  deps: { reader: ObjectReader; reporter: Reporter; now: () => Date; signal?: AbortSignal },
+): Promise<DrillResult> {
   const started = deps.now();
-  const newest = (await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader).catch((error: unknown) => Promise.reject(classifyRestoreError(error)))).find(
-    (entry) => entry.kind === 'db' && entry.status === 'complete',
-  );
+  const newest = (
+    await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader).catch(
+      (error: unknown) => Promise.reject(classifyRestoreError(error)),
+    )
+  ).find((entry) => entry.kind === 'db' && entry.status === 'complete');
   if (!newest) throw jobFailed(`drill failed: no complete backup in environment ${options.environment}`);
   const scratch = `offsite_drill_${randomBytes(5).toString('hex')}`;
   deps.reporter.info('drill started', { id: newest.id, scratch });
   try {
     const result = await restoreDatabase(
       {
-        environment: options.environment, prefix: options.prefix, source: { kind: 'id', id: newest.id }, targetUrl: options.serverUrl, createDatabase: scratch,
-        mode: { schemaOnly: false, dataOnly: false, truncateFirst: false, clean: false, tables: [], noOwner: true, noPrivileges: true },
-        decrypt: options.decrypt, childEnv: options.childEnv, ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}),
+        environment: options.environment,
+        prefix: options.prefix,
+        source: { kind: 'id', id: newest.id },
+        targetUrl: options.serverUrl,
+        createDatabase: scratch,
+        mode: {
+          schemaOnly: false,
+          dataOnly: false,
+          truncateFirst: false,
+          clean: false,
+          tables: [],
+          noOwner: true,
+          noPrivileges: true,
+        },
+        decrypt: options.decrypt,
+        childEnv: options.childEnv,
+        ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}),
         ...(options.trustedSigners ? { trustedSigners: options.trustedSigners } : {}),
       },
       deps,
@@ -45,7 +67,10 @@ export async function drillDatabase(options: DrillOptions, deps: { reader: Objec
     return { ok: true, ...restored, durationMs: deps.now().getTime() - started.getTime() };
   } catch (error) {
     if (isOffsiteError(error) && error.kind !== 'failed') throw error;
-    throw jobFailed(`drill of backup ${newest.id} failed: ${(error as Error).message.replace(/^restore failed: /, '')}`, error);
+    throw jobFailed(
+      `drill of backup ${newest.id} failed: ${(error as Error).message.replace(/^restore failed: /, '')}`,
+      error,
+    );
   } finally {
     await dropDatabase(options.serverUrl, scratch).catch(() => undefined);
   }

@@ -51,20 +51,40 @@ export async function drillFiles(options: DrillFilesOptions, deps: DrillFilesDep
   const chosen: IndexEntry[] = [];
   try {
     for (const part of await openSnapshot(newest, deps.reader, options.decrypt, options.trustedSigners)) {
-      await readIndex(part, deps.reader, options.decrypt, (entry) => {
-        objects += 1;
-        keepSample(chosen, entry, objects, options.sample);
-      }, deps.signal);
+      await readIndex(
+        part,
+        deps.reader,
+        options.decrypt,
+        (entry) => {
+          objects += 1;
+          keepSample(chosen, entry, objects, options.sample);
+        },
+        deps.signal,
+      );
     }
   } catch (error) {
     if (error instanceof SnapshotError) throw jobFailed(`drill failed: snapshot ${newest.id}: ${error.message}`, error);
     throw error;
   }
   const scratchPrefix = `offsite-drill/${newest.id}-${randomBytes(4).toString('hex')}/`;
-  deps.reporter.info('files drill started', { snapshot: newest.id, objects, sample: chosen.length, target: deps.target.name, scratchPrefix });
+  deps.reporter.info('files drill started', {
+    snapshot: newest.id,
+    objects,
+    sample: chosen.length,
+    target: deps.target.name,
+    scratchPrefix,
+  });
   const failures: string[] = [];
   let leftBehind = 0;
-  const context = { reader: deps.reader, target: deps.target, decrypt: options.decrypt, toPrefix: scratchPrefix, partSize: options.partSize, dryRun: false, signal: deps.signal ?? new AbortController().signal };
+  const context = {
+    reader: deps.reader,
+    target: deps.target,
+    decrypt: options.decrypt,
+    toPrefix: scratchPrefix,
+    partSize: options.partSize,
+    dryRun: false,
+    signal: deps.signal ?? new AbortController().signal,
+  };
   for (const entry of chosen) {
     const scratchKey = `${scratchPrefix}${entry.key}`;
     try {
@@ -74,10 +94,19 @@ export async function drillFiles(options: DrillFilesOptions, deps: DrillFilesDep
     } catch (error) {
       failures.push(`${entry.key}: ${describe(error)}`);
     } finally {
-      if (!(await deps.target.delete(scratchKey).then(() => true, () => false))) leftBehind += 1;
+      if (
+        !(await deps.target.delete(scratchKey).then(
+          () => true,
+          () => false,
+        ))
+      )
+        leftBehind += 1;
     }
   }
-  if (failures.length > 0) throw jobFailed(`drill failed: ${failures.length} of ${chosen.length} objects of snapshot ${newest.id} did not restore as recorded (first: ${failures[0]})`);
+  if (failures.length > 0)
+    throw jobFailed(
+      `drill failed: ${failures.length} of ${chosen.length} objects of snapshot ${newest.id} did not restore as recorded (first: ${failures[0]})`,
+    );
   return { snapshot: newest.id, objects, checked: chosen.length, scratchPrefix, leftBehind };
 }
 
@@ -91,7 +120,11 @@ function keepSample(chosen: IndexEntry[], entry: IndexEntry, seen: number, size:
   if (slot < size) chosen[slot] = entry;
 }
 
-async function readBackProblem(target: DrillFilesDeps['target'], key: string, entry: IndexEntry): Promise<string | undefined> {
+async function readBackProblem(
+  target: DrillFilesDeps['target'],
+  key: string,
+  entry: IndexEntry,
+): Promise<string | undefined> {
   const object = await target.get(key);
   if (!object) return 'the restored object is not there';
   const hash = createHash('sha256');
@@ -100,7 +133,12 @@ async function readBackProblem(target: DrillFilesDeps['target'], key: string, en
     hash.update(chunk as Buffer);
     size += (chunk as Buffer).length;
   }
-  if (size !== entry.size || hash.digest('hex') !== entry.sha256) return 'the restored bytes differ from the recorded SHA-256';
-  if (object.contentType !== entry.contentType) return `content type ${object.contentType ?? 'none'} instead of ${entry.contentType ?? 'none'}`;
-  return JSON.stringify(Object.entries(object.metadata).sort()) === JSON.stringify(Object.entries(entry.metadata).sort()) ? undefined : 'the metadata differs';
+  if (size !== entry.size || hash.digest('hex') !== entry.sha256)
+    return 'the restored bytes differ from the recorded SHA-256';
+  if (object.contentType !== entry.contentType)
+    return `content type ${object.contentType ?? 'none'} instead of ${entry.contentType ?? 'none'}`;
+  return JSON.stringify(Object.entries(object.metadata).sort()) ===
+    JSON.stringify(Object.entries(entry.metadata).sort())
+    ? undefined
+    : 'the metadata differs';
 }

@@ -62,24 +62,53 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     await psql.send(preludeSql(input.wrap));
     const stored = createMeter();
     const plain = createMeter();
-    const restore = input.format === 'custom' && input.tools.pgRestore ? createPgRestoreStage(input.tools.pgRestore, input.restore, input.childEnv) : undefined;
+    const restore =
+      input.format === 'custom' && input.tools.pgRestore
+        ? createPgRestoreStage(input.tools.pgRestore, input.restore, input.childEnv)
+        : undefined;
     const decrypt = createDecryptStream(input.decrypt);
     const decompress = createDecompressStream(input.compression);
-    const stages = [stored.stream, decrypt, decompress, plain.stream, ...(restore ? [restore.stage] : []), createTransactionGuard()];
-    const origins = recordErrorOrigins({ source: input.payload, decrypt, decompress, ...(restore ? { restore: restore.stage } : {}) });
+    const stages = [
+      stored.stream,
+      decrypt,
+      decompress,
+      plain.stream,
+      ...(restore ? [restore.stage] : []),
+      createTransactionGuard(),
+    ];
+    const origins = recordErrorOrigins({
+      source: input.payload,
+      decrypt,
+      decompress,
+      ...(restore ? { restore: restore.stage } : {}),
+    });
     const cancel = new AbortController();
     const running = runPipeline(input.payload, stages, cancel.signal);
-    const tick = () => input.reporter.progress({ phase: 'restoring', labels: ['downloaded', 'decrypted'], bytesIn: stored.bytes(), bytesOut: plain.bytes(), ...(input.storedTotal ? { totalIn: input.storedTotal } : {}) });
+    const tick = () =>
+      input.reporter.progress({
+        phase: 'restoring',
+        labels: ['downloaded', 'decrypted'],
+        bytesIn: stored.bytes(),
+        bytesOut: plain.bytes(),
+        ...(input.storedTotal ? { totalIn: input.storedTotal } : {}),
+      });
     tick();
     const ticker = setInterval(tick, 250);
     try {
-      await settleTogether([running.done, pump(running.output, psql.send)] as const, () => {
-        cancel.abort();
-        restore?.kill();
-      }, rankRestoreError);
+      await settleTogether(
+        [running.done, pump(running.output, psql.send)] as const,
+        () => {
+          cancel.abort();
+          restore?.kill();
+        },
+        rankRestoreError,
+      );
     } catch (error) {
       // The key opened the manifest's sealed part, so bytes that fail to decrypt or decompress are damaged.
-      const damage = [...origins].find(([cause, stage]) => (stage === 'decrypt' || stage === 'decompress') && (cause as { name?: string }).name !== 'AbortError');
+      const damage = [...origins].find(
+        ([cause, stage]) =>
+          (stage === 'decrypt' || stage === 'decompress') && (cause as { name?: string }).name !== 'AbortError',
+      );
       if (input.expected && damage) throw new PayloadMismatch(`the payload is damaged: ${describe(damage[0])}`);
       throw error;
     } finally {
@@ -90,11 +119,21 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     await psql.send(epilogueSql(input.wrap));
     const rows = await psql.query(countSql(input.countTables, MARKER), MARKER);
     const tables = rows
-      .map(([schema = '', name = '', count = '0']) => ({ schema, name, rows: Number(count), ...expectedFor(input.expected?.tables, schema, name) }))
+      .map(([schema = '', name = '', count = '0']) => ({
+        schema,
+        name,
+        rows: Number(count),
+        ...expectedFor(input.expected?.tables, schema, name),
+      }))
       .sort((a, b) => a.schema.localeCompare(b.schema) || a.name.localeCompare(b.name));
     const differing = tables.filter((t) => t.expected !== undefined && t.expected !== t.rows);
     if (differing.length > 0) {
-      throw new RowCountMismatch(`row counts differ from the backup's record: ${differing.slice(0, 5).map((t) => `${t.schema}.${t.name} has ${t.rows}, expected ${t.expected}`).join('; ')}`);
+      throw new RowCountMismatch(
+        `row counts differ from the backup's record: ${differing
+          .slice(0, 5)
+          .map((t) => `${t.schema}.${t.name} has ${t.rows}, expected ${t.expected}`)
+          .join('; ')}`,
+      );
     }
     await psql.send('COMMIT;\n');
     await psql.finish();
@@ -130,10 +169,14 @@ async function pump(source: Readable, send: (chunk: Buffer) => Promise<void>): P
 function checkHashes(expected: AttemptInput['expected'], stored: Measurement, plain: Measurement): void {
   if (!expected) return;
   if (stored.sha256 !== expected.stored.sha256 || stored.bytes !== expected.stored.bytes) {
-    throw new PayloadMismatch(`the payload's SHA-256 or size does not match its manifest (stored ${stored.bytes} bytes); the payload is corrupt or was replaced`);
+    throw new PayloadMismatch(
+      `the payload's SHA-256 or size does not match its manifest (stored ${stored.bytes} bytes); the payload is corrupt or was replaced`,
+    );
   }
   if (plain.sha256 !== expected.plaintext.sha256 || plain.bytes !== expected.plaintext.bytes) {
-    throw new PayloadMismatch(`the decrypted dump does not match the manifest's plaintext hash (wrong password, or a damaged payload)`);
+    throw new PayloadMismatch(
+      `the decrypted dump does not match the manifest's plaintext hash (wrong password, or a damaged payload)`,
+    );
   }
 }
 

@@ -1,7 +1,14 @@
 /** The checks a backup must pass before a restore reads its payload. */
 import { configError, describe } from '../../errors.js';
 import type { CatalogEntry } from '../../format/catalog.js';
-import { encodeManifest, MANIFEST_MAX_BYTES, parseManifest, parseSealed, type Manifest, type SealedContents } from '../../format/manifest.js';
+import {
+  encodeManifest,
+  MANIFEST_MAX_BYTES,
+  parseManifest,
+  parseSealed,
+  type Manifest,
+  type SealedContents,
+} from '../../format/manifest.js';
 import { verifyManifest, type TrustedSigners } from '../../format/signature.js';
 import { openSealed, type DecryptSpec } from '../../pipeline/cipher.js';
 import { StoreError, type ObjectReader } from '../../store/store.js';
@@ -11,19 +18,27 @@ import { StoreError, type ObjectReader } from '../../store/store.js';
  * recorded size; otherwise a string saying why the backup is unusable.
  * @throws StoreError when the bucket cannot be read (credentials, network).
  */
-export async function readCandidate(entry: CatalogEntry, reader: ObjectReader, trusted?: TrustedSigners): Promise<Manifest | string> {
+export async function readCandidate(
+  entry: CatalogEntry,
+  reader: ObjectReader,
+  trusted?: TrustedSigners,
+): Promise<Manifest | string> {
   if (entry.status !== 'complete' || !entry.manifest || !entry.payload) return entry.problem ?? entry.status;
   let manifest: Manifest;
   try {
-    manifest = parseManifest(await reader.getBytes(entry.manifest.key, { versionId: entry.manifest.versionId, maxBytes: MANIFEST_MAX_BYTES }));
+    manifest = parseManifest(
+      await reader.getBytes(entry.manifest.key, { versionId: entry.manifest.versionId, maxBytes: MANIFEST_MAX_BYTES }),
+    );
   } catch (error) {
     if (error instanceof StoreError && error.kind === 'config') throw error;
     return describe(error);
   }
-  if (manifest.id !== entry.id || manifest.environment !== entry.environment) return `the manifest is for backup ${manifest.id} in ${manifest.environment}`;
+  if (manifest.id !== entry.id || manifest.environment !== entry.environment)
+    return `the manifest is for backup ${manifest.id} in ${manifest.environment}`;
   if (manifest.payload.key !== entry.payload.key) return `the manifest names another payload (${manifest.payload.key})`;
   if (!entry.payload.isLatest) return 'not the newest version of its key';
-  if (manifest.payload.size !== entry.payload.size) return `the payload is ${entry.payload.size} bytes, the manifest says ${manifest.payload.size}`;
+  if (manifest.payload.size !== entry.payload.size)
+    return `the payload is ${entry.payload.size} bytes, the manifest says ${manifest.payload.size}`;
   if (trusted) {
     try {
       verifyManifest(manifest, encodeManifest, trusted);
@@ -40,11 +55,16 @@ export async function readCandidate(entry: CatalogEntry, reader: ObjectReader, t
  */
 export async function openCandidate(id: string, manifest: Manifest, decrypt: DecryptSpec): Promise<SealedContents> {
   if (manifest.payload.encryption.scheme !== decrypt.scheme) {
-    throw configError(`backup ${id} is encrypted with ${manifest.payload.encryption.scheme}, but the key given is for ${decrypt.scheme}: set ${decrypt.scheme === 'age' ? 'OFFSITE_ENCRYPTION_PASSWORD' : 'OFFSITE_AGE_IDENTITY_FILE'}`);
+    throw configError(
+      `backup ${id} is encrypted with ${manifest.payload.encryption.scheme}, but the key given is for ${decrypt.scheme}: set ${decrypt.scheme === 'age' ? 'OFFSITE_ENCRYPTION_PASSWORD' : 'OFFSITE_AGE_IDENTITY_FILE'}`,
+    );
   }
   try {
     return parseSealed(await openSealed(decrypt, Buffer.from(manifest.sealed, 'base64')));
   } catch (error) {
-    throw configError(`cannot decrypt backup ${id} with the key given (${describe(error)}); check OFFSITE_AGE_IDENTITY_FILE or OFFSITE_ENCRYPTION_PASSWORD`, error);
+    throw configError(
+      `cannot decrypt backup ${id} with the key given (${describe(error)}); check OFFSITE_AGE_IDENTITY_FILE or OFFSITE_ENCRYPTION_PASSWORD`,
+      error,
+    );
   }
 }

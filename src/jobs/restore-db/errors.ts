@@ -13,7 +13,9 @@ export function classifyRestoreError(error: unknown): OffsiteError {
   if (error instanceof PgToolError) return configError(error.message, error);
   if (error instanceof DatabaseError) {
     const message = `target database: ${error.message}`;
-    return error.isSettingsProblem ? configError(`${message}; check --target-url and its password (PGPASSWORD or a passfile)`, error) : jobFailed(`${message}; ${UNCHANGED}`, error);
+    return error.isSettingsProblem
+      ? configError(`${message}; check --target-url and its password (PGPASSWORD or a passfile)`, error)
+      : jobFailed(`${message}; ${UNCHANGED}`, error);
   }
   if ((error as { name?: string }).name === 'AbortError') return jobFailed(`restore cancelled; ${UNCHANGED}`, error);
   return jobFailed(`restore failed: ${describe(error)}; ${UNCHANGED}`, error);

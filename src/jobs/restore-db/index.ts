@@ -51,13 +51,17 @@ export interface RestoreDbResult {
 }
 
 /** @throws OffsiteError: usage/config for settings, failed when no backup could be restored. */
-export async function restoreDatabase(options: RestoreDbOptions, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<RestoreDbResult> {
+export async function restoreDatabase(
+  options: RestoreDbOptions,
+  deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal },
+): Promise<RestoreDbResult> {
   const mode = restoreMode(options.mode);
   try {
     if (options.source.kind === 'key') return await restoreLegacy(options, options.source.key, mode, deps);
     const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader);
     const candidates = selectCandidates(catalog, options.source);
-    if (!candidates.ordered.some((e) => e.status === 'complete')) throw jobFailed(noBackupMessage(options, catalog.length));
+    if (!candidates.ordered.some((e) => e.status === 'complete'))
+      throw jobFailed(noBackupMessage(options, catalog.length));
     const skipped: RestoreDbResult['skipped'] = [];
     let keyError: unknown;
     const skip = (id: string, reason: string) => {
@@ -89,13 +93,21 @@ export async function restoreDatabase(options: RestoreDbOptions, deps: { reader:
       }
     }
     if (keyError) throw keyError;
-    throw jobFailed(`no intact backup to restore in environment ${options.environment}: ${skipped.map((s) => `${s.id} (${s.reason})`).join('; ')}`);
+    throw jobFailed(
+      `no intact backup to restore in environment ${options.environment}: ${skipped.map((s) => `${s.id} (${s.reason})`).join('; ')}`,
+    );
   } catch (error) {
     throw classifyRestoreError(error);
   }
 }
 
-async function restoreOne(options: RestoreDbOptions, mode: RestoreMode, entry: CatalogEntry, checked: { manifest: Manifest; sealed: SealedContents }, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<Omit<RestoreDbResult, 'skipped'>> {
+async function restoreOne(
+  options: RestoreDbOptions,
+  mode: RestoreMode,
+  entry: CatalogEntry,
+  checked: { manifest: Manifest; sealed: SealedContents },
+  deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal },
+): Promise<Omit<RestoreDbResult, 'skipped'>> {
   const { manifest, sealed } = checked;
   const major = Number(manifest.payload.pgDumpVersion.split('.')[0]);
   const tools = await findTools(manifest.payload.dumpFormat, major, options);
@@ -104,18 +116,46 @@ async function restoreOne(options: RestoreDbOptions, mode: RestoreMode, entry: C
   const versionId = entry.payload?.versionId ?? null;
   const result = await target.run(async () =>
     attemptRestore({
-      payload: await deps.reader.getStream(manifest.payload.key, { versionId, ...(deps.signal ? { signal: deps.signal } : {}) }),
-      format: manifest.payload.dumpFormat, compression: manifest.payload.compression, decrypt: options.decrypt,
-      expected: { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 }, plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 }, ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}) },
+      payload: await deps.reader.getStream(manifest.payload.key, {
+        versionId,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      }),
+      format: manifest.payload.dumpFormat,
+      compression: manifest.payload.compression,
+      decrypt: options.decrypt,
+      expected: {
+        stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 },
+        plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 },
+        ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}),
+      },
       storedTotal: manifest.payload.size,
-      wrap: { dataOnly: mode.dataOnly, truncateFirst: mode.truncateFirst, tables: restoredTables(sealed.tables, mode, target.facts), foreignKeys: target.facts.foreignKeys },
-      restore: mode, countTables: mode.schemaOnly ? [] : restoredTables(sealed.tables, mode), target: childConnection(target.url), tools, childEnv: options.childEnv, reporter: deps.reporter,
+      wrap: {
+        dataOnly: mode.dataOnly,
+        truncateFirst: mode.truncateFirst,
+        tables: restoredTables(sealed.tables, mode, target.facts),
+        foreignKeys: target.facts.foreignKeys,
+      },
+      restore: mode,
+      countTables: mode.schemaOnly ? [] : restoredTables(sealed.tables, mode),
+      target: childConnection(target.url),
+      tools,
+      childEnv: options.childEnv,
+      reporter: deps.reporter,
       ...(deps.signal ? { signal: deps.signal } : {}),
     }).catch(async (error: unknown) => {
       throw await causeOfToolFailure(error, { manifest, sealed, versionId, decrypt: options.decrypt }, deps);
     }),
   );
-  return { id: entry.id, key: manifest.payload.key, versionId: entry.payload?.versionId ?? null, database: target.facts.database, tables: result.tables, bytes: result.bytes, verified: true, signedBy: manifest.signature?.keyId ?? null };
+  return {
+    id: entry.id,
+    key: manifest.payload.key,
+    versionId: entry.payload?.versionId ?? null,
+    database: target.facts.database,
+    tables: result.tables,
+    bytes: result.bytes,
+    verified: true,
+    signedBy: manifest.signature?.keyId ?? null,
+  };
 }
 
 /**
@@ -133,13 +173,30 @@ async function causeOfToolFailure(
   if ((error as { name?: string }).name !== 'ChildProcessError' || deps.signal?.aborted) return error;
   const { manifest, sealed } = backup;
   try {
-    const stream = await deps.reader.getStream(manifest.payload.key, { versionId: backup.versionId, ...(deps.signal ? { signal: deps.signal } : {}) });
-    const pass = await measurePayload(stream, { decrypt: backup.decrypt, compression: manifest.payload.compression }, deps.signal);
+    const stream = await deps.reader.getStream(manifest.payload.key, {
+      versionId: backup.versionId,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
+    const pass = await measurePayload(
+      stream,
+      { decrypt: backup.decrypt, compression: manifest.payload.compression },
+      deps.signal,
+    );
     if (!pass.stored || pass.stored.bytes !== manifest.payload.size || pass.stored.sha256 !== manifest.payload.sha256) {
-      return new PayloadMismatch(pass.stored ? `the payload's SHA-256 or size does not match its manifest (stored ${pass.stored.bytes} bytes); the payload is corrupt or was replaced` : `the payload is damaged: ${pass.problem ?? 'it cannot be read'}`);
+      return new PayloadMismatch(
+        pass.stored
+          ? `the payload's SHA-256 or size does not match its manifest (stored ${pass.stored.bytes} bytes); the payload is corrupt or was replaced`
+          : `the payload is damaged: ${pass.problem ?? 'it cannot be read'}`,
+      );
     }
-    if (!pass.plaintext || pass.plaintext.bytes !== sealed.plaintext.size || pass.plaintext.sha256 !== sealed.plaintext.sha256) {
-      return new PayloadMismatch(`the decrypted dump does not match the manifest's plaintext hash (wrong password, or a damaged payload)`);
+    if (
+      !pass.plaintext ||
+      pass.plaintext.bytes !== sealed.plaintext.size ||
+      pass.plaintext.sha256 !== sealed.plaintext.sha256
+    ) {
+      return new PayloadMismatch(
+        `the decrypted dump does not match the manifest's plaintext hash (wrong password, or a damaged payload)`,
+      );
     }
   } catch {
     // The second read failed too (the network): the tool's own error is all there is to say.
@@ -148,40 +205,82 @@ async function causeOfToolFailure(
 }
 
 /** Old-pipeline backups: `pg_dump | openssl enc`, plain SQL, no manifest: nothing to check the bytes against. */
-async function restoreLegacy(options: RestoreDbOptions, key: string, mode: RestoreMode, deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal }): Promise<RestoreDbResult> {
-  if (options.decrypt.scheme !== 'openssl') throw configError('backups made by the old shell pipeline need OFFSITE_ENCRYPTION_PASSWORD (openssl enc)');
+async function restoreLegacy(
+  options: RestoreDbOptions,
+  key: string,
+  mode: RestoreMode,
+  deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal },
+): Promise<RestoreDbResult> {
+  if (options.decrypt.scheme !== 'openssl')
+    throw configError('backups made by the old shell pipeline need OFFSITE_ENCRYPTION_PASSWORD (openssl enc)');
   const tools = await findTools('plain', 0, options);
   const target = await prepareTarget(options, mode, 'plain');
-  deps.reporter.warn(`restoring ${key} without a manifest: its integrity cannot be checked beyond decryption and SQL errors`);
+  deps.reporter.warn(
+    `restoring ${key} without a manifest: its integrity cannot be checked beyond decryption and SQL errors`,
+  );
   const result = await target.run(async () =>
     attemptRestore({
       payload: await deps.reader.getStream(key, { ...(deps.signal ? { signal: deps.signal } : {}) }),
-      format: 'plain', compression: 'none', decrypt: options.decrypt, wrap: { dataOnly: false, truncateFirst: false, tables: [], foreignKeys: [] },
-      restore: mode, countTables: [], target: childConnection(target.url), tools, childEnv: options.childEnv, reporter: deps.reporter,
+      format: 'plain',
+      compression: 'none',
+      decrypt: options.decrypt,
+      wrap: { dataOnly: false, truncateFirst: false, tables: [], foreignKeys: [] },
+      restore: mode,
+      countTables: [],
+      target: childConnection(target.url),
+      tools,
+      childEnv: options.childEnv,
+      reporter: deps.reporter,
     }),
   );
-  return { id: null, key, versionId: null, database: target.facts.database, skipped: [], tables: result.tables, bytes: result.bytes, verified: false, signedBy: null };
+  return {
+    id: null,
+    key,
+    versionId: null,
+    database: target.facts.database,
+    skipped: [],
+    tables: result.tables,
+    bytes: result.bytes,
+    verified: false,
+    signedBy: null,
+  };
 }
 
-async function findTools(format: 'custom' | 'plain', major: number, options: RestoreDbOptions): Promise<{ psql: string; pgRestore?: string }> {
+async function findTools(
+  format: 'custom' | 'plain',
+  major: number,
+  options: RestoreDbOptions,
+): Promise<{ psql: string; pgRestore?: string }> {
   const where = { binDir: options.pgBinDir, pathEnv: options.childEnv.PATH };
   // psql of the dump's major or newer: it must understand what pg_restore of that major writes.
   if (format === 'plain') return { psql: (await findPgTool('psql', major, where)).path };
-  const [psql, pgRestore] = await Promise.all([findPgTool('psql', major, where), findPgTool('pg_restore', major, where)]);
+  const [psql, pgRestore] = await Promise.all([
+    findPgTool('psql', major, where),
+    findPgTool('pg_restore', major, where),
+  ]);
   return { psql: psql.path, pgRestore: pgRestore.path };
 }
 
 /** The manifest's tables that this restore loads (all, or the --table ones) and, when given, that exist in the target. */
-function restoredTables(tables: readonly { schema: string; name: string }[], mode: RestoreMode, facts?: TargetFacts): { schema: string; name: string }[] {
-  const chosen = mode.tables.length === 0 ? tables : tables.filter((t) => mode.tables.includes(t.name) || mode.tables.includes(`${t.schema}.${t.name}`));
+function restoredTables(
+  tables: readonly { schema: string; name: string }[],
+  mode: RestoreMode,
+  facts?: TargetFacts,
+): { schema: string; name: string }[] {
+  const chosen =
+    mode.tables.length === 0
+      ? tables
+      : tables.filter((t) => mode.tables.includes(t.name) || mode.tables.includes(`${t.schema}.${t.name}`));
   return facts ? chosen.filter((t) => facts.tables.includes(`${t.schema}.${t.name}`)) : [...chosen];
 }
 
 function noBackupMessage(options: RestoreDbOptions, total: number): string {
   const source = options.source;
-  if (source.kind === 'id') return `no complete backup with id ${source.id} in environment ${options.environment}; see 'offsite list'`;
-  if (total === 0) return `no backups in environment ${options.environment} (bucket prefix "${options.prefix}"); check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`;
-  if (source.kind === 'before') return `no complete backup before ${source.time.toISOString()} in environment ${options.environment}`;
+  if (source.kind === 'id')
+    return `no complete backup with id ${source.id} in environment ${options.environment}; see 'offsite list'`;
+  if (total === 0)
+    return `no backups in environment ${options.environment} (bucket prefix "${options.prefix}"); check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`;
+  if (source.kind === 'before')
+    return `no complete backup before ${source.time.toISOString()} in environment ${options.environment}`;
   return `no complete backup in environment ${options.environment}; see 'offsite list'`;
 }
-

@@ -13,22 +13,43 @@ import { selectCandidates } from './select.js';
 import { fromStoreError } from '../store-errors.js';
 import type { RestoreDbOptions } from './index.js';
 
-export interface PrintCommandsOptions extends Pick<RestoreDbOptions, 'environment' | 'prefix' | 'source' | 'targetUrl' | 'mode'> {
+export interface PrintCommandsOptions extends Pick<
+  RestoreDbOptions,
+  'environment' | 'prefix' | 'source' | 'targetUrl' | 'mode'
+> {
   bucket: string;
   endpoint?: string;
   region: string;
 }
 
-export async function restoreCommands(options: PrintCommandsOptions, deps: { reader: ObjectReader; reporter: Reporter }): Promise<string> {
+export async function restoreCommands(
+  options: PrintCommandsOptions,
+  deps: { reader: ObjectReader; reporter: Reporter },
+): Promise<string> {
   const common = {
     bucket: options.bucket,
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     target: childConnection(options.targetUrl).url,
-    options: { schemaOnly: options.mode.schemaOnly, dataOnly: options.mode.dataOnly, tables: [...options.mode.tables], noOwner: options.mode.noOwner, noPrivileges: options.mode.noPrivileges },
+    options: {
+      schemaOnly: options.mode.schemaOnly,
+      dataOnly: options.mode.dataOnly,
+      tables: [...options.mode.tables],
+      noOwner: options.mode.noOwner,
+      noPrivileges: options.mode.noPrivileges,
+    },
   };
   if (options.source.kind === 'key') {
-    return breakGlassScript({ ...common, payload: { key: options.source.key, versionId: null, dumpFormat: 'plain', compression: 'none', encryption: 'openssl' } });
+    return breakGlassScript({
+      ...common,
+      payload: {
+        key: options.source.key,
+        versionId: null,
+        dumpFormat: 'plain',
+        compression: 'none',
+        encryption: 'openssl',
+      },
+    });
   }
   try {
     const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader);
@@ -40,7 +61,13 @@ export async function restoreCommands(options: PrintCommandsOptions, deps: { rea
       }
       const input: BreakGlassInput = {
         ...common,
-        payload: { key: manifest.payload.key, versionId: entry.payload?.versionId ?? null, dumpFormat: manifest.payload.dumpFormat, compression: manifest.payload.compression, encryption: manifest.payload.encryption.scheme },
+        payload: {
+          key: manifest.payload.key,
+          versionId: entry.payload?.versionId ?? null,
+          dumpFormat: manifest.payload.dumpFormat,
+          compression: manifest.payload.compression,
+          encryption: manifest.payload.encryption.scheme,
+        },
         ...(entry.manifest ? { manifestKey: entry.manifest.key } : {}),
         sha256: manifest.payload.sha256,
       };

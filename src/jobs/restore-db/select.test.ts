@@ -21,7 +21,10 @@ describe('selectCandidates', () => {
   });
 
   it('only considers backups strictly before the given time', () => {
-    assert.deepEqual(hours(selectCandidates(catalog, { kind: 'before', time: new Date(Date.UTC(2026, 10, 26, 11)) }).ordered), [10, 9]);
+    assert.deepEqual(
+      hours(selectCandidates(catalog, { kind: 'before', time: new Date(Date.UTC(2026, 10, 26, 11)) }).ordered),
+      [10, 9],
+    );
   });
 
   it('takes exactly the asked id when it is complete, without falling back', () => {

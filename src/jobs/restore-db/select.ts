@@ -2,7 +2,6 @@
 import type { CatalogEntry } from '../../format/catalog.js';
 import type { Selection } from '../selection.js';
 
-
 export interface Candidates {
   /** Backups to consider, newest first; those not complete are passed over with a warning. */
   ordered: CatalogEntry[];
@@ -12,7 +11,8 @@ export interface Candidates {
 
 export function selectCandidates(catalog: readonly CatalogEntry[], selection: Selection): Candidates {
   const db = catalog.filter((entry) => entry.kind === 'db');
-  if (selection.kind === 'id') return { ordered: db.filter((e) => e.id === selection.id && e.status === 'complete').slice(0, 1), fallBack: false };
+  if (selection.kind === 'id')
+    return { ordered: db.filter((e) => e.id === selection.id && e.status === 'complete').slice(0, 1), fallBack: false };
   const ordered = selection.kind === 'before' ? db.filter((e) => e.time.getTime() < selection.time.getTime()) : [...db];
   return { ordered, fallBack: true };
 }

@@ -33,7 +33,8 @@ export function preludeSql(options: WrapOptions): string {
     for (const key of options.foreignKeys) lines.push(`ALTER TABLE ${key.table} DROP CONSTRAINT ${key.name};`);
     // The application's own triggers (updated_at = now(), audit rows) must not rewrite restored rows.
     for (const table of options.tables) lines.push(`ALTER TABLE ${qualified(table)} DISABLE TRIGGER USER;`);
-    if (options.truncateFirst && options.tables.length > 0) lines.push(`TRUNCATE ${options.tables.map(qualified).join(', ')};`);
+    if (options.truncateFirst && options.tables.length > 0)
+      lines.push(`TRUNCATE ${options.tables.map(qualified).join(', ')};`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -42,12 +43,18 @@ export function preludeSql(options: WrapOptions): string {
 export function epilogueSql(options: WrapOptions): string {
   if (!options.dataOnly) return '';
   const triggers = options.tables.map((table) => `ALTER TABLE ${qualified(table)} ENABLE TRIGGER USER;\n`);
-  return [...triggers, ...options.foreignKeys.map((key) => `ALTER TABLE ${key.table} ADD CONSTRAINT ${key.name} ${key.definition};\n`)].join('');
+  return [
+    ...triggers,
+    ...options.foreignKeys.map((key) => `ALTER TABLE ${key.table} ADD CONSTRAINT ${key.name} ${key.definition};\n`),
+  ].join('');
 }
 
 /** One row per table, `marker|schema|name|count`, for psql's unaligned output. */
 export function countSql(tables: readonly TableName[], marker: string): string {
   if (tables.length === 0) return `SELECT ${quoteLiteral(marker)} WHERE false;`;
-  const parts = tables.map((t) => `SELECT ${quoteLiteral(marker)}, ${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, count(*) FROM ONLY ${qualified(t)}`);
+  const parts = tables.map(
+    (t) =>
+      `SELECT ${quoteLiteral(marker)}, ${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, count(*) FROM ONLY ${qualified(t)}`,
+  );
   return `${parts.join('\nUNION ALL ')};`;
 }

@@ -17,14 +17,22 @@ export interface PreparedTarget {
 /** @throws OffsiteError (usage) for options that contradict each other. */
 export function restoreMode(mode: RestoreMode): RestoreMode {
   if (mode.schemaOnly && mode.dataOnly) throw usageError('--schema-only and --data-only exclude each other');
-  if (mode.truncateFirst && !mode.dataOnly) throw usageError('--truncate-first goes with --data-only (a full restore needs an empty database, or --clean)');
-  if (mode.clean && mode.dataOnly) throw usageError('--clean drops and recreates tables; with --data-only use --truncate-first instead');
+  if (mode.truncateFirst && !mode.dataOnly)
+    throw usageError('--truncate-first goes with --data-only (a full restore needs an empty database, or --clean)');
+  if (mode.clean && mode.dataOnly)
+    throw usageError('--clean drops and recreates tables; with --data-only use --truncate-first instead');
   return mode;
 }
 
-export async function prepareTarget(options: { targetUrl: string; createDatabase?: string }, mode: RestoreMode, format: 'custom' | 'plain'): Promise<PreparedTarget> {
+export async function prepareTarget(
+  options: { targetUrl: string; createDatabase?: string },
+  mode: RestoreMode,
+  format: 'custom' | 'plain',
+): Promise<PreparedTarget> {
   if (format === 'plain' && (mode.schemaOnly || mode.dataOnly || mode.tables.length > 0 || mode.clean)) {
-    throw usageError('this backup is plain SQL, which restores only whole into an empty database: --schema-only, --data-only, --table and --clean need a custom-format backup');
+    throw usageError(
+      'this backup is plain SQL, which restores only whole into an empty database: --schema-only, --data-only, --table and --clean need a custom-format backup',
+    );
   }
   if (options.createDatabase) {
     await readTarget(options.targetUrl);

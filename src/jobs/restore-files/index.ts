@@ -64,44 +64,81 @@ export interface RestoreFilesResult {
 export async function restoreFiles(options: RestoreFilesOptions, deps: RestoreFilesDeps): Promise<RestoreFilesResult> {
   const { snapshot, parts } = await chooseSnapshot(options, deps);
   const result: RestoreFilesResult = {
-    snapshot: snapshot.id, runId: parts[0]?.manifest.run.id ?? snapshot.id, time: snapshot.time.toISOString(), targetBucket: deps.target.name, dryRun: options.dryRun,
-    objects: 0, created: 0, overwritten: 0, unchanged: 0, bytes: 0, failed: [],
-    signedBy: [...new Set(parts.flatMap((p) => (p.manifest.signature ? [p.manifest.signature.keyId] : [])))], ...(options.dryRun ? { plan: [] } : {}),
+    snapshot: snapshot.id,
+    runId: parts[0]?.manifest.run.id ?? snapshot.id,
+    time: snapshot.time.toISOString(),
+    targetBucket: deps.target.name,
+    dryRun: options.dryRun,
+    objects: 0,
+    created: 0,
+    overwritten: 0,
+    unchanged: 0,
+    bytes: 0,
+    failed: [],
+    signedBy: [...new Set(parts.flatMap((p) => (p.manifest.signature ? [p.manifest.signature.keyId] : [])))],
+    ...(options.dryRun ? { plan: [] } : {}),
   };
   deps.reporter.info('restoring files', { snapshot: snapshot.id, target: deps.target.name, dryRun: options.dryRun });
   const cancel = new AbortController();
   setMaxListeners(0, cancel.signal);
   const onOuterAbort = () => cancel.abort(deps.signal?.reason);
   deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const context: RestoreObjectContext = { reader: deps.reader, target: deps.target, decrypt: options.decrypt, toPrefix: options.toPrefix, partSize: options.partSize, dryRun: options.dryRun, signal: cancel.signal };
+  const context: RestoreObjectContext = {
+    reader: deps.reader,
+    target: deps.target,
+    decrypt: options.decrypt,
+    toPrefix: options.toPrefix,
+    partSize: options.partSize,
+    dryRun: options.dryRun,
+    signal: cancel.signal,
+  };
   const pool = new TaskPool({ slots: options.concurrency, budget: options.partSize * 4 });
-  const tick = () => deps.reporter.progress({ phase: `files: ${result.objects} objects, ${result.created + result.overwritten} restored, ${result.unchanged} unchanged, ${result.failed.length} failed`, bytesIn: result.bytes, bytesOut: result.bytes, labels: ['restored', 'written'] });
+  const tick = () =>
+    deps.reporter.progress({
+      phase: `files: ${result.objects} objects, ${result.created + result.overwritten} restored, ${result.unchanged} unchanged, ${result.failed.length} failed`,
+      bytesIn: result.bytes,
+      bytesOut: result.bytes,
+      labels: ['restored', 'written'],
+    });
   const ticker = setInterval(tick, 250);
   try {
     for (const part of parts) {
-      await readIndex(part, deps.reader, options.decrypt, async (entry) => {
-        if (pool.failed) throw new Error('stopped after a failure');
-        if (!wanted(entry, options.only)) return;
-        result.objects += 1;
-        await pool.run(Math.min(entry.size, options.partSize) + 65_536, async () => {
-          try {
-            const action = await restoreObject(entry, context);
-            count(result, entry, action);
-          } catch (error) {
-            if (error instanceof StoreError && error.kind === 'config') throw error;
-            cancel.signal.throwIfAborted();
-            result.failed.push({ key: entry.key, problem: describe(error) });
-            deps.reporter.warn('object not restored', { problem: describe(error) });
-          }
-        });
-      }, cancel.signal);
+      await readIndex(
+        part,
+        deps.reader,
+        options.decrypt,
+        async (entry) => {
+          if (pool.failed) throw new Error('stopped after a failure');
+          if (!wanted(entry, options.only)) return;
+          result.objects += 1;
+          await pool.run(Math.min(entry.size, options.partSize) + 65_536, async () => {
+            try {
+              const action = await restoreObject(entry, context);
+              count(result, entry, action);
+            } catch (error) {
+              if (error instanceof StoreError && error.kind === 'config') throw error;
+              cancel.signal.throwIfAborted();
+              result.failed.push({ key: entry.key, problem: describe(error) });
+              deps.reporter.warn('object not restored', { problem: describe(error) });
+            }
+          });
+        },
+        cancel.signal,
+      );
     }
     await pool.drain();
     deps.signal?.throwIfAborted();
   } catch (thrown) {
     cancel.abort(thrown);
-    const error = await pool.drain().then(() => thrown, (poolError: unknown) => poolError);
-    if (deps.signal?.aborted) throw jobFailed(`restore stopped: ${describe(deps.signal.reason)}; objects already written stay`, deps.signal.reason);
+    const error = await pool.drain().then(
+      () => thrown,
+      (poolError: unknown) => poolError,
+    );
+    if (deps.signal?.aborted)
+      throw jobFailed(
+        `restore stopped: ${describe(deps.signal.reason)}; objects already written stay`,
+        deps.signal.reason,
+      );
     if (error instanceof StoreError) throw fromStoreError(error);
     throw jobFailed(describe(error), error);
   } finally {
@@ -110,7 +147,9 @@ export async function restoreFiles(options: RestoreFilesOptions, deps: RestoreFi
     deps.reporter.close();
   }
   if (result.objects === 0 && (options.only.key !== undefined || options.only.prefix !== undefined)) {
-    throw configError(`snapshot ${snapshot.id} has no object ${options.only.key !== undefined ? `with key "${options.only.key}"` : `under prefix "${options.only.prefix}"`}`);
+    throw configError(
+      `snapshot ${snapshot.id} has no object ${options.only.key !== undefined ? `with key "${options.only.key}"` : `under prefix "${options.only.prefix}"`}`,
+    );
   }
   return result;
 }
@@ -133,14 +172,23 @@ function count(result: RestoreFilesResult, entry: IndexEntry, action: ObjectActi
  * full (hashes checked) before anything is written; a damaged one is passed over with a warning
  * unless it was asked for by id.
  */
-async function chooseSnapshot(options: RestoreFilesOptions, deps: RestoreFilesDeps): Promise<{ snapshot: FilesSnapshot; parts: OpenedPart[] }> {
+async function chooseSnapshot(
+  options: RestoreFilesOptions,
+  deps: RestoreFilesDeps,
+): Promise<{ snapshot: FilesSnapshot; parts: OpenedPart[] }> {
   const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader);
   const all = filesSnapshots(catalog, options.environment);
   const selection = options.selection;
   const candidates =
-    selection.kind === 'id' ? all.filter((s) => snapshotMatches(s, selection.id)) : selection.kind === 'before' ? all.filter((s) => s.time.getTime() < selection.time.getTime()) : all;
+    selection.kind === 'id'
+      ? all.filter((s) => snapshotMatches(s, selection.id))
+      : selection.kind === 'before'
+        ? all.filter((s) => s.time.getTime() < selection.time.getTime())
+        : all;
   if (candidates.length === 0) {
-    throw configError(`no files snapshot ${selection.kind === 'id' ? `"${selection.id}" ` : selection.kind === 'before' ? `before ${selection.time.toISOString()} ` : ''}in environment ${options.environment}; see 'offsite list'`);
+    throw configError(
+      `no files snapshot ${selection.kind === 'id' ? `"${selection.id}" ` : selection.kind === 'before' ? `before ${selection.time.toISOString()} ` : ''}in environment ${options.environment}; see 'offsite list'`,
+    );
   }
   const passedOver: string[] = [];
   for (const snapshot of candidates) {
@@ -151,7 +199,8 @@ async function chooseSnapshot(options: RestoreFilesOptions, deps: RestoreFilesDe
     } catch (error) {
       deps.signal?.throwIfAborted();
       if (!(error instanceof SnapshotError)) throw error instanceof StoreError ? fromStoreError(error) : error;
-      if (selection.kind === 'id') throw jobFailed(`snapshot ${snapshot.id} cannot be restored: ${error.message}`, error);
+      if (selection.kind === 'id')
+        throw jobFailed(`snapshot ${snapshot.id} cannot be restored: ${error.message}`, error);
       deps.reporter.warn(`snapshot ${snapshot.id} passed over: ${error.message}`);
       passedOver.push(`${snapshot.id} (${error.message})`);
     }

@@ -32,7 +32,13 @@ export async function restoreObject(entry: IndexEntry, context: RestoreObjectCon
   if (context.dryRun) return action;
   if (entry.blob.size <= SMALL_BLOB_BYTES) {
     const bytes = await readSmallBlob(entry, context.reader, context.decrypt);
-    await context.target.put(targetKey, bytes, { contentType: entry.contentType, metadata: entry.metadata, headers: entry.headers, partSize: context.partSize, signal: context.signal });
+    await context.target.put(targetKey, bytes, {
+      contentType: entry.contentType,
+      metadata: entry.metadata,
+      headers: entry.headers,
+      partSize: context.partSize,
+      signal: context.signal,
+    });
     return action;
   }
   const cancel = new AbortController();
@@ -41,7 +47,16 @@ export async function restoreObject(entry: IndexEntry, context: RestoreObjectCon
   try {
     const running = await blobStream(entry, context.reader, context.decrypt, cancel.signal);
     await settleTogether(
-      [context.target.put(targetKey, running.output, { contentType: entry.contentType, metadata: entry.metadata, headers: entry.headers, partSize: context.partSize, signal: cancel.signal }), running.done] as const,
+      [
+        context.target.put(targetKey, running.output, {
+          contentType: entry.contentType,
+          metadata: entry.metadata,
+          headers: entry.headers,
+          partSize: context.partSize,
+          signal: cancel.signal,
+        }),
+        running.done,
+      ] as const,
       () => cancel.abort(),
       // The blob's own failure (missing, not decrypting, other content) explains the upload's; an
       // AbortError is only the cancellation that the first failure caused.
@@ -66,19 +81,39 @@ async function readSmallBlob(entry: IndexEntry, reader: ObjectReader, decrypt: D
 }
 
 /** The object's bytes as a stream that fails at the end unless they are what the snapshot recorded. */
-async function blobStream(entry: IndexEntry, reader: ObjectReader, decrypt: DecryptSpec, signal: AbortSignal | undefined): Promise<RunningPipeline> {
-  const blob = await reader.getStream(entry.blob.key, { versionId: entry.blob.versionId, ...(signal ? { signal } : {}) });
-  return runPipeline(blob, [createDecryptStream(decrypt), createDecompressStream(entry.blob.compression), createExpectStream(entry)], signal);
+async function blobStream(
+  entry: IndexEntry,
+  reader: ObjectReader,
+  decrypt: DecryptSpec,
+  signal: AbortSignal | undefined,
+): Promise<RunningPipeline> {
+  const blob = await reader.getStream(entry.blob.key, {
+    versionId: entry.blob.versionId,
+    ...(signal ? { signal } : {}),
+  });
+  return runPipeline(
+    blob,
+    [createDecryptStream(decrypt), createDecompressStream(entry.blob.compression), createExpectStream(entry)],
+    signal,
+  );
 }
 
 /** Reads an object back from its blob and checks it, keeping nothing (for verify). @throws what a restore would. */
-export async function restoredBytes(entry: IndexEntry, reader: ObjectReader, decrypt: DecryptSpec, signal?: AbortSignal): Promise<void> {
+export async function restoredBytes(
+  entry: IndexEntry,
+  reader: ObjectReader,
+  decrypt: DecryptSpec,
+  signal?: AbortSignal,
+): Promise<void> {
   if (entry.blob.size <= SMALL_BLOB_BYTES) {
     await readSmallBlob(entry, reader, decrypt);
     return;
   }
   const running = await blobStream(entry, reader, decrypt, signal);
-  await Promise.all([running.done, pipeline(running.output, new Writable({ write: (_chunk, _encoding, done) => done() }))]);
+  await Promise.all([
+    running.done,
+    pipeline(running.output, new Writable({ write: (_chunk, _encoding, done) => done() })),
+  ]);
 }
 
 /** Same bytes (by MD5 ETag, or the very ETag recorded), same content type and metadata. */

@@ -6,7 +6,14 @@
  */
 import { configError, describe, isOffsiteError, jobFailed } from '../../errors.js';
 import type { CatalogEntry } from '../../format/catalog.js';
-import { encodeManifest, MANIFEST_MAX_BYTES, parseManifest, parseSealed, type Manifest, type SealedContents } from '../../format/manifest.js';
+import {
+  encodeManifest,
+  MANIFEST_MAX_BYTES,
+  parseManifest,
+  parseSealed,
+  type Manifest,
+  type SealedContents,
+} from '../../format/manifest.js';
 import { verifyManifest, type TrustedSigners } from '../../format/signature.js';
 import { openSealed, type DecryptSpec } from '../../pipeline/cipher.js';
 import { findPgTool, PgToolError } from '../../processes/pg-tools.js';
@@ -48,26 +55,40 @@ export interface VerifyResult {
   sealed?: SealedContents;
 }
 
-
 /**
  * Never throws for a bad backup: what is wrong goes into `problems`.
  * @throws OffsiteError: `config` for settings (credentials denied, no pg_restore), `failed` when cancelled.
  */
-export async function verifyBackup(entry: CatalogEntry, reader: ObjectReader, options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyBackup(
+  entry: CatalogEntry,
+  reader: ObjectReader,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
   const result: VerifyResult = {
-    id: entry.id, environment: entry.environment, ok: false, problems: [], notes: [], deep: options.decrypt !== undefined,
+    id: entry.id,
+    environment: entry.environment,
+    ok: false,
+    problems: [],
+    notes: [],
+    deep: options.decrypt !== undefined,
     ...(entry.payload ? { key: entry.payload.key, versionId: entry.payload.versionId } : {}),
   };
   try {
     await check(entry, reader, options, result);
   } catch (error) {
-    if (!(error instanceof StoreError) || error.kind !== 'failed' || options.signal?.aborted) throw toOffsiteError(error, options.signal);
+    if (!(error instanceof StoreError) || error.kind !== 'failed' || options.signal?.aborted)
+      throw toOffsiteError(error, options.signal);
     result.problems.push(error.message);
   }
   return { ...result, ok: result.problems.length === 0 };
 }
 
-async function check(entry: CatalogEntry, reader: ObjectReader, options: VerifyOptions, result: VerifyResult): Promise<void> {
+async function check(
+  entry: CatalogEntry,
+  reader: ObjectReader,
+  options: VerifyOptions,
+  result: VerifyResult,
+): Promise<void> {
   if (entry.status !== 'complete' || !entry.payload || !entry.manifest) {
     result.problems.push(entry.problem ?? `the backup is ${entry.status}`);
     return;
@@ -84,25 +105,46 @@ async function check(entry: CatalogEntry, reader: ObjectReader, options: VerifyO
   }
   if (!agrees(entry, manifest, result)) return;
   const payload = await newestVersion(entry.payload, reader);
-  if (payload.versionId !== entry.payload.versionId) result.notes.push(`this is an older version of the payload key; its newest version (${payload.versionId ?? 'null'}) was checked`);
-  if (manifest.payload.versionId !== null && payload.versionId !== null && payload.versionId !== manifest.payload.versionId) {
-    result.notes.push(`the payload key was written again after the backup (newest version ${payload.versionId}, the backup wrote ${manifest.payload.versionId})`);
+  if (payload.versionId !== entry.payload.versionId)
+    result.notes.push(
+      `this is an older version of the payload key; its newest version (${payload.versionId ?? 'null'}) was checked`,
+    );
+  if (
+    manifest.payload.versionId !== null &&
+    payload.versionId !== null &&
+    payload.versionId !== manifest.payload.versionId
+  ) {
+    result.notes.push(
+      `the payload key was written again after the backup (newest version ${payload.versionId}, the backup wrote ${manifest.payload.versionId})`,
+    );
   }
   const now = options.now?.() ?? new Date();
-  const locked = [{ role: 'payload', key: payload.key, versionId: payload.versionId }, { role: 'manifest', key: entry.manifest.key, versionId: entry.manifest.versionId }];
+  const locked = [
+    { role: 'payload', key: payload.key, versionId: payload.versionId },
+    { role: 'manifest', key: entry.manifest.key, versionId: entry.manifest.versionId },
+  ];
   await checkRetention(locked, manifest.retention, reader, now, result);
   if (payload.size !== manifest.payload.size) {
-    result.problems.push(`the payload is ${payload.size} bytes, the manifest says ${manifest.payload.size}: corrupt or replaced`);
+    result.problems.push(
+      `the payload is ${payload.size} bytes, the manifest says ${manifest.payload.size}: corrupt or replaced`,
+    );
     return;
   }
   const sealed = options.decrypt ? await openSealedPart(manifest, options.decrypt, result) : undefined;
   if (sealed) result.sealed = sealed;
   const deep = options.decrypt && sealed ? await deepPass(manifest, options.decrypt, options) : undefined;
-  const stream = await reader.getStream(payload.key, { versionId: payload.versionId, ...(options.signal ? { signal: options.signal } : {}) });
+  const stream = await reader.getStream(payload.key, {
+    versionId: payload.versionId,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   compare(await measurePayload(stream, deep, options.signal), manifest, sealed, result);
 }
 
-async function loadManifest(version: ObjectVersion, reader: ObjectReader, findings: Findings): Promise<Manifest | undefined> {
+async function loadManifest(
+  version: ObjectVersion,
+  reader: ObjectReader,
+  findings: Findings,
+): Promise<Manifest | undefined> {
   const bytes = await reader.getBytes(version.key, { versionId: version.versionId, maxBytes: MANIFEST_MAX_BYTES });
   try {
     return parseManifest(bytes);
@@ -116,8 +158,12 @@ async function loadManifest(version: ObjectVersion, reader: ObjectReader, findin
 function agrees(entry: CatalogEntry, manifest: Manifest, findings: Findings): boolean {
   const before = findings.problems.length;
   if (manifest.id !== entry.id) findings.problems.push(`the manifest is for backup ${manifest.id}, not ${entry.id}`);
-  if (manifest.environment !== entry.environment) findings.problems.push(`the manifest is for environment ${manifest.environment}, not ${entry.environment}`);
-  if (manifest.payload.key !== entry.payload?.key) findings.problems.push(`the manifest names payload ${manifest.payload.key}, but the payload is ${entry.payload?.key ?? 'missing'}`);
+  if (manifest.environment !== entry.environment)
+    findings.problems.push(`the manifest is for environment ${manifest.environment}, not ${entry.environment}`);
+  if (manifest.payload.key !== entry.payload?.key)
+    findings.problems.push(
+      `the manifest names payload ${manifest.payload.key}, but the payload is ${entry.payload?.key ?? 'missing'}`,
+    );
   return findings.problems.length === before;
 }
 
@@ -133,9 +179,15 @@ async function newestVersion(listed: ObjectVersion, reader: ObjectReader): Promi
   return newest;
 }
 
-async function openSealedPart(manifest: Manifest, decrypt: DecryptSpec, findings: Findings): Promise<SealedContents | undefined> {
+async function openSealedPart(
+  manifest: Manifest,
+  decrypt: DecryptSpec,
+  findings: Findings,
+): Promise<SealedContents | undefined> {
   if (manifest.payload.encryption.scheme !== decrypt.scheme) {
-    findings.problems.push(`cannot decrypt: the backup is encrypted with ${manifest.payload.encryption.scheme}, the key given is for ${decrypt.scheme}`);
+    findings.problems.push(
+      `cannot decrypt: the backup is encrypted with ${manifest.payload.encryption.scheme}, the key given is for ${decrypt.scheme}`,
+    );
     return undefined;
   }
   try {
@@ -151,19 +203,31 @@ async function deepPass(manifest: Manifest, decrypt: DecryptSpec, options: Verif
   if (manifest.payload.dumpFormat !== 'custom') return base;
   const env = options.childEnv ?? {};
   const major = Number(manifest.payload.pgDumpVersion.split('.')[0]);
-  const binary = options.pgRestoreBinary ?? (await findPgTool('pg_restore', major, { binDir: options.pgBinDir, pathEnv: env.PATH })).path;
+  const binary =
+    options.pgRestoreBinary ??
+    (await findPgTool('pg_restore', major, { binDir: options.pgBinDir, pathEnv: env.PATH })).path;
   return { ...base, pgRestore: { binary, env } };
 }
 
 function compare(pass: PassResult, manifest: Manifest, sealed: SealedContents | undefined, findings: Findings): void {
   if (pass.problem) findings.problems.push(pass.problem);
   if (pass.stored && pass.stored.bytes !== manifest.payload.size) {
-    findings.problems.push(`the payload streamed ${pass.stored.bytes} bytes, the manifest says ${manifest.payload.size}`);
+    findings.problems.push(
+      `the payload streamed ${pass.stored.bytes} bytes, the manifest says ${manifest.payload.size}`,
+    );
   } else if (pass.stored && pass.stored.sha256 !== manifest.payload.sha256) {
-    findings.problems.push(`the payload's SHA-256 does not match the manifest: the stored bytes changed (corrupt or replaced)`);
+    findings.problems.push(
+      `the payload's SHA-256 does not match the manifest: the stored bytes changed (corrupt or replaced)`,
+    );
   }
-  if (pass.plaintext && sealed && (pass.plaintext.bytes !== sealed.plaintext.size || pass.plaintext.sha256 !== sealed.plaintext.sha256)) {
-    findings.problems.push(`the decrypted dump (${pass.plaintext.bytes} bytes) does not match the size and SHA-256 in the manifest's sealed part (${sealed.plaintext.size} bytes)`);
+  if (
+    pass.plaintext &&
+    sealed &&
+    (pass.plaintext.bytes !== sealed.plaintext.size || pass.plaintext.sha256 !== sealed.plaintext.sha256)
+  ) {
+    findings.problems.push(
+      `the decrypted dump (${pass.plaintext.bytes} bytes) does not match the size and SHA-256 in the manifest's sealed part (${sealed.plaintext.size} bytes)`,
+    );
   }
 }
 

@@ -19,33 +19,62 @@ const BLOB_CONCURRENCY = 8;
 const MAX_PROBLEMS = 20;
 
 /** Never throws for a bad snapshot: what is wrong goes into `problems`. */
-export async function verifyFilesSnapshot(snapshot: FilesSnapshot, reader: ObjectReader, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const result: VerifyResult = { id: snapshot.id, environment: snapshot.environment, ok: false, problems: [], notes: [], deep: options.decrypt !== undefined };
+export async function verifyFilesSnapshot(
+  snapshot: FilesSnapshot,
+  reader: ObjectReader,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
+  const result: VerifyResult = {
+    id: snapshot.id,
+    environment: snapshot.environment,
+    ok: false,
+    problems: [],
+    notes: [],
+    deep: options.decrypt !== undefined,
+  };
   try {
     if (snapshot.problem) result.problems.push(snapshot.problem);
     else if (options.decrypt) await deepCheck(snapshot, reader, { ...options, decrypt: options.decrypt }, result);
     else await shallowCheck(snapshot, reader, options, result);
   } catch (error) {
     if (error instanceof SnapshotError) result.problems.push(error.message);
-    else if (error instanceof StoreError && error.kind === 'failed' && !options.signal?.aborted) result.problems.push(error.message);
+    else if (error instanceof StoreError && error.kind === 'failed' && !options.signal?.aborted)
+      result.problems.push(error.message);
     else throw error;
   }
   return { ...result, ok: result.problems.length === 0 };
 }
 
-async function shallowCheck(snapshot: FilesSnapshot, reader: ObjectReader, options: VerifyOptions, result: VerifyResult): Promise<void> {
+async function shallowCheck(
+  snapshot: FilesSnapshot,
+  reader: ObjectReader,
+  options: VerifyOptions,
+  result: VerifyResult,
+): Promise<void> {
   for (const entry of snapshot.parts) {
     const manifest = await readPartManifest(entry, reader, options.trustedSigners);
-    const stream = await reader.getStream(manifest.index.key, { versionId: manifest.index.versionId, ...(options.signal ? { signal: options.signal } : {}) });
+    const stream = await reader.getStream(manifest.index.key, {
+      versionId: manifest.index.versionId,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     const pass = await measurePayload(stream, undefined, options.signal);
     if (pass.problem) result.problems.push(`part ${entry.id}: ${pass.problem}`);
-    else if (pass.stored?.bytes !== manifest.index.size || pass.stored.sha256 !== manifest.index.sha256) result.problems.push(`part ${entry.id}: the index does not match its manifest (replaced or damaged)`);
-    const locked = [{ role: 'index', key: manifest.index.key, versionId: manifest.index.versionId }, { role: 'manifest', key: entry.manifest?.key ?? '', versionId: entry.manifest?.versionId ?? null }];
+    else if (pass.stored?.bytes !== manifest.index.size || pass.stored.sha256 !== manifest.index.sha256)
+      result.problems.push(`part ${entry.id}: the index does not match its manifest (replaced or damaged)`);
+    const locked = [
+      { role: 'index', key: manifest.index.key, versionId: manifest.index.versionId },
+      { role: 'manifest', key: entry.manifest?.key ?? '', versionId: entry.manifest?.versionId ?? null },
+    ];
     await checkRetention(locked, manifest.retention, reader, (options.now ?? (() => new Date()))(), result);
   }
 }
 
-async function deepCheck(snapshot: FilesSnapshot, reader: ObjectReader, options: VerifyOptions & Required<Pick<VerifyOptions, 'decrypt'>>, result: VerifyResult): Promise<void> {
+async function deepCheck(
+  snapshot: FilesSnapshot,
+  reader: ObjectReader,
+  options: VerifyOptions & Required<Pick<VerifyOptions, 'decrypt'>>,
+  result: VerifyResult,
+): Promise<void> {
   await shallowCheck(snapshot, reader, options, result);
   const pool = new TaskPool({ slots: BLOB_CONCURRENCY, budget: 256 * 1024 * 1024 });
   const problem = (text: string) => {
@@ -53,19 +82,39 @@ async function deepCheck(snapshot: FilesSnapshot, reader: ObjectReader, options:
   };
   for (const part of await openSnapshot(snapshot, reader, options.decrypt, options.trustedSigners)) {
     const retainUntil = Date.parse(part.manifest.retention.retainUntil);
-    await readIndex(part, reader, options.decrypt, async (entry) => {
-      if (Date.parse(entry.blob.lockedUntil) < retainUntil) problem(`${entry.key}: its blob is guaranteed locked only until ${entry.blob.lockedUntil}, before the snapshot's ${part.manifest.retention.retainUntil}`);
-      await pool.run(Math.min(entry.size, 32 * 1024 * 1024), () => checkBlob(entry, reader, options, retainUntil, problem));
-    }, options.signal);
+    await readIndex(
+      part,
+      reader,
+      options.decrypt,
+      async (entry) => {
+        if (Date.parse(entry.blob.lockedUntil) < retainUntil)
+          problem(
+            `${entry.key}: its blob is guaranteed locked only until ${entry.blob.lockedUntil}, before the snapshot's ${part.manifest.retention.retainUntil}`,
+          );
+        await pool.run(Math.min(entry.size, 32 * 1024 * 1024), () =>
+          checkBlob(entry, reader, options, retainUntil, problem),
+        );
+      },
+      options.signal,
+    );
   }
   await pool.drain();
 }
 
-async function checkBlob(entry: IndexEntry, reader: ObjectReader, options: VerifyOptions & Required<Pick<VerifyOptions, 'decrypt'>>, retainUntil: number, problem: (text: string) => void): Promise<void> {
+async function checkBlob(
+  entry: IndexEntry,
+  reader: ObjectReader,
+  options: VerifyOptions & Required<Pick<VerifyOptions, 'decrypt'>>,
+  retainUntil: number,
+  problem: (text: string) => void,
+): Promise<void> {
   try {
     await restoredBytes(entry, reader, options.decrypt, options.signal);
     const lock = await reader.getRetention(entry.blob.key, { versionId: entry.blob.versionId }).catch(() => undefined);
-    if (lock && lock.retainUntil.getTime() + 1000 < retainUntil) problem(`${entry.key}: its blob is locked only until ${lock.retainUntil.toISOString()}, before the snapshot's protection ends`);
+    if (lock && lock.retainUntil.getTime() + 1000 < retainUntil)
+      problem(
+        `${entry.key}: its blob is locked only until ${lock.retainUntil.toISOString()}, before the snapshot's protection ends`,
+      );
   } catch (error) {
     if (options.signal?.aborted) throw error;
     problem(`${entry.key}: ${describe(error)}`);

@@ -25,24 +25,36 @@ export interface VerifyBackupsOptions extends VerifyOptions {
  * a finding), every entry with the id (each payload version), or all of them. Pure.
  * @throws OffsiteError (failed) when the environment has no backups or none with the id.
  */
-export function selectForVerify(catalog: readonly CatalogEntry[], selection: VerifySelection, environment: string): CatalogEntry[] {
+export function selectForVerify(
+  catalog: readonly CatalogEntry[],
+  selection: VerifySelection,
+  environment: string,
+): CatalogEntry[] {
   const db = catalog.filter((entry) => entry.kind === 'db' && entry.environment === environment);
-  if (db.length === 0) throw jobFailed(`no backups in environment ${environment}; check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`);
+  if (db.length === 0)
+    throw jobFailed(`no backups in environment ${environment}; check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`);
   if (selection.kind === 'all') return db;
   if (selection.kind === 'latest') return db.slice(0, 1);
   const chosen = db.filter((entry) => entry.id === selection.id);
-  if (chosen.length === 0) throw jobFailed(`no backup with id ${selection.id} in environment ${environment}; see 'offsite list'`);
+  if (chosen.length === 0)
+    throw jobFailed(`no backup with id ${selection.id} in environment ${environment}; see 'offsite list'`);
   return chosen;
 }
 
 /** The files snapshots to verify, chosen like database backups. Pure. */
-export function selectSnapshots(catalog: readonly CatalogEntry[], selection: VerifySelection, environment: string): FilesSnapshot[] {
+export function selectSnapshots(
+  catalog: readonly CatalogEntry[],
+  selection: VerifySelection,
+  environment: string,
+): FilesSnapshot[] {
   const snapshots = filesSnapshots(catalog, environment);
-  if (snapshots.length === 0) throw jobFailed(`no files snapshots in environment ${environment}; check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`);
+  if (snapshots.length === 0)
+    throw jobFailed(`no files snapshots in environment ${environment}; check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`);
   if (selection.kind === 'all') return snapshots;
   if (selection.kind === 'latest') return snapshots.slice(0, 1);
   const chosen = snapshots.filter((snapshot) => snapshotMatches(snapshot, selection.id));
-  if (chosen.length === 0) throw jobFailed(`no files snapshot ${selection.id} in environment ${environment}; see 'offsite list'`);
+  if (chosen.length === 0)
+    throw jobFailed(`no files snapshot ${selection.id} in environment ${environment}; see 'offsite list'`);
   return chosen;
 }
 
@@ -54,7 +66,8 @@ export async function verifyBackups(options: VerifyBackupsOptions, reader: Objec
   const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, reader);
   const results: VerifyResult[] = [];
   if (options.kind === 'files') {
-    for (const snapshot of selectSnapshots(catalog, options.selection, options.environment)) results.push(await verifyFilesSnapshot(snapshot, reader, options));
+    for (const snapshot of selectSnapshots(catalog, options.selection, options.environment))
+      results.push(await verifyFilesSnapshot(snapshot, reader, options));
     return results;
   }
   for (const entry of selectForVerify(catalog, options.selection, options.environment)) {

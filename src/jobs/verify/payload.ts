@@ -40,17 +40,32 @@ const STAGE_PROBLEMS: Record<string, string> = {
  * Streams the payload once. A failing stage becomes `problem`; nothing throws but cancellation.
  * @throws the abort reason when `signal` is aborted.
  */
-export async function measurePayload(payload: Readable, deep: DeepPass | undefined, signal?: AbortSignal): Promise<PassResult> {
+export async function measurePayload(
+  payload: Readable,
+  deep: DeepPass | undefined,
+  signal?: AbortSignal,
+): Promise<PassResult> {
   const stored = createMeter();
   const plain = createMeter();
   const lister = deep?.pgRestore ? startLister(deep.pgRestore) : undefined;
-  const stages: [string, Readable | Duplex | Writable][] = [['source', payload], ['stored', stored.stream]];
-  if (deep) stages.push(['decrypt', createDecryptStream(deep.decrypt)], ['decompress', createDecompressStream(deep.compression)], ['plaintext', plain.stream]);
+  const stages: [string, Readable | Duplex | Writable][] = [
+    ['source', payload],
+    ['stored', stored.stream],
+  ];
+  if (deep)
+    stages.push(
+      ['decrypt', createDecryptStream(deep.decrypt)],
+      ['decompress', createDecompressStream(deep.compression)],
+      ['plaintext', plain.stream],
+    );
   stages.push(['sink', lister?.sink ?? drain()]);
   let failed: { stage: string; error: unknown } | undefined;
   for (const [stage, stream] of stages) stream.once('error', (error: unknown) => (failed ??= { stage, error }));
   try {
-    await pipeline(stages.map(([, stream]) => stream), signal ? { signal } : {});
+    await pipeline(
+      stages.map(([, stream]) => stream),
+      signal ? { signal } : {},
+    );
   } catch (error) {
     lister?.kill();
     signal?.throwIfAborted();
@@ -68,7 +83,15 @@ export async function measurePayload(payload: Readable, deep: DeepPass | undefin
 const drain = (): Writable => new Writable({ write: (_chunk, _encoding, done) => done() });
 
 /** `pg_restore --list` on stdin; its exit status is the verdict. */
-function startLister(tool: { binary: string; env: NodeJS.ProcessEnv }): { sink: Writable; watched: WatchedChild; kill(): void } {
+function startLister(tool: { binary: string; env: NodeJS.ProcessEnv }): {
+  sink: Writable;
+  watched: WatchedChild;
+  kill(): void;
+} {
   const child = spawn(tool.binary, ['--list'], { env: tool.env, stdio: ['pipe', 'ignore', 'pipe'] });
-  return { sink: drainingInput(child.stdin), watched: watchChild(child, 'pg_restore'), kill: () => child.kill('SIGTERM') };
+  return {
+    sink: drainingInput(child.stdin),
+    watched: watchChild(child, 'pg_restore'),
+    kill: () => child.kill('SIGTERM'),
+  };
 }
