@@ -9,7 +9,7 @@ import type { AlarmSender, AlarmTargets } from './alarm-sender.js';
 import { JOB_KINDS } from './job-kinds.js';
 import { recordCancel, recordFailure, recordSkip, recordSuccess, type JobState } from './job-state.js';
 import { acquireLockFile } from './lock-file.js';
-import { isAlreadyRunning } from './overlap.js';
+import { isAlreadyRunning } from '../concurrency/overlap.js';
 import { RetriesExhausted, withRetry } from './retry.js';
 import { isTransient } from './transient.js';
 

@@ -5,7 +5,7 @@ import { classifyBackupError } from '../jobs/backup-db/errors.js';
 import { ChildProcessError } from '../processes/child-stream.js';
 import { DatabaseError } from '../processes/database-error.js';
 import { toStoreError } from '../store/s3-errors.js';
-import { AlreadyRunningError } from './overlap.js';
+import { AlreadyRunningError } from '../concurrency/overlap.js';
 import { isTransient } from './transient.js';
 
 const sdkError = (name: string, status?: number): Error =>

@@ -19,7 +19,7 @@ import {
   writeConfig,
 } from '../helpers/scheduler.js';
 import { stack, uniqueName } from '../helpers/stack.js';
-import { advisoryLockKey } from '../../src/schedule/lock-key.js';
+import { advisoryLockKey } from '../../src/concurrency/lock-key.js';
 
 describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
   let dir: TempDir;
