@@ -326,7 +326,7 @@ function measuredShell(script: string, env: Record<string, string>): { seconds: 
 }
 
 function shell(script: string, env: Record<string, string>, wrapper: string[] = []): string {
-  const [command = 'bash', ...args] = [...wrapper, 'bash', '-eo', 'pipefail', '-c', script];
+  const [command, ...args] = [...wrapper, 'bash', '-eo', 'pipefail', '-c', script];
   const result = spawnSync(command, args, {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     encoding: 'utf8',

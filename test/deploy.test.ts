@@ -132,10 +132,10 @@ describe('Kubernetes manifests', () => {
       if (!pod) continue;
       pods += 1;
       assert.equal(pod.securityContext?.runAsNonRoot, true, file);
-      assert.ok((pod.securityContext?.runAsUser ?? 0) > 0, `${file}: a numeric non-root user`);
+      assert.ok((pod.securityContext.runAsUser ?? 0) > 0, `${file}: a numeric non-root user`);
       for (const container of pod.containers) {
         assert.equal(container.securityContext?.readOnlyRootFilesystem, true, file);
-        assert.equal(container.securityContext?.allowPrivilegeEscalation, false, file);
+        assert.equal(container.securityContext.allowPrivilegeEscalation, false, file);
         const tmp = container.volumeMounts?.find((v) => v.mountPath === '/tmp');
         assert.ok(tmp, `${file}: /tmp is mounted`);
         assert.ok(pod.volumes?.find((v) => v.name === tmp.name)?.emptyDir, `${file}: /tmp is an emptyDir`);

@@ -42,7 +42,7 @@ test('manifest parsers: a manifest or a ManifestError for any bytes or JSON', ()
       fc.oneof(
         fc.uint8Array({ maxLength: 512 }),
         manifestLike.map((v) => new TextEncoder().encode(JSON.stringify(v))),
-        fc.anything().map((v) => new TextEncoder().encode(JSON.stringify(v) ?? '')),
+        fc.anything().map((v) => new TextEncoder().encode((JSON.stringify(v) as string | undefined) ?? '')),
       ),
       (bytes) => {
         for (const parse of [parseManifest, parseFilesManifest, parseSealed]) {
@@ -64,7 +64,7 @@ test('index entries: an entry or a ManifestError for any line', () => {
     fc.property(
       fc.oneof(
         fc.string(),
-        fc.anything().map((v) => JSON.stringify(v) ?? ''),
+        fc.anything().map((v) => (JSON.stringify(v) as string | undefined) ?? ''),
       ),
       (line) => {
         try {

@@ -21,7 +21,7 @@ export function s3Client(endpoint, accessKeyId, secretAccessKey) {
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId, secretAccessKey },
-    // RGW 16.2 answers 411 to aws-chunked trailer checksums (s3-test-server.md §5 #8).
+    // RGW 16.2 answers 411 to aws-chunked trailer checksums (docs/dev/s3-test-server.md §5 #8).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,
@@ -30,7 +30,7 @@ export function s3Client(endpoint, accessKeyId, secretAccessKey) {
 
 const user = (name) => `arn:aws:iam:::user/${name}`;
 
-// s3-test-server.md §6 (hardened writer policy) plus a read-only reader.
+// docs/dev/s3-test-server.md §6 (hardened writer policy) plus a read-only reader.
 // RGW does not enforce Deny+NotAction, hence the explicit Deny list.
 export function bucketPolicy(bucket) {
   const objects = `arn:aws:s3:::${bucket}/*`;
@@ -143,7 +143,7 @@ export async function configureBucket(s3, bucket, retentionDays) {
     }),
   );
   // Only IgnorePublicAcls: on RGW 16.2 BlockPublicAcls blocks every PutObject and
-  // BlockPublicPolicy rejects a policy naming the writer (s3-test-server.md §5 #5).
+  // BlockPublicPolicy rejects a policy naming the writer (docs/dev/s3-test-server.md §5 #5).
   await s3.send(
     new PutPublicAccessBlockCommand({
       Bucket: bucket,

@@ -19,7 +19,7 @@ type Required<K extends SettingName> = NonNullable<Settings[K]>;
 export function requireSetting<K extends SettingName>(settings: Settings, name: K): Required<K> {
   const value = settings[name];
   if (value === undefined) throw configError(`${settingLabel(name)} is not set`);
-  return value as Required<K>;
+  return value;
 }
 
 export function environmentOf(settings: Settings): string {
@@ -98,7 +98,7 @@ export function databaseUrlOf(
   flags: FlagValues,
   name: 'databaseUrl' | 'targetUrl' = 'databaseUrl',
 ): string {
-  const url = requireSetting(settings, name).toString();
+  const url = requireSetting(settings, name);
   try {
     childConnection(url);
   } catch (error) {

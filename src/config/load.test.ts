@@ -69,8 +69,7 @@ describe('loadSettings', () => {
     assert.throws(
       () => load({ configFile }),
       (error: unknown) =>
-        configErrorMatching(/databaseUrl carries a password/)(error) &&
-        !String((error as Error).message).includes('hunter2'),
+        configErrorMatching(/databaseUrl carries a password/)(error) && !(error as Error).message.includes('hunter2'),
     );
   });
 
@@ -121,7 +120,7 @@ describe('loadSettings', () => {
     });
     const secret = settings.secretAccessKey as Secret;
     assert.equal(secret.reveal(), 'very-secret-value');
-    for (const shown of [inspect(settings), JSON.stringify(settings), `${secret}`]) {
+    for (const shown of [inspect(settings), JSON.stringify(settings), String(secret)]) {
       assert.equal(shown.includes('very-secret-value') || shown.includes('pw-123456'), false, shown);
     }
   });

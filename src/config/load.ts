@@ -23,7 +23,7 @@ const DEFAULT_CONFIG_FILE = 'offsite.yaml';
 const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
 
 /**
- * Merges file < environment < flags and converts each value to its type.
+ * Merges the file, then the environment, then flags (each overriding the one before) and converts each value to its type.
  * @throws OffsiteError (config) naming the setting, where it came from, and what is expected.
  */
 export function loadSettings(input: LoadInput): Settings {
@@ -44,7 +44,7 @@ export function loadSettings(input: LoadInput): Settings {
     if (raw === undefined) continue;
     settings[name] = convert(spec, raw, source);
   }
-  return settings as Settings;
+  return settings;
 }
 
 function convert(spec: SettingSpec, raw: unknown, source: string): unknown {

@@ -75,13 +75,13 @@ describe('schedule config', () => {
       [{ host: '::1', port: 9100 }, '/var/lib/offsite', 60_000],
     );
     assert.deepEqual(job?.retry, { attempts: 1, initialDelayMs: 30_000, maxDelayMs: 300_000, deadlineMs: 3_600_000 });
-    assert.deepEqual(job?.alarms, {
+    assert.deepEqual(job.alarms, {
       webhookUrlEnv: 'HOOK',
       webhookFormat: 'slack',
       pingUrlEnv: 'PING_DRILL',
       timeoutMs: 10_000,
     });
-    assert.equal(job?.timezone, 'Europe/Paris');
+    assert.equal(job.timezone, 'Europe/Paris');
   });
 
   it('takes --listen and --state-dir over the file, and listen off', () => {

@@ -177,7 +177,7 @@ function resolve(parsed: Parsed, path: string, env: NodeJS.ProcessEnv, overrides
 }
 
 function retryPolicy(retry: z.infer<typeof retrySchema>): RetryPolicy {
-  const ms = (value: number | undefined, fallback: string) => value ?? (parseDuration(fallback) as number);
+  const ms = (value: number | undefined, fallback: string): number => value ?? (parseDuration(fallback) as number);
   return {
     attempts: retry.attempts ?? DEFAULT_RETRY.attempts,
     initialDelayMs: ms(retry.initialDelay, DEFAULT_RETRY.initialDelay),

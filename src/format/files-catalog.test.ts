@@ -30,9 +30,10 @@ test('an unsharded snapshot is one complete part', () => {
     buildCatalog(part('20261126T100000Z-aaaaaaaa', '20261126T100000Z-aaaaaaaa', 0, 1), ''),
     'prod',
   );
-  assert.equal(snapshot?.id, '20261126T100000Z-aaaaaaaa');
-  assert.equal(snapshot?.problem, undefined);
-  assert.ok(snapshot && snapshotMatches(snapshot, '20261126T100000Z-aaaaaaaa'));
+  assert.ok(snapshot);
+  assert.equal(snapshot.id, '20261126T100000Z-aaaaaaaa');
+  assert.equal(snapshot.problem, undefined);
+  assert.ok(snapshotMatches(snapshot, '20261126T100000Z-aaaaaaaa'));
 });
 
 test('the shards of one run make one snapshot, complete only with every shard', () => {
@@ -43,12 +44,12 @@ test('the shards of one run make one snapshot, complete only with every shard', 
   ];
   const [newer, older] = filesSnapshots(buildCatalog(versions, ''), 'prod');
   assert.match(newer?.problem ?? '', /shard 1 of 2 missing/);
-  assert.equal(older?.problem, undefined);
-  assert.equal(older?.parts.length, 2);
-  assert.equal(older?.time.toISOString(), '2026-11-26T10:00:00.000Z');
+  assert.ok(older);
+  assert.equal(older.problem, undefined);
+  assert.equal(older.parts.length, 2);
+  assert.equal(older.time.toISOString(), '2026-11-26T10:00:00.000Z');
   assert.ok(
-    older &&
-      snapshotMatches(older, 'ci-7') &&
+    snapshotMatches(older, 'ci-7') &&
       snapshotMatches(older, '20261126T100005Z-bbbbbbbb') &&
       !snapshotMatches(older, 'ci-8'),
   );

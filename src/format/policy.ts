@@ -2,7 +2,7 @@
  * Least-privilege S3 policies for the four roles (pure). Tested on Ceph RGW 16.2 and written for AWS:
  * every denied action is listed explicitly, because RGW accepts `Deny` + `NotAction` without
  * enforcing it, and on RGW an uploader owns its objects, so only an explicit Deny stops a
- * put-only writer from reading, re-ACLing or re-locking what it wrote (notes/s3-test-server.md §5, §6).
+ * put-only writer from reading, re-ACLing or re-locking what it wrote (docs/dev/s3-test-server.md §5, §6).
  */
 export type Role = 'writer' | 'reader' | 'auditor' | 'admin';
 
@@ -123,7 +123,8 @@ export function bucketPolicy(
   principals: { writer?: string; reader?: string; auditor?: string; owner?: string },
 ): PolicyDocument {
   const arns = resourcesOf(scope);
-  for (const [name, arn] of Object.entries(principals)) if (arn !== undefined) assertPrincipal(arn, name);
+  for (const [name, arn] of Object.entries(principals) as [string, string | undefined][])
+    if (arn !== undefined) assertPrincipal(arn, name);
   const { writer, reader, auditor, owner } = principals;
   if (writer !== undefined) {
     for (const [name, other] of Object.entries({ reader, auditor, owner })) {

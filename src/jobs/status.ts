@@ -50,7 +50,7 @@ export async function backupStatus(options: StatusOptions, reader: ObjectReader)
 }
 
 function line(group: string, entries: CatalogEntry[], options: StatusOptions): StatusLine {
-  const [environment = '', kind = 'db'] = group.split('\u0000') as [string, BackupKind];
+  const [environment, kind] = group.split('\u0000') as [string, BackupKind];
   const newest = entries.find((e) => e.status === 'complete');
   // Completion is when the manifest was written; the id's time is when the backup started.
   const completed = newest?.manifest?.lastModified ?? newest?.time;

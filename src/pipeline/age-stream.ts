@@ -70,21 +70,28 @@ export function createStreamOpener(
       throw errors.corruptData(error);
     }
   };
-  return new Transform({
-    async transform(chunk: Buffer, _encoding, done) {
-      try {
-        pending.add(chunk);
-        if (!key) {
-          const header = headerLength(pending.peek(), errors);
-          if (header === undefined || pending.length < header + PAYLOAD_NONCE_BYTES) return done();
-          const headerBytes = pending.take(header);
-          key = payloadKey(await openHeader(headerBytes), pending.take(PAYLOAD_NONCE_BYTES));
+  /** Never rejects: every failure goes to `done`. */
+  const take = async (stream: Transform, chunk: Buffer, done: TransformCallback): Promise<void> => {
+    try {
+      pending.add(chunk);
+      if (!key) {
+        const header = headerLength(pending.peek(), errors);
+        if (header === undefined || pending.length < header + PAYLOAD_NONCE_BYTES) {
+          done();
+          return;
         }
-        while (pending.length > CHUNK + TAG) this.push(openChunk(pending.take(CHUNK + TAG), false));
-        pending.paced(chunk.length, done);
-      } catch (error) {
-        done(error as Error);
+        const headerBytes = pending.take(header);
+        key = payloadKey(await openHeader(headerBytes), pending.take(PAYLOAD_NONCE_BYTES));
       }
+      while (pending.length > CHUNK + TAG) stream.push(openChunk(pending.take(CHUNK + TAG), false));
+      pending.paced(chunk.length, done);
+    } catch (error) {
+      done(error as Error);
+    }
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      void take(this, chunk, done);
     },
     flush(done) {
       try {
@@ -208,7 +215,10 @@ class PendingBytes {
   /** Calls `done` now, or after the event loop had a turn once a MiB has gone through. */
   paced(bytes: number, done: TransformCallback): void {
     this.#sinceYield += bytes;
-    if (this.#sinceYield < YIELD_EVERY_BYTES) return done();
+    if (this.#sinceYield < YIELD_EVERY_BYTES) {
+      done();
+      return;
+    }
     this.#sinceYield = 0;
     setImmediate(done);
   }

@@ -12,14 +12,18 @@ export function createExpectStream(expected: { size: number; sha256: string }): 
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
-      if (bytes > expected.size)
-        return done(new ContentMismatchError(`the content is longer than the ${expected.size} bytes recorded`));
+      if (bytes > expected.size) {
+        done(new ContentMismatchError(`the content is longer than the ${expected.size} bytes recorded`));
+        return;
+      }
       hash.update(chunk);
       done(null, chunk);
     },
     flush(done) {
-      if (bytes !== expected.size)
-        return done(new ContentMismatchError(`the content is ${bytes} bytes, ${expected.size} were recorded`));
+      if (bytes !== expected.size) {
+        done(new ContentMismatchError(`the content is ${bytes} bytes, ${expected.size} were recorded`));
+        return;
+      }
       const sha256 = hash.digest('hex');
       done(
         sha256 === expected.sha256

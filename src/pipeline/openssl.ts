@@ -55,7 +55,10 @@ export function createOpensslEncryptStream(
   let cipher: Cipher | undefined;
 
   function withCipher(stream: Transform, callback: TransformCallback, use: (c: Cipher) => Buffer): void {
-    if (cipher !== undefined) return callback(null, use(cipher));
+    if (cipher !== undefined) {
+      callback(null, use(cipher));
+      return;
+    }
     deriveKeyAndIv(password, salt, iterations).then(({ key, iv }) => {
       cipher = createCipheriv('aes-256-cbc', key, iv);
       stream.push(Buffer.concat([MAGIC, salt]));
@@ -93,13 +96,18 @@ export function createOpensslDecryptStream(password: string, options: { iteratio
     transform(chunk: Buffer, _encoding, callback) {
       if (decipher !== undefined) {
         ciphertextBytes += chunk.length;
-        return callback(null, decipher.update(chunk));
+        callback(null, decipher.update(chunk));
+        return;
       }
       header = Buffer.concat([header, chunk]);
       if (!MAGIC.subarray(0, Math.min(header.length, MAGIC.length)).equals(header.subarray(0, MAGIC.length))) {
-        return callback(noHeader());
+        callback(noHeader());
+        return;
       }
-      if (header.length < HEADER_LENGTH) return callback();
+      if (header.length < HEADER_LENGTH) {
+        callback();
+        return;
+      }
       const salt = header.subarray(MAGIC.length, HEADER_LENGTH);
       const rest = header.subarray(HEADER_LENGTH);
       deriveKeyAndIv(password, salt, iterations).then(({ key, iv }) => {
@@ -110,18 +118,20 @@ export function createOpensslDecryptStream(password: string, options: { iteratio
     },
     flush(callback) {
       if (decipher === undefined) {
-        return callback(
+        callback(
           new OpensslFormatError(
             `openssl stream is truncated: only ${header.length} of the ${HEADER_LENGTH} header bytes`,
           ),
         );
+        return;
       }
       if (ciphertextBytes === 0 || ciphertextBytes % BLOCK !== 0) {
-        return callback(
+        callback(
           new OpensslFormatError(
             `openssl stream is truncated or corrupt: ${ciphertextBytes} ciphertext bytes is not a positive multiple of ${BLOCK}`,
           ),
         );
+        return;
       }
       try {
         callback(null, decipher.final());

@@ -58,6 +58,8 @@ export function createTransactionGuard(): Transform {
       while (position < data.length) {
         if (inCopy) {
           position = skipCopyData(data, position);
+          // skipCopyData clears inCopy at the end marker; the type checker cannot see a closure's writes.
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
           if (inCopy) break;
           continue;
         }

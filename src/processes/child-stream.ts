@@ -94,7 +94,10 @@ export function drainingInput(stdin: Writable): Writable {
   });
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
-      if (closed) return done();
+      if (closed) {
+        done();
+        return;
+      }
       stdin.write(chunk, (error) => {
         if (error) closed = true;
         done();

@@ -38,7 +38,7 @@ describe('alarm messages', () => {
   });
 
   it('come as Slack {text} or as generic JSON with the same text', () => {
-    assert.deepEqual(Object.keys(JSON.parse(webhookBody(failure, 'slack', []))), ['text']);
+    assert.deepEqual(Object.keys(JSON.parse(webhookBody(failure, 'slack', [])) as object), ['text']);
     const generic = JSON.parse(webhookBody(failure, 'json', [])) as Record<string, unknown>;
     assert.deepEqual(
       [

@@ -123,7 +123,7 @@ export async function runSchedule(options: ScheduleOptions, deps: ScheduleDeps):
     for (const slot of running) slot.current?.abort.abort(new Error('the scheduler is stopping'));
     const stopped = await within(
       options.shutdownGraceMs,
-      Promise.allSettled(running.map((slot) => slot.current?.done)),
+      Promise.allSettled(running.flatMap((slot) => (slot.current ? [slot.current.done] : []))),
     );
     if (!stopped) {
       const stuck = slots.filter((slot) => slot.current).map((slot) => slot.job.name);

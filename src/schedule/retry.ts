@@ -69,7 +69,10 @@ export function backoffDelay(
 
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal.reason as Error);

@@ -71,12 +71,14 @@ async function runOnce(slot: JobSlot, signal: AbortSignal, context: RunContext):
     // Inside the try: a lock file that cannot be written (a full disk) fails the run, with its alarm.
     if (JOB_KINDS[job.kind].overlapGuard === 'lock-file') {
       const lock = await acquireLockFile(context.stateDir, `job-${job.name}`);
-      if (!lock.acquired)
-        return skip(
+      if (!lock.acquired) {
+        skip(
           slot,
           context,
           `another process is running this job (lock file ${lock.path}${lock.holderPid ? `, pid ${lock.holderPid}` : ''})`,
         );
+        return;
+      }
       release = lock.release;
     }
     reporter.info('run started', { kind: job.kind, environment: job.environment });
@@ -117,7 +119,10 @@ async function runOnce(slot: JobSlot, signal: AbortSignal, context: RunContext):
     const error = thrown instanceof RetriesExhausted ? thrown.cause : thrown;
     const attempts = thrown instanceof RetriesExhausted ? thrown.attempts : 1;
     const finishedAt = context.now();
-    if (isAlreadyRunning(error)) return skip(slot, context, describe(error));
+    if (isAlreadyRunning(error)) {
+      skip(slot, context, describe(error));
+      return;
+    }
     if (signal.aborted) {
       recordCancel(state, { startedAt, finishedAt, attempts });
       reporter.warn(

@@ -26,7 +26,7 @@ describe('isTransient', () => {
       sdkError('Whatever', 502),
       sdkError('TooManyRequests', 429),
     ]) {
-      assert.equal(isTransient(upload(error)), true, (error as Error).name + ' ' + (error as Error).message);
+      assert.equal(isTransient(upload(error)), true, error.name + ' ' + error.message);
     }
   });
 
@@ -37,7 +37,7 @@ describe('isTransient', () => {
       sdkError('SignatureDoesNotMatch', 403),
       sdkError('NoSuchBucket', 404),
     ]) {
-      assert.equal(isTransient(upload(error)), false, (error as Error).name);
+      assert.equal(isTransient(upload(error)), false, error.name);
     }
   });
 

@@ -98,7 +98,7 @@ function judge(error: unknown): boolean | undefined {
   return undefined;
 }
 
-function* causeChain(error: unknown): Generator<unknown> {
+function* causeChain(error: unknown): Generator {
   const seen = new Set<unknown>();
   for (
     let link = error;

@@ -109,7 +109,7 @@ export class CacheWriter {
     const stream = this.#stream;
     if (stream && this.#failure === undefined) {
       stream.end();
-      await finished(stream).catch((error: NodeJS.ErrnoException) => this.#fail(error));
+      await finished(stream).catch((error: unknown) => this.#fail(error as NodeJS.ErrnoException));
     }
     if (this.#failure !== undefined) {
       await this.discard();

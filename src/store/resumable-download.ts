@@ -17,7 +17,7 @@ export interface DownloadPart {
 export interface ResumeOptions {
   /** Bytes of the whole object. */
   size: number;
-  /** Opens the object from `fromByte` to its end (a Range request when `fromByte` > 0). */
+  /** Opens the object from `fromByte` to its end (a Range request when `fromByte` is not 0). */
   open(fromByte: number): Promise<DownloadPart>;
   signal?: AbortSignal;
   /** Resumes allowed after the first response (default 3). */
@@ -69,7 +69,7 @@ async function* chunks(first: DownloadPart, options: ResumeOptions): AsyncGenera
       yield next.value;
     }
   } finally {
-    part?.body.destroy();
+    part.body.destroy();
   }
 }
 

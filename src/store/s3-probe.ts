@@ -14,7 +14,7 @@ import {
 import { describe } from '../errors.js';
 
 /** `allowed`, `denied`, or a description of any other answer. */
-export type ProbeOutcome = 'allowed' | 'denied' | string;
+export type ProbeOutcome = string;
 
 /** The actions a write-only credential must be denied, tried against one object it put. */
 export const FORBIDDEN_PROBES = [

@@ -130,7 +130,7 @@ export async function runCliOnFullDisk(
       NODE: process.execPath,
       BIN,
       STDOUT_FILE: options.stdoutFile ?? '',
-    } as NodeJS.ProcessEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -27,9 +27,9 @@ export interface ScenarioRecord {
 export interface ScenarioContext {
   test: TestContext;
   /** Adds bytes the scenario proved intact (restored rows or objects compared with the source). */
-  verified(bytes: number): void;
+  verified: (bytes: number) => void;
   /** Counts the inputs a table-driven scenario tried. */
-  tried(inputs: number): void;
+  tried: (inputs: number) => void;
 }
 
 /** The log `npm test` passes to every test process; without it nothing is recorded. */

@@ -29,9 +29,9 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
 
 /** The databases a test file creates under unique names, dropped together at the end. */
 export function testDatabases(serverUrl: string): {
-  create(base: string): Promise<string>;
-  adopt(name: string): string;
-  dropAll(): Promise<void>;
+  create: (base: string) => Promise<string>;
+  adopt: (name: string) => string;
+  dropAll: () => Promise<void>;
 } {
   const names: string[] = [];
   return {
@@ -118,7 +118,7 @@ const poolSize = (): number => Math.min(4, Math.max(2, availableParallelism()));
 export interface FillOptions {
   /** Wanted pg_database_size; the fill is scaled to land roughly there (an empty database is already ~7.5 MB). */
   targetBytes: number;
-  /** Same seed (and targetBytes) => same contents. Default 1. */
+  /** The same seed (and targetBytes) gives the same contents. Default 1. */
   seed?: number;
 }
 

@@ -48,8 +48,8 @@ export function startScheduler(
   wrap?: { command: string[]; env: Record<string, string> },
 ): SchedulerProcess {
   const [program, ...prefix] = wrap ? [...wrap.command, process.execPath] : [process.execPath];
-  const child = spawn(program as string, [...prefix, BIN, 'schedule', ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...wrap?.env } as NodeJS.ProcessEnv,
+  const child = spawn(program, [...prefix, BIN, 'schedule', ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...wrap?.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];

@@ -203,7 +203,7 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
       const [result] = (JSON.parse(deep.stdout) as { results: { problems: string[] }[] }).results;
       assert.equal(result?.problems.length, 1, JSON.stringify(result));
       assert.match(
-        result?.problems[0] ?? '',
+        result.problems[0] ?? '',
         /^the decrypted dump \(\d+ bytes\) does not match the size and SHA-256 in the manifest's sealed part \(\d+ bytes\)$/,
       );
       const restored = await runCli(['restore', 'db', '--id', String(b.id)], { env: restoreEnv(wrong, untouched) });
@@ -264,7 +264,7 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
       assert.equal(refused.code, 1, refused.stderr);
       assert.deepEqual(errorLines(refused), [
         "offsite: restore failed: the payload's SHA-256 or size does not match its manifest (stored " +
-          payload.length +
+          String(payload.length) +
           ' bytes); the payload is corrupt or was replaced; the target was left as it was',
       ]);
       assert.equal(await userTableCount(byId), 0);

@@ -1,6 +1,6 @@
 /**
  * Writes docs/reliability.md from the scenario records of a test run (see test/helpers/reliability.ts).
- * Usage: node --import tsx test/reliability/report.ts <records.jsonl> <output.md>
+ * Usage: `node --import tsx test/reliability/report.ts RECORDS.jsonl OUTPUT.md`
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { ScenarioKind, ScenarioRecord } from '../helpers/reliability.js';

@@ -117,7 +117,10 @@ describe('S3 faults during database backups and restores', { timeout: 600_000 },
     const run = await runCli(['backup', 'db', '--part-size-mib', PART_MIB], { env });
     assert.equal(run.code, 0, run.stderr);
     earlier = summaryOf(run);
-    assert.ok(Number(earlier.bytesOut) > 2 * MID_PART, `the payload (${earlier.bytesOut} bytes) spans several parts`);
+    assert.ok(
+      Number(earlier.bytesOut) > 2 * MID_PART,
+      `the payload (${String(earlier.bytesOut)} bytes) spans several parts`,
+    );
   });
 
   after(async () => {

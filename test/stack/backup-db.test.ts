@@ -48,7 +48,7 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
       String(summary.payloadKey),
       new RegExp(`^${env.OFFSITE_ENVIRONMENT}/db/\\d{4}/\\d{2}/\\d{2}/\\d{8}T\\d{6}Z-[a-z2-9]{8}\\.dump\\.zst\\.age$`),
     );
-    assert.ok(Number(summary.bytesIn) > 100_000_000, `dumped ${summary.bytesIn} bytes`);
+    assert.ok(Number(summary.bytesIn) > 100_000_000, `dumped ${String(summary.bytesIn)} bytes`);
   });
 
   it('stores a payload that restores with age, zstd and pg_restore to identical rows and sequences', async () => {
@@ -74,10 +74,12 @@ describe('backup db on the real stack', { timeout: 900_000 }, () => {
 
   it('writes a manifest whose sealed part lists every table with its exact row count', async () => {
     const summary = summaryOf(backup);
-    const manifest = JSON.parse((await readAsAdmin(String(summary.manifestKey))).toString('utf8')) as Record<
-      string,
-      any
-    >;
+    const manifest = JSON.parse((await readAsAdmin(String(summary.manifestKey))).toString('utf8')) as {
+      format: string;
+      version: number;
+      payload: { key: string; size: number; sha256: string };
+      sealed: string;
+    };
     assert.equal(manifest.format, 'offsite-manifest');
     assert.equal(manifest.version, 1);
     assert.equal(manifest.payload.key, summary.payloadKey);

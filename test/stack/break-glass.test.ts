@@ -107,7 +107,9 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
     try {
       await execFileAsync('aws', ['--version']);
     } catch (error) {
-      throw new Error(`the aws CLI does not work (${String(error)}): install it, e.g. apt-get install -y awscli`);
+      throw new Error(`the aws CLI does not work (${String(error)}): install it, e.g. apt-get install -y awscli`, {
+        cause: error,
+      });
     }
     dir = tempDir();
     sourceUrl = await newDatabase('bgsource');
@@ -118,7 +120,7 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
 
   after(async () => {
     await databases.dropAll();
-    dir?.remove();
+    dir.remove();
   });
 
   it('restores an age + zstd custom-format backup with aws, sha256sum, age, zstd and pg_restore: every row and sequence equal the source', async () => {

@@ -127,7 +127,7 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
     assert.equal(summary.bytesUploaded, summary.bytes, 'a first run uploads every byte');
     assert.ok(
       Number(summary.bytesStored) > 0.1 * Number(summary.bytes),
-      `stored ${summary.bytesStored} of ${summary.bytes} bytes`,
+      `stored ${String(summary.bytesStored)} of ${String(summary.bytes)} bytes`,
     );
     firstSnapshot = String(summary.id);
     firstState = await readBucket(source);

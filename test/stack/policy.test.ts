@@ -244,7 +244,7 @@ describe('policies on the real stack', { timeout: 120_000 }, () => {
     assert.equal(
       await bodyOf(writer(), Bucket, 'production/own-object'),
       'readable by its uploader',
-      'RGW: the uploader owns its objects (notes §5 #4)',
+      'RGW: the uploader owns its objects (docs/dev/s3-test-server.md §5 #4)',
     );
   });
 });

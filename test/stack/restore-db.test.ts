@@ -176,7 +176,10 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     assert.match(lastLine(run.stderr), /row counts differ .*public\.docs has 2, expected 1/);
     await withClient(targetUrl, async (client) => {
       assert.deepEqual((await client.query('SELECT id FROM docs ORDER BY id')).rows, [{ id: 2 }]);
-      assert.equal((await client.query('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows[0]?.n, 0);
+      assert.equal(
+        (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows[0]?.n,
+        0,
+      );
     });
   });
 

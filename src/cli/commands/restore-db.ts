@@ -70,10 +70,11 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     .option('--data-only', 'restore only rows, into existing tables')
     .option('--truncate-first', 'with --data-only: empty the restored tables first (rows the app created at start-up)')
     .option('--clean', 'drop and recreate the objects the backup contains')
-    .option('--table <name>', 'restore only this table (repeatable)', (value: string, previous: string[] = []) => [
-      ...previous,
-      value,
-    ])
+    .option(
+      '--table <name>',
+      'restore only this table (repeatable)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .option('--keep-owner', 'restore object owners (default: --no-owner, as managed databases have other roles)')
     .option('--keep-privileges', 'restore grants (default: --no-privileges)')
     .option(

@@ -30,7 +30,7 @@ export function registerStatus(program: Command, context: CliContext): void {
     .option(
       '--max-age <age>',
       'stale when the newest complete backup is older: 2h, 30m, 1d (every kind found), or per kind: db=2h,files=26h (repeatable)',
-      (value: string, previous: string[] = []) => [...previous, ...value.split(',')],
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(',')],
     )
     .option('--json', 'print the status as JSON')
     .addHelpText(
@@ -69,7 +69,7 @@ function maxAgeOf(values: string[]): { maxAge: Partial<Record<BackupKind, number
     const kind = KINDS.find((k) => k === kindText);
     if (kindText !== undefined && !kind)
       throw usageError(`--max-age ${value}: unknown kind "${kindText}" (kinds: ${KINDS.join(', ')})`);
-    const ms = parseDuration(durationText ?? '');
+    const ms = parseDuration(durationText);
     if (ms === undefined)
       throw usageError(`--max-age ${value}: "${durationText}" is not a duration like 2h, 30m or 1d`);
     if (kind) maxAge[kind] = ms;

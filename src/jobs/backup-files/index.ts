@@ -117,14 +117,16 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
   let bytesUploaded = 0;
   let bytesStored = 0;
   const tick = () => {
-    const live = [...meters].reduce((sum, m) => [sum[0] + m.read.bytes(), sum[1] + m.stored.bytes()] as const, [
-      bytesUploaded,
-      bytesStored,
-    ] as const);
+    let bytesIn = bytesUploaded;
+    let bytesOut = bytesStored;
+    for (const m of meters) {
+      bytesIn += m.read.bytes();
+      bytesOut += m.stored.bytes();
+    }
     deps.reporter.progress({
       phase: `files: ${counters.objects} objects, ${counters.uploaded} uploaded, ${counters.reused} reused`,
-      bytesIn: live[0],
-      bytesOut: live[1],
+      bytesIn,
+      bytesOut,
     });
   };
   const ticker = setInterval(tick, PROGRESS_MS);

@@ -119,7 +119,7 @@ function mergeLifecycle(current: LifecycleSettings[], desired: LifecycleSettings
 /** Our statements replace those with the same Sid; every other statement of the existing policy stays. */
 function mergePolicy(existing: string | undefined, ours: string): string {
   const wanted = JSON.parse(ours) as { Statement: { Sid?: string }[] };
-  let kept: { Sid?: string }[] = [];
+  let kept: { Sid?: string }[];
   try {
     const parsed = existing ? (JSON.parse(existing) as { Statement?: { Sid?: string }[] | { Sid?: string } }) : {};
     kept = Array.isArray(parsed.Statement) ? parsed.Statement : parsed.Statement ? [parsed.Statement] : [];

@@ -96,7 +96,7 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     const ticker = setInterval(tick, 250);
     try {
       await settleTogether(
-        [running.done, pump(running.output, psql.send)] as const,
+        [running.done, pump(running.output, (chunk) => psql.send(chunk))] as const,
         () => {
           cancel.abort();
           restore?.kill();

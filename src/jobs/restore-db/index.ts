@@ -63,7 +63,7 @@ export async function restoreDatabase(
     if (!candidates.ordered.some((e) => e.status === 'complete'))
       throw jobFailed(noBackupMessage(options, catalog.length));
     const skipped: RestoreDbResult['skipped'] = [];
-    let keyError: unknown;
+    let keyError: Error | undefined;
     const skip = (id: string, reason: string) => {
       deps.reporter.warn(`skipping backup ${id}: ${reason}`);
       skipped.push({ id, reason });
@@ -81,7 +81,7 @@ export async function restoreDatabase(
       } catch (error) {
         // A damaged (or planted) manifest looks like a wrong key: try older backups, blame the key only if none opens.
         if (!candidates.fallBack) throw error;
-        keyError ??= error;
+        keyError ??= error instanceof Error ? error : new Error(String(error));
         skip(entry.id, 'its manifest does not open with the key given (damaged, or made with another key)');
         continue;
       }

@@ -174,7 +174,7 @@ describe('verifyBackup', () => {
       damage(stored);
       const [result] = await verifyAll(stored.reader);
       assert.equal(result?.ok, false);
-      assert.match(problemsOf(result!), message);
+      assert.match(problemsOf(result), message);
     });
   }
 
