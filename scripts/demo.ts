@@ -64,6 +64,7 @@ process.stdout.write(
     ? `  restored database equals the source: ${restored.size} tables, every row identical\n`
     : '  MISMATCH between source and restore\n',
 );
+if (!same) process.exitCode = 1; // the demo doubles as CI's end-to-end smoke on Node 20
 
 step('Break-glass: the same restore with only aws, age, zstd and pg_restore (offsite restore db --print-commands)');
 process.stdout.write('  see docs/restore.md; the first lines of the script:\n');

@@ -2,13 +2,21 @@
 // The whole test suite: starts the local stack (PostgreSQL + Ceph RGW), then runs every unit
 // test (src/**/*.test.ts) and integration test (test/**/*.test.ts) with node's test runner.
 // Arguments narrow the run to files whose path contains one of them: `npm test -- backup-db`.
+// `--unit` runs only the quick tests that need no stack (everything outside test/stack, test/reliability
+// and test/install, which installs Offsite as users do and takes minutes), without starting it:
+// `npm run test:unit`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const repo = new URL('..', import.meta.url).pathname;
-const filters = process.argv.slice(2);
+const unitOnly = process.argv.includes('--unit');
+const filters = process.argv.slice(2).filter((arg) => arg !== '--unit');
+/** Tests that talk to the stack's PostgreSQL or S3 server live here, and only here. */
+const STACK_FOLDERS = ['test/stack/', 'test/reliability/'];
+const needsStack = (file) => STACK_FOLDERS.some((folder) => file.startsWith(folder));
+const isUnit = (file) => !needsStack(file) && !file.startsWith('test/install/');
 
 const testFiles = (dir) =>
   readdirSync(join(repo, dir), { recursive: true, withFileTypes: true })
@@ -16,13 +24,15 @@ const testFiles = (dir) =>
     .map((entry) => join(entry.parentPath ?? entry.path, entry.name).slice(repo.length))
     .sort();
 
-const files = [...testFiles('src'), ...testFiles('test')].filter(
-  (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
-);
+const files = [...testFiles('src'), ...testFiles('test')]
+  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  .filter((file) => !unitOnly || isUnit(file));
 process.stderr.write(`testing on Node ${process.version}: ${files.length} files\n`);
 
-const stackUp = spawnSync('bash', [join(repo, 'scripts/stack'), 'up'], { stdio: 'inherit' });
-if (stackUp.status !== 0) process.exit(stackUp.status ?? 1);
+if (files.some(needsStack)) {
+  const stackUp = spawnSync('bash', [join(repo, 'scripts/stack'), 'up'], { stdio: 'inherit' });
+  if (stackUp.status !== 0) process.exit(stackUp.status ?? 1);
+}
 
 // Reliability scenarios append their outcomes here; a full run turns them into docs/reliability.md.
 const reliabilityLog = join(mkdtempSync(join(tmpdir(), 'offsite-reliability-')), 'scenarios.jsonl');
@@ -46,7 +56,8 @@ const results = [
 ];
 const failed = results.find((result) => result && result.status !== 0);
 if (existsSync(reliabilityLog)) {
-  const report = filters.length === 0 ? join(repo, 'docs/reliability.md') : join(reliabilityLog, '../reliability.md');
+  const report =
+    filters.length === 0 && !unitOnly ? join(repo, 'docs/reliability.md') : join(reliabilityLog, '../reliability.md');
   spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'test/reliability/report.ts'), reliabilityLog, report], {
     cwd: repo,
     stdio: 'inherit',

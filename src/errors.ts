@@ -37,3 +37,13 @@ export const isOffsiteError = (error: unknown): error is OffsiteError => error i
 /** The message of any thrown value, for wrapping into a one-line error. */
 export const describe = (error: unknown): string =>
   error instanceof Error ? (error.message.split('\n')[0] ?? String(error)) : String(error);
+
+/**
+ * A cancellation, not a failure: an `AbortError` (from an AbortSignal, a stream destroyed by one, or the SDK),
+ * itself or as the direct cause of a wrapping error. The name is the contract here: Node, the AWS SDK and
+ * DOMException each raise their own class.
+ */
+export const isAbortError = (error: unknown): boolean =>
+  errorName(error) === 'AbortError' || errorName((error as { cause?: unknown } | undefined)?.cause) === 'AbortError';
+
+const errorName = (error: unknown): unknown => (error as { name?: unknown } | null | undefined)?.name;

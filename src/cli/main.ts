@@ -3,7 +3,7 @@
  * Every error is printed here, once, as one line.
  */
 import { Command, CommanderError } from 'commander';
-import { isOffsiteError } from '../errors.js';
+import { describe, isOffsiteError, jobFailed, type OffsiteError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { registerBackupDb } from './commands/backup-db.js';
 import { registerBackupFiles } from './commands/backup-files.js';
@@ -95,12 +95,16 @@ async function run(program: Command, argv: readonly string[], context: CliContex
         return 0;
       return 2; // commander has already printed its one-line message
     }
-    if (isOffsiteError(error)) {
-      context.stderr.write(`offsite: ${error.message}\n`);
-      return error.exitCode;
-    }
-    context.stderr.write(`offsite: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    const failure = isOffsiteError(error) ? error : jobFailed(`unexpected error: ${describe(error)}`, error);
+    context.stderr.write(`offsite: ${failure.message}\n`);
     if (context.env.OFFSITE_DEBUG && error instanceof Error && error.stack) context.stderr.write(`${error.stack}\n`);
-    return 1;
+    // Under --json a script reads stdout: it gets the failure as an object too. Findings are already
+    // there, in the command's own report.
+    if (argv.includes('--json') && failure.kind !== 'findings') context.stdout.write(`${jsonError(failure)}\n`);
+    return failure.exitCode;
   }
 }
+
+/** `{"error":{"kind":"config","exitCode":2,"message":"…"}}`: one line, the same message as on stderr. */
+const jsonError = (error: OffsiteError): string =>
+  JSON.stringify({ error: { kind: error.kind, exitCode: error.exitCode, message: error.message } });

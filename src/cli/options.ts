@@ -11,7 +11,9 @@ import { retentionFor } from '../format/retention.js';
 import { parseSigningKey, parseTrustedSigners, type SigningKey, type TrustedSigners } from '../format/signature.js';
 import { assertAgeRecipient, parseAgeIdentityFile } from '../pipeline/age.js';
 import { OPENSSL_ITERATIONS, type DecryptSpec, type EncryptSpec } from '../pipeline/cipher.js';
-import { childConnection, urlHasPassword } from '../processes/connection.js';
+import { childConnection, carriesPassword } from '../processes/connection.js';
+import { resolveLibpqUrl } from '../config/libpq.js';
+import { parseWholeNumber } from '../config/whole-number.js';
 import type { S3Settings } from '../store/s3-client.js';
 
 type Required<K extends SettingName> = NonNullable<Settings[K]>;
@@ -52,8 +54,8 @@ export function s3SettingsOf(settings: Settings): S3Settings {
     );
   }
   return {
-    region: settings.region ?? 'us-east-1',
-    forcePathStyle: settings.s3ForcePathStyle ?? false,
+    region: settings.region,
+    forcePathStyle: settings.s3ForcePathStyle,
     ...(endpoint ? { endpoint } : {}),
     ...(accessKeyId && secretAccessKey
       ? {
@@ -92,20 +94,43 @@ export function encryptSpecOf(settings: Settings): EncryptSpec {
   return { scheme, recipients };
 }
 
-/** The database URL, refused when unparseable or when a password came on the command line. */
+const NO_DATABASE = {
+  databaseUrl: 'no database',
+  targetUrl: 'no target database',
+} as const;
+
+/**
+ * The database URL (password included: never shown): the setting, or else what libpq's environment, service file
+ * and password file describe (see config/libpq.ts). Refused when unparseable or when a password came on the command line.
+ */
 export function databaseUrlOf(
   settings: Settings,
   flags: FlagValues,
+  env: NodeJS.ProcessEnv,
   name: 'databaseUrl' | 'targetUrl' = 'databaseUrl',
 ): string {
-  const url = requireSetting(settings, name);
+  const setting = settings[name];
+  if (setting === undefined) {
+    const resolved = resolveLibpqUrl(env);
+    if (resolved === undefined)
+      throw configError(
+        `${NO_DATABASE[name]}: set ${SETTINGS[name].env} (or --${SETTINGS[name].flag}), or libpq's PGHOST/PGDATABASE (with PGPORT, PGUSER, PGPASSWORD or a passfile), or PGSERVICE`,
+      );
+    try {
+      childConnection(resolved);
+    } catch (error) {
+      throw configError(`libpq's PG* variables: ${describe(error)}`, error);
+    }
+    return resolved;
+  }
+  const url = setting;
   try {
     childConnection(url);
   } catch (error) {
     throw configError(`${settingLabel(name)}: ${describe(error)}`, error);
   }
   const flag = flags[name];
-  if (typeof flag === 'string' && urlHasPassword(flag)) {
+  if (typeof flag === 'string' && carriesPassword(flag)) {
     throw usageError(
       `--${SETTINGS[name].flag} must not carry a password (argv is visible to every user in ps): put it in ${SETTINGS[name].env}, PGPASSWORD or a passfile`,
     );
@@ -192,13 +217,18 @@ export function trustOf(settings: Settings): { trustedSigners?: TrustedSigners }
 
 /** Retention days that the server can store (see format/retention.ts), checked before any work. */
 export function retentionDaysOf(settings: Settings, now: Date): number {
-  const days = settings.retentionDays ?? 35;
+  const days = settings.retentionDays;
   try {
-    retentionFor(now, days, settings.lockMode ?? 'COMPLIANCE');
+    retentionFor(now, days, settings.lockMode);
   } catch (error) {
     throw configError(`${settingLabel('retentionDays')}: ${describe(error)}`, error);
   }
   return days;
+}
+
+/** A whole-number flag (`--sample 40`), or the fallback when not given; bad input is a usage error (exit 2). */
+export function wholeNumberFlag(text: string | undefined, flag: string, fallback: number): number {
+  return text === undefined ? fallback : parseWholeNumber(text, flag);
 }
 
 const MIN_PART_MIB = 5;
@@ -229,8 +259,8 @@ export function sourceS3SettingsOf(settings: Settings): S3Settings & { bucket: s
   }
   return {
     bucket: requireSetting(settings, 'sourceBucket'),
-    region: settings.sourceRegion ?? settings.region ?? 'us-east-1',
-    forcePathStyle: settings.sourceS3ForcePathStyle ?? false,
+    region: settings.sourceRegion ?? settings.region,
+    forcePathStyle: settings.sourceS3ForcePathStyle,
     ...(endpoint ? { endpoint } : {}),
     ...(accessKeyId && secretAccessKey
       ? { credentials: { accessKeyId: accessKeyId.reveal(), secretAccessKey: secretAccessKey.reveal() } }

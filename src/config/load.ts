@@ -6,7 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { configError } from '../errors.js';
 import { Secret } from './secret.js';
-import { SETTINGS, type SettingName, type SettingSpec, type Settings } from './settings.js';
+import { carriesPassword } from '../processes/connection.js';
+import { SETTINGS, settingDefaults, type SettingName, type SettingSpec, type Settings } from './settings.js';
+import { parseWholeNumber } from './whole-number.js';
 
 export type RawValue = string | boolean | string[];
 export type FlagValues = Partial<Record<SettingName, RawValue>>;
@@ -23,7 +25,8 @@ const DEFAULT_CONFIG_FILE = 'offsite.yaml';
 const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
 
 /**
- * Merges the file, then the environment, then flags (each overriding the one before) and converts each value to its type.
+ * Merges the defaults of the settings table, the file, then the environment, then flags (each overriding the one
+ * before) and converts each value to its type.
  * @throws OffsiteError (config) naming the setting, where it came from, and what is expected.
  */
 export function loadSettings(input: LoadInput): Settings {
@@ -44,7 +47,7 @@ export function loadSettings(input: LoadInput): Settings {
     if (raw === undefined) continue;
     settings[name] = convert(spec, raw, source);
   }
-  return settings;
+  return { ...settingDefaults(), ...settings };
 }
 
 function convert(spec: SettingSpec, raw: unknown, source: string): unknown {
@@ -55,10 +58,8 @@ function convert(spec: SettingSpec, raw: unknown, source: string): unknown {
   switch (spec.type) {
     case 'boolean':
       return toBoolean(raw) ?? fail('true or false');
-    case 'integer': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-      return Number.isSafeInteger(n) && n > 0 ? n : fail('a positive whole number');
-    }
+    case 'integer':
+      return parseWholeNumber(raw, `${spec.name} from ${source}`, {}, 'config');
     case 'list': {
       const items = (Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? [raw] : fail('a list'))
         .flatMap((item) => item.split(','))
@@ -174,11 +175,7 @@ function checkKeys(values: Record<string, unknown>, path: string, where: string)
       throw configError(
         `${path}: ${key} is a secret and cannot be set in the config file; set ${spec.env} in the environment`,
       );
-    if (
-      spec.name.endsWith('Url') &&
-      typeof values[key] === 'string' &&
-      /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(values[key])
-    ) {
+    if (spec.name.endsWith('Url') && typeof values[key] === 'string' && carriesPassword(values[key])) {
       throw configError(
         `${path}: ${key} carries a password; config files end up in repositories: put the password in ${spec.env}, PGPASSWORD or a passfile`,
       );

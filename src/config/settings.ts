@@ -18,6 +18,11 @@ export interface SettingSpec {
   /** What a string value must look like, and how to say so: checked before any work starts. */
   pattern?: { regex: RegExp; expected: string };
   secret?: boolean;
+  /**
+   * The value when the setting is not given: declared here once, filled in by the loader, shown in
+   * docs/configuration.md. Absent when the fallback depends on other settings (then the description says so).
+   */
+  default?: string | number | boolean;
   description: string;
 }
 
@@ -59,7 +64,8 @@ export const SETTINGS = {
     env: 'DATABASE_URL',
     flag: 'database-url',
     type: 'string',
-    description: 'PostgreSQL URL to back up (password from DATABASE_URL, PGPASSWORD or a passfile, never the flag)',
+    description:
+      "PostgreSQL URL to back up; when unset, libpq's PGHOST, PGPORT, PGUSER, PGDATABASE or PGSERVICE (password from DATABASE_URL, PGPASSWORD or a passfile, never the flag)",
   }),
   targetUrl: spec({
     name: 'targetUrl',
@@ -67,7 +73,7 @@ export const SETTINGS = {
     flag: 'target-url',
     type: 'string',
     description:
-      'PostgreSQL URL to restore into (password from OFFSITE_TARGET_URL, PGPASSWORD or a passfile, never the flag)',
+      "PostgreSQL URL to restore into (drill: any database on the server to drill on); when unset, libpq's PGHOST, PGPORT, PGUSER, PGDATABASE or PGSERVICE (password from OFFSITE_TARGET_URL, PGPASSWORD or a passfile, never the flag)",
   }),
   s3Endpoint: spec({
     name: 's3Endpoint',
@@ -81,6 +87,7 @@ export const SETTINGS = {
     env: 'OFFSITE_S3_FORCE_PATH_STYLE',
     flag: 's3-force-path-style',
     type: 'boolean',
+    default: false,
     description: 'path-style S3 addressing',
   }),
   region: spec({
@@ -89,6 +96,7 @@ export const SETTINGS = {
     flag: 'region',
     type: 'string',
     pattern: REGION_NAME,
+    default: 'us-east-1',
     description: 'S3 region',
   }),
   accessKeyId: spec({
@@ -147,7 +155,8 @@ export const SETTINGS = {
     flag: 'compression',
     type: 'string',
     choices: ['zstd', 'gzip', 'none'],
-    description: 'compression (default zstd)',
+    default: 'zstd',
+    description: 'compression',
   }),
   dumpFormat: spec({
     name: 'dumpFormat',
@@ -155,14 +164,16 @@ export const SETTINGS = {
     flag: 'format',
     type: 'string',
     choices: ['custom', 'plain'],
-    description: 'pg_dump format (default custom)',
+    default: 'custom',
+    description: 'pg_dump format',
   }),
   retentionDays: spec({
     name: 'retentionDays',
     env: 'OFFSITE_RETENTION_DAYS',
     flag: 'retention-days',
     type: 'integer',
-    description: 'object lock retention in days (default 35)',
+    default: 35,
+    description: 'object lock retention in days',
   }),
   lockMode: spec({
     name: 'lockMode',
@@ -170,7 +181,8 @@ export const SETTINGS = {
     flag: 'lock-mode',
     type: 'string',
     choices: ['COMPLIANCE', 'GOVERNANCE'],
-    description: 'object lock mode (default COMPLIANCE)',
+    default: 'COMPLIANCE',
+    description: 'object lock mode',
   }),
   rowCounts: spec({
     name: 'rowCounts',
@@ -178,7 +190,8 @@ export const SETTINGS = {
     flag: 'row-counts',
     type: 'string',
     choices: ['exact', 'estimate'],
-    description: 'row counts in the manifest (default exact)',
+    default: 'exact',
+    description: 'row counts in the manifest',
   }),
   pgBinDir: spec({
     name: 'pgBinDir',
@@ -215,6 +228,7 @@ export const SETTINGS = {
     env: 'OFFSITE_SOURCE_S3_FORCE_PATH_STYLE',
     flag: 'source-s3-force-path-style',
     type: 'boolean',
+    default: false,
     description: 'path-style addressing for the source bucket',
   }),
   sourceRegion: spec({
@@ -252,15 +266,16 @@ export const SETTINGS = {
     env: 'OFFSITE_FILES_REUSE_DAYS',
     flag: 'reuse-days',
     type: 'integer',
-    description:
-      'days an uploaded file blob may be reused by later snapshots; blobs are locked retention + this (default 30)',
+    default: 30,
+    description: 'days an uploaded file blob may be reused by later snapshots; blobs are locked retention + this',
   }),
   filesConcurrency: spec({
     name: 'filesConcurrency',
     env: 'OFFSITE_FILES_CONCURRENCY',
     flag: 'concurrency',
     type: 'integer',
-    description: 'objects transferred at once (default 8)',
+    default: 8,
+    description: 'objects transferred at once',
   }),
   s3MultipartLock: spec({
     name: 's3MultipartLock',
@@ -308,8 +323,20 @@ type ValueOf<S extends SettingSpec> = S['type'] extends 'boolean'
           ? C
           : string;
 
-/** Settings as loaded: each may be absent; commands decide which they require. */
-export type Settings = { [K in SettingName]?: ValueOf<(typeof SETTINGS)[K]> };
+type Defaulted = { [K in SettingName]: (typeof SETTINGS)[K] extends { default: unknown } ? K : never }[SettingName];
+
+/** Settings as loaded: those with a default always have a value; the others may be absent, and commands decide which they require. */
+export type Settings = { [K in Defaulted]: ValueOf<(typeof SETTINGS)[K]> } & {
+  [K in Exclude<SettingName, Defaulted>]?: ValueOf<(typeof SETTINGS)[K]>;
+};
+
+/** The declared defaults, by setting name. */
+export function settingDefaults(): Pick<Settings, Defaulted> {
+  const defaults: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][])
+    if (spec.default !== undefined) defaults[name] = spec.default;
+  return defaults as Pick<Settings, Defaulted>;
+}
 
 /** How the user names a setting in an error: `bucket (OFFSITE_BUCKET or --bucket)`. */
 export function settingLabel(name: SettingName): string {

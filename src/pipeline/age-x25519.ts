@@ -14,9 +14,9 @@ import {
   hkdfSync,
   type KeyObject,
 } from 'node:crypto';
+import { bech32 } from '@scure/base';
 import { Stanza, type Identity, type Recipient } from 'age-encryption';
 
-const BECH32_CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
 const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const LABEL = 'age-encryption.org/v1/X25519';
@@ -27,7 +27,7 @@ export class NativeX25519Recipient implements Recipient {
 
   /** @param recipient - an `age1…` recipient whose checksum has already been verified. */
   constructor(recipient: string) {
-    this.#publicBytes = decodeBech32Key(recipient, 'age1');
+    this.#publicBytes = decodeBech32Key(recipient, 'age');
     this.#publicKey = publicKeyOf(this.#publicBytes);
   }
 
@@ -53,7 +53,7 @@ export class NativeX25519Identity implements Identity {
 
   /** @param identity - an `AGE-SECRET-KEY-1…` whose checksum has already been verified. */
   constructor(identity: string) {
-    const secretBytes = decodeBech32Key(identity.toLowerCase(), 'age-secret-key-1');
+    const secretBytes = decodeBech32Key(identity.toLowerCase(), 'age-secret-key-');
     this.#privateKey = createPrivateKey({
       key: Buffer.concat([PKCS8_X25519_PREFIX, secretBytes]),
       format: 'der',
@@ -95,22 +95,11 @@ const publicKeyOf = (bytes: Buffer): KeyObject =>
 const wrappingKey = (secret: Buffer, share: Buffer, recipient: Buffer): Buffer =>
   Buffer.from(hkdfSync('sha256', secret, Buffer.concat([share, recipient]), LABEL, 32));
 
-/** The 32 key bytes of a bech32 key: the data without its 6 checksum characters, 5 bits to 8. */
+/** The 32 key bytes of a bech32 key with the given human-readable part (`age`, `age-secret-key-`); checksum verified. */
 function decodeBech32Key(text: string, prefix: string): Buffer {
-  const data = text.slice(prefix.length, -6);
-  let buffer = 0;
-  let bits = 0;
-  const bytes: number[] = [];
-  for (const char of data) {
-    const value = BECH32_CHARSET.indexOf(char);
-    if (value < 0) throw new Error('not a bech32 key');
-    buffer = (buffer << 5) | value;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes.push((buffer >> bits) & 0xff);
-    }
-  }
+  const decoded = bech32.decodeUnsafe(text);
+  if (decoded?.prefix !== prefix) throw new Error(`not a bech32 key starting ${prefix}1`);
+  const bytes = bech32.fromWords(decoded.words);
   if (bytes.length !== 32) throw new Error('an X25519 key holds 32 bytes');
   return Buffer.from(bytes);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { childConnection, urlHasPassword } from './connection.js';
+import { childConnection, carriesPassword } from './connection.js';
 
 describe('childConnection', () => {
   it('moves an inline password into PGPASSWORD', () => {
@@ -17,8 +17,12 @@ describe('childConnection', () => {
 
   it('leaves a passwordless URL alone', () => {
     assert.deepEqual(childConnection('postgres://app@db/app'), { url: 'postgres://app@db/app', env: {} });
-    assert.equal(urlHasPassword('postgres://app@db/app'), false);
-    assert.equal(urlHasPassword('postgres://app:x@db/app'), true);
+    assert.equal(carriesPassword('postgres://app@db/app'), false);
+    assert.equal(carriesPassword('postgres://app:x@db/app'), true);
+    assert.equal(carriesPassword('postgres://app@db/app?password=x'), true);
+    assert.equal(carriesPassword('host=db user=app password=x'), true);
+    assert.equal(carriesPassword('host=db user=app'), false);
+    assert.equal(carriesPassword('postgres://app:x@[bad/app'), true, 'an unparseable URL is still read for a password');
   });
 
   it('refuses what is not a postgres URL without echoing it', () => {

@@ -30,10 +30,20 @@ export function childConnection(databaseUrl: string): ChildConnection {
   return { url: url.toString(), env };
 }
 
-/** Whether the URL carries a password (inline or as a parameter). */
-export function urlHasPassword(databaseUrl: string): boolean {
-  const url = parsePostgresUrl(databaseUrl);
-  return url.password !== '' || PASSWORD_PARAMS.some((name) => url.searchParams.has(name));
+/**
+ * Whether a connection setting carries a password: a URL's `user:password@` or `?password=`, or a libpq
+ * conninfo's `password=`. The one check behind every "no passwords in argv or config files" refusal.
+ */
+export function carriesPassword(target: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    try {
+      const url = new URL(target);
+      return url.password !== '' || PASSWORD_PARAMS.some((name) => url.searchParams.has(name));
+    } catch {
+      return /^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(target);
+    }
+  }
+  return /(^|\s)password\s*=/i.test(target);
 }
 
 function parsePostgresUrl(text: string): URL {

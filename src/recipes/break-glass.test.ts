@@ -362,7 +362,7 @@ describe('breakGlassScript', () => {
     assert.equal(r.code, 0, r.stderr);
     const [restore] = callsOf(r, 'pg_restore');
     assert.deepEqual(restore?.args, ['--data-only', '-n', 'public', '-t', 'users', '-f', '-']);
-    assert.equal(restore?.stdin, content.toString());
+    assert.equal(restore.stdin, content.toString());
     const [load, counts] = callsOf(r, 'psql');
     assert.deepEqual(load?.args, [
       '-X',
@@ -375,7 +375,7 @@ describe('breakGlassScript', () => {
     assert.ok(counts);
     // The stub pg_restore prints nothing: the SQL around its output is what psql gets.
     assert.match(
-      load?.stdin ?? '',
+      load.stdin ?? '',
       /^BEGIN;\n[^]*DROP CONSTRAINT[^]*END \$\$;\nDO \$\$[^]*ADD CONSTRAINT[^]*\nCOMMIT;\n$/,
     );
 
@@ -477,7 +477,7 @@ describe('breakGlassScript', () => {
       }),
     );
     assert.doesNotMatch(script, /EXPECTED_SHA256|MANIFEST_KEY|VERSION_ID/);
-    assert.match(script, /^#    Backups of the old shell pipeline were dumped WITH owners and grants/m);
+    assert.match(script, /^# {4}Backups of the old shell pipeline were dumped WITH owners and grants/m);
     const r = run(script, content);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stderr.includes(SHA_OF(content)));

@@ -8,6 +8,7 @@
  * script: only the names of the environment variables that carry them.
  */
 import type { Compression, DumpFormat, Encryption } from '../format/layout.js';
+import { carriesPassword } from '../processes/connection.js';
 
 export interface BreakGlassInput {
   bucket: string;
@@ -83,7 +84,7 @@ function validate(input: BreakGlassInput): Checked {
     throw new BreakGlassError('the version id is empty (use null when there is none)');
   if (input.endpoint !== undefined && !/^https?:\/\/\S+$/.test(input.endpoint))
     throw new BreakGlassError(`the S3 endpoint "${input.endpoint}" is not an http(s) URL`);
-  if (hasPassword(input.target))
+  if (carriesPassword(input.target))
     throw new BreakGlassError(
       'the target database URL contains a password: remove it, the script reads PGPASSWORD (or ~/.pgpass) from the environment',
     );
@@ -116,18 +117,6 @@ function validate(input: BreakGlassInput): Checked {
     if (value.includes('\0')) throw new BreakGlassError('a setting contains a NUL character');
   }
   return { ...input, ...(sha256 === undefined ? {} : { sha256 }), tables };
-}
-
-function hasPassword(target: string): boolean {
-  if (/^postgres(ql)?:\/\//i.test(target)) {
-    try {
-      const url = new URL(target);
-      return url.password !== '' || url.searchParams.has('password');
-    } catch {
-      return /:[^/@]*@/.test(target.replace(/^postgres(ql)?:\/\//i, ''));
-    }
-  }
-  return /(^|\s)password\s*=/i.test(target);
 }
 
 const tools = (input: Checked): { decrypt: string; decompress?: string; restore: string } => ({

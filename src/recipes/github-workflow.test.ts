@@ -30,9 +30,12 @@ interface Workflow {
   jobs: Record<string, Job>;
 }
 
+const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+const TARBALL_SHA256 = 'ab'.repeat(32);
 const options = (overrides: Partial<GithubWorkflowOptions> = {}): GithubWorkflowOptions => ({
   ...DEFAULT_WORKFLOW_OPTIONS,
   offsiteVersion: '1.2.3',
+  install: { kind: 'git', url: 'git+https://github.com/acme/offsite.git', commit: COMMIT },
   ...overrides,
 });
 const generate = (overrides: Partial<GithubWorkflowOptions> = {}) => {
@@ -94,6 +97,24 @@ describe('the GitHub Actions workflow', () => {
     assert.equal(offsiteStep(db).run, 'offsite backup db');
   });
 
+  it('installs a tarball only after its SHA-256 matched, in the same step', () => {
+    const url = 'https://downloads.example.com/offsite-1.2.3.tgz';
+    const { parsed } = generate({ install: { kind: 'tarball', url, sha256: TARBALL_SHA256 } });
+    for (const [name, j] of Object.entries(parsed.jobs)) {
+      const step = j.steps.find((s) => s.run?.includes('npm install'));
+      assert.deepEqual(
+        step?.run?.split('\n'),
+        [
+          `curl -fsSL --retry 3 -o "$RUNNER_TEMP/offsite.tgz" ${url}`,
+          `echo "${TARBALL_SHA256}  $RUNNER_TEMP/offsite.tgz" | sha256sum -c -`,
+          'npm install --prefix "$RUNNER_TEMP/offsite" --no-audit --no-fund "$RUNNER_TEMP/offsite.tgz"',
+          'echo "$RUNNER_TEMP/offsite/node_modules/.bin" >> "$GITHUB_PATH"',
+        ],
+        name,
+      );
+    }
+  });
+
   it('gives every job a timeout and a concurrency group of its own per environment', () => {
     const { parsed } = generate();
     const groups = Object.values(parsed.jobs).map((j) => j.concurrency.group);
@@ -104,12 +125,22 @@ describe('the GitHub Actions workflow', () => {
     }
   });
 
-  it('installs the pinned offsite package and the PGDG PostgreSQL client where pg_dump or pg_restore run', () => {
-    const { parsed } = generate({ postgresMajor: 17, nodeVersion: '22' });
+  it('installs Offsite from the pinned commit and the PGDG PostgreSQL client where pg_dump or pg_restore run', () => {
+    const { parsed, yaml } = generate({ postgresMajor: 17, nodeVersion: '22' });
     for (const j of Object.values(parsed.jobs)) {
       assert.ok(j.steps.some((s) => s.uses === 'actions/setup-node@v4' && s.with?.['node-version'] === '22'));
-      assert.ok(j.steps.some((s) => s.run === 'npm install --global --no-audit --no-fund offsite@1.2.3'));
+      assert.ok(
+        j.steps.some(
+          (s) =>
+            s.run ===
+            [
+              `npm install --prefix "$RUNNER_TEMP/offsite" --no-audit --no-fund git+https://github.com/acme/offsite.git#${COMMIT}`,
+              'echo "$RUNNER_TEMP/offsite/node_modules/.bin" >> "$GITHUB_PATH"',
+            ].join('\n'),
+        ),
+      );
     }
+    assert.doesNotMatch(yaml, /offsite@/, 'no registry name or version anywhere');
     for (const name of ['backup-db', 'drill']) {
       const install = job(parsed, name).steps.find((s) => s.run?.includes('apt.postgresql.org.sh'));
       assert.ok(install?.run?.includes('postgresql-client-17'), `${name} installs postgresql-client-17 from PGDG`);
@@ -160,7 +191,7 @@ describe('the GitHub Actions workflow', () => {
     assert.equal(offsiteStep(status).run, 'offsite status --max-age db=90m --max-age files=30h');
     const ping = status.steps.at(-1);
     assert.equal(ping?.if, 'always()');
-    assert.equal(ping?.env?.PING_URL, '${{ secrets.OFFSITE_STATUS_PING_URL }}');
+    assert.equal(ping.env?.PING_URL, '${{ secrets.OFFSITE_STATUS_PING_URL }}');
     const withoutFiles = generate({ files: false }).parsed;
     assert.equal(offsiteStep(job(withoutFiles, 'status')).run, 'offsite status --max-age db=2h');
   });
@@ -171,9 +202,9 @@ describe('the GitHub Actions workflow', () => {
     assert.equal(single.env.OFFSITE_FILES_STATE_CACHE, '${{ github.workspace }}/.offsite-state/files-state.jsonl');
     const cache = single.steps.find((s) => s.uses === 'actions/cache@v4');
     assert.equal(cache?.with?.path, '.offsite-state');
-    assert.equal(cache?.with?.['restore-keys'], 'offsite-files-state-${{ matrix.environment }}-');
+    assert.equal(cache.with['restore-keys'], 'offsite-files-state-${{ matrix.environment }}-');
     assert.ok(
-      single.steps.indexOf(cache!) < single.steps.indexOf(offsiteStep(single)),
+      single.steps.indexOf(cache) < single.steps.indexOf(offsiteStep(single)),
       'the cache is restored before the backup',
     );
 

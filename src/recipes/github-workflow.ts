@@ -1,11 +1,12 @@
 /**
  * The GitHub Actions workflow `offsite init github-actions` writes (pure: options → YAML text and the
- * secrets and variables it uses). It replaces the original pipeline (notes/seed-lessons.md): hourly
+ * secrets and variables it uses). It replaces the original pipeline (docs/dev/original-pipeline.md): hourly
  * database backups per environment, daily files backups and restore drills, and an hourly freshness check.
  * Secrets reach only the one step that runs offsite, through its environment, never argv.
  */
 import { Document, isMap, isScalar, Scalar, type Node } from 'yaml';
 import { isValidEnvironment } from '../format/layout.js';
+import { describeInstallSource, installCommands, type InstallSource } from './install-source.js';
 
 export interface WorkflowSchedules {
   db: string;
@@ -17,8 +18,10 @@ export interface WorkflowSchedules {
 export interface GithubWorkflowOptions {
   /** GitHub environment names, also the backups' environment folders. */
   environments: string[];
-  /** The npm package version installed with `npm install --global offsite@<version>`. */
+  /** The version of the Offsite that wrote the workflow, named in its header. */
   offsiteVersion: string;
+  /** Where every job installs Offsite from: a pinned commit or a checksummed tarball, never a registry name. */
+  install: InstallSource;
   nodeVersion: string;
   /** pg_dump must be of the server's major or newer, so the newest major serves every server. */
   postgresMajor: number;
@@ -30,7 +33,7 @@ export interface GithubWorkflowOptions {
   maxAge: { db: string; files: string };
 }
 
-export const DEFAULT_WORKFLOW_OPTIONS: Omit<GithubWorkflowOptions, 'offsiteVersion'> = {
+export const DEFAULT_WORKFLOW_OPTIONS: Omit<GithubWorkflowOptions, 'offsiteVersion' | 'install'> = {
   environments: ['production', 'staging'],
   nodeVersion: '20',
   postgresMajor: 18,
@@ -94,11 +97,7 @@ export function githubWorkflow(options: GithubWorkflowOptions): GithubWorkflow {
   };
   const doc = new Document(workflow, { aliasDuplicateObjects: false });
   doc.commentBefore = header(options);
-  comment(
-    doc,
-    ['permissions'],
-    'No job needs the GITHUB_TOKEN: Offsite is installed from npm, nothing is checked out.',
-  );
+  comment(doc, ['permissions'], 'No job needs the GITHUB_TOKEN: nothing of this repository is checked out.');
   comment(
     doc,
     ['env'],
@@ -149,7 +148,8 @@ function check(options: GithubWorkflowOptions): void {
   }
   if (new Set(options.environments).size !== options.environments.length)
     throw new Error('an environment is named twice');
-  for (const [job, cron] of Object.entries(options.schedules)) {
+  for (const job of Object.keys(options.schedules) as (keyof WorkflowSchedules)[]) {
+    const cron = options.schedules[job];
     if (!CRON.test(cron)) throw new Error(`the ${job} schedule "${cron}" is not a cron expression of five fields`);
   }
   const crons = [
@@ -169,6 +169,7 @@ function check(options: GithubWorkflowOptions): void {
 function header(options: GithubWorkflowOptions): string {
   return [
     ` Offsite backups, written by \`offsite init github-actions\` (offsite ${options.offsiteVersion}). See docs/deploy.md.`,
+    ` Offsite is installed from ${describeInstallSource(options.install)}: pinned, so nobody else's package can run with these secrets.`,
     ' Environments: ' + options.environments.join(', ') + '. Each is a GitHub environment holding its own secrets.',
     " GitHub may start scheduled runs late or skip them under load; the status job and an outside dead-man's switch catch that.",
   ].join('\n');
@@ -218,7 +219,13 @@ function setupSteps(options: GithubWorkflowOptions, postgres: boolean): unknown[
           },
         ]
       : []),
-    { name: 'Install Offsite', run: `npm install --global --no-audit --no-fund offsite@${options.offsiteVersion}` },
+    {
+      name: 'Install Offsite from its pinned source',
+      run: [
+        ...installCommands(options.install, '$RUNNER_TEMP/offsite'),
+        'echo "$RUNNER_TEMP/offsite/node_modules/.bin" >> "$GITHUB_PATH"',
+      ].join('\n'),
+    },
   ];
 }
 

@@ -5,7 +5,10 @@
  * The whole cause chain is read: jobs wrap the original error (an SDK or socket error, a SQLSTATE)
  * in one-line OffsiteErrors and StoreErrors, which keep it as `cause`.
  */
-import { isOffsiteError } from '../errors.js';
+import { AlreadyRunningError } from '../concurrency/overlap.js';
+import { isAbortError, isOffsiteError } from '../errors.js';
+import { DatabaseError } from '../processes/database-error.js';
+import { StoreError } from '../store/store.js';
 
 /** Socket and DNS failures, and the SDK's own timeouts. */
 const NETWORK_CODES = new Set([
@@ -82,9 +85,9 @@ function judge(error: unknown): boolean | undefined {
   };
   // Settings the user must change: repeating the run cannot help.
   if (isOffsiteError(error) && error.kind !== 'failed') return false;
-  if (e.name === 'StoreError' && e.kind === 'config') return false;
-  if (e.name === 'DatabaseError' && typeof e.code === 'string' && /^(28|3D|42)/.test(e.code)) return false;
-  if (e.name === 'AbortError' || e.name === 'AlreadyRunningError') return false;
+  if (error instanceof StoreError && error.kind === 'config') return false;
+  if (error instanceof DatabaseError && error.code !== undefined && /^(28|3D|42)/.test(error.code)) return false;
+  if (isAbortError(error) || error instanceof AlreadyRunningError) return false;
   const code = typeof e.code === 'string' ? e.code : undefined;
   const s3Code = e.Code ?? e.name;
   if (s3Code && S3_PERMANENT_CODES.has(s3Code)) return false;

@@ -14,10 +14,13 @@ import { StoreError, type ObjectReader, type ObjectVersion } from './store.js';
 export class S3Reader implements ObjectReader {
   readonly #client: S3Client;
   readonly #bucket: string;
+  readonly #pageSize: number | undefined;
 
-  constructor(client: S3Client, bucket: string) {
+  /** `pageSize`: entries per listing request (the server's default, 1000, when absent); tests force small pages. */
+  constructor(client: S3Client, bucket: string, options: { pageSize?: number } = {}) {
     this.#client = client;
     this.#bucket = bucket;
+    this.#pageSize = options.pageSize;
   }
 
   async *listVersions(prefix: string): AsyncIterable<ObjectVersion> {
@@ -31,6 +34,7 @@ export class S3Reader implements ObjectReader {
             Prefix: prefix,
             KeyMarker: keyMarker,
             VersionIdMarker: versionIdMarker,
+            ...(this.#pageSize ? { MaxKeys: this.#pageSize } : {}),
           }),
         )
         .catch((error: unknown) =>
@@ -69,7 +73,13 @@ export class S3Reader implements ObjectReader {
     do {
       const page = await this.#client
         .send(
-          new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix: prefix, Delimiter: '/', KeyMarker: keyMarker }),
+          new ListObjectVersionsCommand({
+            Bucket: this.#bucket,
+            Prefix: prefix,
+            Delimiter: '/',
+            KeyMarker: keyMarker,
+            ...(this.#pageSize ? { MaxKeys: this.#pageSize } : {}),
+          }),
         )
         .catch((error: unknown) =>
           Promise.reject(

@@ -19,32 +19,9 @@ import { resumableBody } from './resumable-download.js';
 import { toStoreError } from './s3-errors.js';
 import { StoreError } from './store.js';
 import { uploadFeed } from './upload-feed.js';
+import type { SourceBucket, SourceDetails, SourceObject, SourceSummary, TargetBucket, TargetPut } from './source.js';
 
-export interface SourceSummary {
-  key: string;
-  size: number;
-  /** Without quotes. */
-  etag: string;
-  lastModified: Date;
-}
-
-export interface SourceDetails extends SourceSummary {
-  contentType: string | null;
-  metadata: Record<string, string>;
-  headers: ObjectHeaders;
-}
-
-export interface SourceObject extends SourceDetails {
-  body: Readable;
-}
-
-export interface TargetPut {
-  contentType: string | null;
-  metadata: Record<string, string>;
-  headers: ObjectHeaders;
-  partSize: number;
-  signal?: AbortSignal;
-}
+export type { SourceDetails, SourceObject, SourceSummary, TargetPut } from './source.js';
 
 const SOURCE_SETTINGS = {
   credentials: 'OFFSITE_SOURCE_ACCESS_KEY_ID and OFFSITE_SOURCE_SECRET_ACCESS_KEY',
@@ -54,15 +31,18 @@ const SOURCE_SETTINGS = {
 
 const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
 
-export class S3SourceBucket {
+export class S3SourceBucket implements SourceBucket, TargetBucket {
   readonly name: string;
   readonly endpoint: string | null;
   readonly #client: S3Client;
+  readonly #pageSize: number | undefined;
 
-  constructor(client: S3Client, bucket: string, endpoint: string | null) {
+  /** `pageSize`: objects per listing request (the server's default, 1000, when absent); tests force small pages. */
+  constructor(client: S3Client, bucket: string, endpoint: string | null, options: { pageSize?: number } = {}) {
     this.#client = client;
     this.name = bucket;
     this.endpoint = endpoint;
+    this.#pageSize = options.pageSize;
   }
 
   /** Every object under the prefix, in the server's key order, page by page. */
@@ -75,6 +55,7 @@ export class S3SourceBucket {
             Bucket: this.name,
             ...(prefix ? { Prefix: prefix } : {}),
             ...(token ? { ContinuationToken: token } : {}),
+            ...(this.#pageSize ? { MaxKeys: this.#pageSize } : {}),
           }),
         )
         .catch((error: unknown) => Promise.reject(this.#error(error, prefix, 'listing', 's3:ListBucket')));

@@ -11,6 +11,8 @@ interface InitResult {
   inputs: { name: string; kind: string; scope: string }[];
 }
 
+const PINNED = ['--install-from', 'git+https://github.com/acme/offsite.git#0123456789abcdef0123456789abcdef01234567'];
+
 describe('init github-actions', () => {
   const dir = tempDir();
   after(() => dir.remove());
@@ -18,7 +20,7 @@ describe('init github-actions', () => {
   it('writes the workflow, creating its folders, and lists every secret it reads', async () => {
     const output = join(dir.path, 'repo/.github/workflows/offsite.yml');
     const run = await runCli(
-      ['init', 'github-actions', '--environments', 'production,sandbox', '--output', output, '--json'],
+      ['init', 'github-actions', '--environments', 'production,sandbox', '--output', output, '--json', ...PINNED],
       { env: {} },
     );
     assert.equal(run.code, 0, run.stderr);
@@ -35,12 +37,14 @@ describe('init github-actions', () => {
   it('refuses to overwrite an existing file with exit 2 and one line, and overwrites it with --force', async () => {
     const output = join(dir.path, 'existing.yml');
     writeFileSync(output, 'precious: true\n');
-    const refused = await runCli(['init', 'github-actions', '--output', output], { env: {} });
+    const refused = await runCli(['init', 'github-actions', '--output', output, ...PINNED], { env: {} });
     assert.equal(refused.code, 2);
     assert.equal(refused.stderr, `offsite: ${output} already exists; pass --force to overwrite it\n`);
     assert.equal(readFileSync(output, 'utf8'), 'precious: true\n');
 
-    const forced = await runCli(['init', 'github-actions', '--output', output, '--force', '--no-drill'], { env: {} });
+    const forced = await runCli(['init', 'github-actions', '--output', output, '--force', '--no-drill', ...PINNED], {
+      env: {},
+    });
     assert.equal(forced.code, 0, forced.stderr);
     const workflow = parse(readFileSync(output, 'utf8')) as { jobs: Record<string, unknown> };
     assert.deepEqual(Object.keys(workflow.jobs), ['backup-db', 'backup-files', 'status']);
@@ -48,9 +52,35 @@ describe('init github-actions', () => {
 
   it('rejects a bad environment name with exit 2 and writes nothing', async () => {
     const output = join(dir.path, 'bad.yml');
-    const run = await runCli(['init', 'github-actions', '--environments', 'prod/eu', '--output', output], { env: {} });
+    const run = await runCli(['init', 'github-actions', '--environments', 'prod/eu', '--output', output, ...PINNED], {
+      env: {},
+    });
     assert.equal(run.code, 2);
     assert.match(run.stderr, /^offsite: environment "prod\/eu" is not a valid name/);
     assert.equal(existsSync(output), false);
   });
+
+  for (const [why, args, message] of [
+    [
+      'no source',
+      [],
+      /^offsite: --install-from is required: this build does not know which commit it was made from; give git\+https:/,
+    ],
+    [
+      'a registry version',
+      ['--install-from', 'offsite@0.1.0'],
+      /^offsite: install source "offsite@0.1.0" is not pinned; use /,
+    ],
+    ['a branch', ['--install-from', 'git+https://github.com/acme/offsite.git#main'], /names no full commit/],
+    ['a tarball without its hash', ['--install-from', 'https://example.com/offsite-0.1.0.tgz'], /--install-sha256/],
+  ] as const) {
+    it(`refuses ${why} as the install source with exit 2 and one line, and writes nothing`, async () => {
+      const output = join(dir.path, `unpinned-${why.replaceAll(' ', '-')}.yml`);
+      const run = await runCli(['init', 'github-actions', '--output', output, ...args], { env: {} });
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, message);
+      assert.equal(run.stderr.split('\n').length, 2, 'one line');
+      assert.equal(existsSync(output), false);
+    });
+  }
 });

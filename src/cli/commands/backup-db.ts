@@ -75,15 +75,15 @@ export function prepareDbBackup(
 ): { options: BackupDbOptions; writer: S3Writer } {
   const partSize = partSizeOf(settings);
   const options: BackupDbOptions = {
-    databaseUrl: databaseUrlOf(settings, given),
+    databaseUrl: databaseUrlOf(settings, given, env),
     environment: environmentOf(settings),
     prefix: prefixOf(settings),
-    dumpFormat: settings.dumpFormat ?? 'custom',
-    compression: settings.compression ?? 'zstd',
+    dumpFormat: settings.dumpFormat,
+    compression: settings.compression,
     encrypt: encryptSpecOf(settings),
     retentionDays: retentionDaysOf(settings, now()),
-    lockMode: settings.lockMode ?? 'COMPLIANCE',
-    rowCounts: settings.rowCounts ?? 'exact',
+    lockMode: settings.lockMode,
+    rowCounts: settings.rowCounts,
     childEnv: childEnvOf(env),
     ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
     ...(partSize ? { partSize } : {}),

@@ -11,7 +11,7 @@ import { S3Bucket } from '../../store/s3-bucket.js';
 import { S3Probe } from '../../store/s3-probe.js';
 import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, wantsJson, type CliContext } from '../context.js';
-import { prefixOf, requireSetting, s3SettingsOf } from '../options.js';
+import { prefixOf, requireSetting, s3SettingsOf, wholeNumberFlag } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
 
@@ -135,7 +135,7 @@ function registerAudit(parent: Command, context: CliContext): void {
           bucket: name,
           requirements: requirementsOf(settings, flags),
           ...(flags.writer ? { writer: flags.writer } : {}),
-          sample: positive(flags.sample, '--sample', 3),
+          sample: wholeNumberFlag(flags.sample, '--sample', 3),
           now: context.now(),
         },
         { bucket: new S3Bucket(client, name), reader: new S3Reader(client, name), ...(writer ? { writer } : {}) },
@@ -157,9 +157,9 @@ function registerAudit(parent: Command, context: CliContext): void {
 function requirementsOf(settings: Settings, flags: CommonFlags): Requirements {
   const requirements: Requirements = {
     prefix: prefixOf(settings),
-    retentionDays: settings.retentionDays ?? 35,
-    expireDays: positive(flags.expireDays, '--expire-days', DEFAULT_EXPIRE_DAYS),
-    mode: settings.lockMode ?? 'COMPLIANCE',
+    retentionDays: settings.retentionDays,
+    expireDays: wholeNumberFlag(flags.expireDays, '--expire-days', DEFAULT_EXPIRE_DAYS),
+    mode: settings.lockMode,
   };
   try {
     checkRequirements(requirements);
@@ -189,13 +189,6 @@ function writerCredentials(env: NodeJS.ProcessEnv): { accessKeyId: string; secre
       '--writer-credentials needs OFFSITE_WRITER_ACCESS_KEY_ID and OFFSITE_WRITER_SECRET_ACCESS_KEY in the environment',
     );
   return { accessKeyId, secretAccessKey };
-}
-
-function positive(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw usageError(`${flag} must be a positive whole number, got "${value}"`);
-  return n;
 }
 
 const findingLine = (f: Finding): string => `[${f.severity}] ${f.check}: ${f.problem}\n    fix: ${f.fix}`;

@@ -1,9 +1,10 @@
 /** `offsite drill`: restore the newest backup into a scratch database, check it, drop it. */
 import type { Command } from 'commander';
-import type { SettingName } from '../../config/settings.js';
+import type { FlagValues } from '../../config/load.js';
+import type { SettingName, Settings } from '../../config/settings.js';
 import { usageError } from '../../errors.js';
-import { drillDatabase } from '../../jobs/drill/db.js';
-import { drillFiles } from '../../jobs/drill/files.js';
+import { drillDatabase, type DrillOptions } from '../../jobs/drill/db.js';
+import { drillFiles, type DrillFilesOptions } from '../../jobs/drill/files.js';
 import { S3SourceBucket } from '../../store/s3-source.js';
 import { formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
@@ -20,6 +21,7 @@ import {
   requireSetting,
   s3SettingsOf,
   sourceS3SettingsOf,
+  wholeNumberFlag,
 } from '../options.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, settingFlags } from '../settings-flags.js';
@@ -71,47 +73,26 @@ export function registerDrill(program: Command, context: CliContext): void {
     const given = settingFlags(flags, SETTINGS);
     const settings = loadCommandSettings(context, given, flags.config);
     const json = wantsJson(context, flags.json);
-    const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
+    const reporter = reporterFor(context, json);
     if (flags.files) {
-      const targetS3 = sourceS3SettingsOf(settings);
-      const sample = flags.all ? undefined : sampleOf(flags.sample);
-      const result = await drillFiles(
-        {
-          environment: environmentOf(settings),
-          prefix: prefixOf(settings),
-          decrypt: decryptSpecOf(settings),
-          partSize: blobPartSizeOf(settings),
-          ...(sample !== undefined ? { sample } : {}),
-          ...trustOf(settings),
-        },
-        {
-          reader,
-          target: new S3SourceBucket(createS3Client(targetS3), targetS3.bucket, targetS3.endpoint ?? null),
-          reporter: reporterFor(context, json),
-          signal: context.signal,
-        },
+      if (flags.all && flags.sample !== undefined) throw usageError('choose --sample or --all, not both');
+      const { options, reader, target, targetBucket } = prepareFilesDrill(
+        settings,
+        flags.all ? undefined : wholeNumberFlag(flags.sample, '--sample', DEFAULT_SAMPLE),
       );
+      const result = await drillFiles(options, { reader, target, reporter, signal: context.signal });
       printResult(
         context,
         json,
         { event: 'drill.files.complete', ...result },
         () =>
-          `drill ok: ${result.checked} of ${result.objects} objects of snapshot ${result.snapshot} restored under s3://${targetS3.bucket}/${result.scratchPrefix}, read back and matched${result.leftBehind ? `; ${result.leftBehind} scratch objects could not be deleted` : ''}`,
+          `drill ok: ${result.checked} of ${result.objects} objects of snapshot ${result.snapshot} restored under s3://${targetBucket}/${result.scratchPrefix}, read back and matched${result.leftBehind ? `; ${result.leftBehind} scratch objects could not be deleted` : ''}`,
       );
       return;
     }
-    const result = await drillDatabase(
-      {
-        environment: environmentOf(settings),
-        prefix: prefixOf(settings),
-        serverUrl: databaseUrlOf(settings, given, 'targetUrl'),
-        decrypt: decryptSpecOf(settings),
-        childEnv: childEnvOf(context.env),
-        ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
-        ...trustOf(settings),
-      },
-      { reader, reporter: reporterFor(context, json), now: context.now, signal: context.signal },
-    );
+    if (flags.sample !== undefined || flags.all) throw usageError('--sample and --all go with --files');
+    const { options, reader } = prepareDbDrill(settings, given, context.env);
+    const result = await drillDatabase(options, { reader, reporter, now: context.now, signal: context.signal });
     printResult(context, json, { event: 'drill.complete', ...result }, () =>
       [
         `drill ok: backup ${result.id} restored in ${formatDuration(result.durationMs / 1000)}; hashes and ${result.tables.length} tables' row counts match its manifest`,
@@ -121,11 +102,47 @@ export function registerDrill(program: Command, context: CliContext): void {
   });
 }
 
-const DEFAULT_SAMPLE = 100;
+export const DEFAULT_SAMPLE = 100;
 
-function sampleOf(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_SAMPLE;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw usageError(`--sample "${text}" must be a whole number of at least 1`);
-  return n;
+/** Settings → the database drill's options and reader; every check before any work (also used by the scheduler). */
+export function prepareDbDrill(
+  settings: Settings,
+  given: FlagValues,
+  env: NodeJS.ProcessEnv,
+): { options: DrillOptions; reader: S3Reader } {
+  const options: DrillOptions = {
+    environment: environmentOf(settings),
+    prefix: prefixOf(settings),
+    serverUrl: databaseUrlOf(settings, given, env, 'targetUrl'),
+    decrypt: decryptSpecOf(settings),
+    childEnv: childEnvOf(env),
+    ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
+    ...trustOf(settings),
+  };
+  return { options, reader: new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket')) };
+}
+
+/**
+ * Settings → the files drill's options, the backup bucket's reader and the source bucket it restores a sample into;
+ * `sample` undefined: every object (also used by the scheduler).
+ */
+export function prepareFilesDrill(
+  settings: Settings,
+  sample: number | undefined,
+): { options: DrillFilesOptions; reader: S3Reader; target: S3SourceBucket; targetBucket: string } {
+  const targetS3 = sourceS3SettingsOf(settings);
+  const options: DrillFilesOptions = {
+    environment: environmentOf(settings),
+    prefix: prefixOf(settings),
+    decrypt: decryptSpecOf(settings),
+    partSize: blobPartSizeOf(settings),
+    ...(sample !== undefined ? { sample } : {}),
+    ...trustOf(settings),
+  };
+  return {
+    options,
+    reader: new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket')),
+    target: new S3SourceBucket(createS3Client(targetS3), targetS3.bucket, targetS3.endpoint ?? null),
+    targetBucket: targetS3.bucket,
+  };
 }

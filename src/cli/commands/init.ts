@@ -9,8 +9,10 @@ import {
   type GithubWorkflowOptions,
   type WorkflowInput,
 } from '../../recipes/github-workflow.js';
+import { INSTALL_SOURCE_FORMS, parseInstallSource, type InstallSource } from '../../recipes/install-source.js';
 import { LocalFileError, replaceFile, writeNewFile } from '../../state/local-file.js';
 import { TOOL_VERSION } from '../../version.js';
+import { parseWholeNumber } from '../../config/whole-number.js';
 import { wantsJson, type CliContext } from '../context.js';
 import { printResult } from '../render.js';
 
@@ -23,6 +25,8 @@ interface InitFlags {
   filesShards: string;
   nodeVersion: string;
   postgresMajor: string;
+  installFrom?: string;
+  installSha256?: string;
   json?: boolean;
 }
 
@@ -50,6 +54,11 @@ export function registerInit(program: Command, context: CliContext): void {
       "PostgreSQL client major to install: your newest server's or newer",
       String(defaults.postgresMajor),
     )
+    .option(
+      '--install-from <source>',
+      'where the jobs install Offsite from, pinned: git+https://…/offsite.git#<40-hex commit>, or an https:// tarball URL',
+    )
+    .option('--install-sha256 <hex>', "the tarball's SHA-256, checked before it is installed")
     .option('--json', 'print the result as JSON')
     .action(async (flags: InitFlags) => {
       const options = workflowOptions(flags);
@@ -71,21 +80,33 @@ function workflowOptions(flags: InitFlags): GithubWorkflowOptions {
   return {
     ...DEFAULT_WORKFLOW_OPTIONS,
     offsiteVersion: TOOL_VERSION,
+    install: installSource(flags),
     environments: flags.environments
       .split(',')
       .map((e) => e.trim())
       .filter((e) => e !== ''),
     files: flags.files,
     drill: flags.drill,
-    filesShards: integerFlag('--files-shards', flags.filesShards),
+    filesShards: parseWholeNumber(flags.filesShards, '--files-shards'),
     nodeVersion: flags.nodeVersion,
-    postgresMajor: integerFlag('--postgres-major', flags.postgresMajor),
+    postgresMajor: parseWholeNumber(flags.postgresMajor, '--postgres-major'),
   };
 }
 
-function integerFlag(flag: string, text: string): number {
-  if (!/^\d+$/.test(text.trim())) throw usageError(`${flag} ${text}: not a whole number`);
-  return Number(text);
+/**
+ * The build does not record the commit it was made from (nothing is embedded by scripts/bundle.mjs), so there is no
+ * default: a registry name would hand the secrets to whoever owns that name.
+ */
+function installSource(flags: InitFlags): InstallSource {
+  if (flags.installFrom === undefined)
+    throw usageError(
+      `--install-from is required: this build does not know which commit it was made from; give ${INSTALL_SOURCE_FORMS}`,
+    );
+  try {
+    return parseInstallSource(flags.installFrom, flags.installSha256);
+  } catch (error) {
+    throw usageError(describe(error), error);
+  }
 }
 
 /** Written whole or not at all: a full disk leaves no half-written workflow, and --force keeps the old one until the new one is complete. */

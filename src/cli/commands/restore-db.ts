@@ -7,6 +7,7 @@ import { restoreCommands } from '../../jobs/restore-db/print.js';
 import { OPENSSL_ITERATIONS } from '../../pipeline/cipher.js';
 import { backupIdTime } from '../../format/layout.js';
 import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from '../../jobs/restore-db/index.js';
+import type { RestoreMode } from '../../jobs/restore-db/target.js';
 import { formatBytes } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
@@ -93,16 +94,8 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
       environment: environmentOf(settings),
       prefix: prefixOf(settings),
       source: sourceOf(flags),
-      targetUrl: databaseUrlOf(settings, given, 'targetUrl'),
-      mode: {
-        schemaOnly: flags.schemaOnly === true,
-        dataOnly: flags.dataOnly === true,
-        truncateFirst: flags.truncateFirst === true,
-        clean: flags.clean === true,
-        tables: flags.table ?? [],
-        noOwner: flags.keepOwner !== true,
-        noPrivileges: flags.keepPrivileges !== true,
-      },
+      targetUrl: databaseUrlOf(settings, given, context.env, 'targetUrl'),
+      mode: restoreModeOf(flags),
     };
     const s3 = s3SettingsOf(settings);
     const bucket = requireSetting(settings, 'bucket');
@@ -137,6 +130,24 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     });
     printResult(context, json, { event: 'restore.complete', ...result }, () => describeRestore(result));
   });
+}
+
+/** The restore's mode from its flags. @throws OffsiteError (usage) for flags that contradict each other. */
+export function restoreModeOf(flags: Flags): RestoreMode {
+  if (flags.schemaOnly && flags.dataOnly) throw usageError('--schema-only and --data-only exclude each other');
+  if (flags.truncateFirst && !flags.dataOnly)
+    throw usageError('--truncate-first goes with --data-only (a full restore needs an empty database, or --clean)');
+  if (flags.clean && flags.dataOnly)
+    throw usageError('--clean drops and recreates tables; with --data-only use --truncate-first instead');
+  return {
+    schemaOnly: flags.schemaOnly === true,
+    dataOnly: flags.dataOnly === true,
+    truncateFirst: flags.truncateFirst === true,
+    clean: flags.clean === true,
+    tables: flags.table ?? [],
+    noOwner: flags.keepOwner !== true,
+    noPrivileges: flags.keepPrivileges !== true,
+  };
 }
 
 function sourceOf(flags: Flags): RestoreDbOptions['source'] {

@@ -100,7 +100,7 @@ export function registerRestoreFiles(parent: Command, context: CliContext): void
         },
         toPrefix: flags.toPrefix ?? '',
         dryRun: flags.dryRun === true,
-        concurrency: settings.filesConcurrency ?? 8,
+        concurrency: settings.filesConcurrency,
         partSize: blobPartSizeOf(settings),
         ...trustOf(settings),
       },

@@ -19,24 +19,10 @@ import { runSchedule, type JobRunner, type ScheduledJob } from '../../schedule/l
 import { createJsonReporter } from '../../report/json.js';
 import { formatBytes, formatDuration } from '../../report/units.js';
 import type { JobKind } from '../../schedule/job-kinds.js';
-import { createS3Client } from '../../store/s3-client.js';
-import { S3Reader } from '../../store/s3-reader.js';
 import { TOOL_VERSION } from '../../version.js';
 import type { CliContext } from '../context.js';
-import {
-  trustOf,
-  blobPartSizeOf,
-  childEnvOf,
-  databaseUrlOf,
-  decryptSpecOf,
-  environmentOf,
-  prefixOf,
-  requireSetting,
-  s3SettingsOf,
-  sourceS3SettingsOf,
-} from '../options.js';
+import { DEFAULT_SAMPLE, prepareDbDrill, prepareFilesDrill } from './drill.js';
 import { drillFiles } from '../../jobs/drill/files.js';
-import { S3SourceBucket } from '../../store/s3-source.js';
 
 /** What a job kind needs to run: its environment's settings, the environment it runs in, the clock. */
 export interface JobSetup {
@@ -75,16 +61,7 @@ export const JOB_RUNNERS: Record<JobKind, (setup: JobSetup) => JobRunner> = {
     };
   },
   drill: ({ settings, env, now }) => {
-    const options = {
-      environment: environmentOf(settings),
-      prefix: prefixOf(settings),
-      serverUrl: databaseUrlOf(settings, {}, 'targetUrl'),
-      decrypt: decryptSpecOf(settings),
-      childEnv: childEnvOf(env),
-      ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
-      ...trustOf(settings),
-    };
-    const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
+    const { options, reader } = prepareDbDrill(settings, {}, env);
     return async (signal, reporter) => {
       const result = await drillDatabase(options, { reader, reporter, now, signal });
       return {
@@ -93,17 +70,7 @@ export const JOB_RUNNERS: Record<JobKind, (setup: JobSetup) => JobRunner> = {
     };
   },
   'files-drill': ({ settings }) => {
-    const targetS3 = sourceS3SettingsOf(settings);
-    const options = {
-      environment: environmentOf(settings),
-      prefix: prefixOf(settings),
-      decrypt: decryptSpecOf(settings),
-      partSize: blobPartSizeOf(settings),
-      sample: FILES_DRILL_SAMPLE,
-      ...trustOf(settings),
-    };
-    const reader = new S3Reader(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket'));
-    const target = new S3SourceBucket(createS3Client(targetS3), targetS3.bucket, targetS3.endpoint ?? null);
+    const { options, reader, target } = prepareFilesDrill(settings, DEFAULT_SAMPLE);
     return async (signal, reporter) => {
       const result = await drillFiles(options, { reader, target, reporter, signal });
       return {
@@ -112,8 +79,6 @@ export const JOB_RUNNERS: Record<JobKind, (setup: JobSetup) => JobRunner> = {
     };
   },
 };
-
-const FILES_DRILL_SAMPLE = 100;
 
 export function registerSchedule(program: Command, context: CliContext): void {
   program
@@ -141,23 +106,19 @@ export function registerSchedule(program: Command, context: CliContext): void {
         ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
       });
       const jobs = prepareScheduledJobs(config, context, flags.config);
-      try {
-        await runSchedule(
-          {
-            jobs,
-            listen: config.listen,
-            stateDir: config.stateDir,
-            shutdownGraceMs: config.shutdownGraceMs,
-            secrets: secretValues(config, context.env),
-            host: hostname(),
-            version: TOOL_VERSION,
-          },
-          { reporter: createJsonReporter(), now: context.now, signal: context.signal, fetch: globalThis.fetch },
-        );
-      } finally {
-        // Bounded exit: whatever a cut-off run may still hold open (a socket, a child) must not keep the process alive.
-        setTimeout(() => process.exit(process.exitCode ?? 1), 2_000).unref();
-      }
+      // main() bounds the exit: whatever a cut-off run still holds open does not keep the process alive.
+      await runSchedule(
+        {
+          jobs,
+          listen: config.listen,
+          stateDir: config.stateDir,
+          shutdownGraceMs: config.shutdownGraceMs,
+          secrets: secretValues(config, context.env),
+          host: hostname(),
+          version: TOOL_VERSION,
+        },
+        { reporter: createJsonReporter(), now: context.now, signal: context.signal, fetch: globalThis.fetch },
+      );
     });
 }
 

@@ -1,5 +1,5 @@
 /** Maps what can go wrong in a database backup to one user-facing error with the right exit code. */
-import { configError, describe, isOffsiteError, jobFailed, type OffsiteError } from '../../errors.js';
+import { configError, describe, isAbortError, isOffsiteError, jobFailed, type OffsiteError } from '../../errors.js';
 import { ChildProcessError } from '../../processes/child-stream.js';
 import { PgToolError } from '../../processes/pg-tools.js';
 import { DatabaseError } from '../../processes/database-error.js';
@@ -17,13 +17,12 @@ export function classifyBackupError(error: unknown): OffsiteError {
     const message = `database: ${error.message}`;
     return error.isSettingsProblem
       ? configError(
-          `${message}; check DATABASE_URL (or --database-url), its password (PGPASSWORD or a passfile) and the role's rights`,
+          `${message}; check DATABASE_URL (or --database-url, or libpq's PG* variables), its password (PGPASSWORD or a passfile) and the role's rights`,
           error,
         )
       : jobFailed(`${message}; ${NOTHING_WRITTEN}`, error);
   }
-  if ((error as { name?: string }).name === 'AbortError')
-    return jobFailed(`backup cancelled; ${NOTHING_WRITTEN}`, error);
+  if (isAbortError(error)) return jobFailed(`backup cancelled; ${NOTHING_WRITTEN}`, error);
   return jobFailed(`backup failed: ${describe(error)}; ${NOTHING_WRITTEN}`, error);
 }
 
@@ -32,7 +31,7 @@ export function rankBackupError(error: unknown): number {
   if (error instanceof ChildProcessError) return 5;
   if (error instanceof DatabaseError) return 4;
   if (error instanceof StoreError && !(error.cause instanceof ChildProcessError))
-    return (error.cause as { name?: string } | undefined)?.name === 'AbortError' ? 1 : 3;
-  if ((error as { name?: string }).name === 'AbortError') return 0;
+    return isAbortError(error.cause) ? 1 : 3;
+  if (isAbortError(error)) return 0;
   return 2;
 }

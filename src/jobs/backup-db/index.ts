@@ -110,10 +110,13 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
     ];
     const plain = createMeter();
     const stored = createMeter();
-    const cancel = new AbortController();
-    const onOuterAbort = () => cancel.abort();
     deps.signal?.throwIfAborted();
-    deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    // One failing stage cancels the others; so does the caller.
+    const failed = new AbortController();
+    const cancel = {
+      signal: AbortSignal.any([failed.signal, ...(deps.signal ? [deps.signal] : [])]),
+      abort: () => failed.abort(),
+    };
     const dump = startPgDump({
       binary: pgDump.path,
       connection: childConnection(options.databaseUrl),
@@ -198,7 +201,6 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
       throw classifyBackupError(deps.signal?.aborted ? deps.signal.reason : error);
     } finally {
       clearInterval(ticker);
-      deps.signal?.removeEventListener('abort', onOuterAbort);
       deps.reporter.close();
     }
   } finally {

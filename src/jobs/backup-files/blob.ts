@@ -3,26 +3,24 @@ import { createHash } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
 import { blobCompressionFor, blobKey, type BlobCompression, type FilesLocation } from '../../format/files-layout.js';
 import type { IndexEntry } from '../../format/files-manifest.js';
-import type { Retention } from '../../format/retention.js';
 import { createEncryptStream, sealBytes, type EncryptSpec } from '../../pipeline/cipher.js';
 import { compressBytes, createCompressStream } from '../../pipeline/compress.js';
 import { createMeter, type Measurement, type Meter } from '../../pipeline/meter.js';
 import { runPipeline } from '../../pipeline/run.js';
-import type { S3SourceBucket, SourceObject, SourceSummary } from '../../store/s3-source.js';
+import type { SourceBucket, SourceObject, SourceSummary } from '../../store/source.js';
 import type { ObjectWriter } from '../../store/store.js';
 import { settleTogether } from '../../concurrency/settle.js';
+import { guaranteedLockUntil, type BlobLocks } from './reuse.js';
 
 export interface BlobContext {
   location: FilesLocation;
   partId: string;
   encrypt: EncryptSpec;
-  /** The blob's own lock: longer than the snapshot's, so later snapshots may reuse it. */
-  blobRetention: Retention;
-  /** What the bucket's default retention guarantees for a multipart blob whose lock headers the server may ignore. */
-  defaultLockUntil: Date;
+  /** The blob's own lock (longer than the snapshot's, so later snapshots may reuse it) and what the bucket's default guarantees. */
+  blobLocks: BlobLocks;
   multipartLockHonoured: boolean;
   partSize: number;
-  source: Pick<S3SourceBucket, 'get'>;
+  source: Pick<SourceBucket, 'get'>;
   writer: ObjectWriter;
   signal: AbortSignal;
   /** Shows a blob's bytes read and stored in progress while it runs; the returned function ends that. */
@@ -59,7 +57,7 @@ export async function uploadBlob(object: SourceSummary, context: BlobContext): P
     const [put] = await settleTogether(
       [
         context.writer.putStream(key, running.output, {
-          retention: context.blobRetention,
+          retention: context.blobLocks.requested,
           contentType: 'application/octet-stream',
           partSize: context.partSize,
           queueSize: 1,
@@ -96,7 +94,7 @@ async function uploadSmallBlob(
   const bytes = await buffer(found.body);
   const sealed = await sealBytes(context.encrypt, compressBytes(compression, bytes));
   const put = await context.writer.putBytes(key, sealed, {
-    retention: context.blobRetention,
+    retention: context.blobLocks.requested,
     contentType: 'application/octet-stream',
     signal: context.signal,
   });
@@ -127,8 +125,10 @@ interface StoredBlob {
 function uploaded(found: SourceObject, read: Measurement, blob: StoredBlob, context: BlobContext): BlobOutcome {
   if (read.bytes !== found.size)
     throw new Error(`s3://${found.key} gave ${read.bytes} bytes, its length said ${found.size}`);
-  const lockedUntil =
-    blob.singlePut || context.multipartLockHonoured ? context.blobRetention.retainUntil : context.defaultLockUntil;
+  const lockedUntil = guaranteedLockUntil(context.blobLocks, {
+    singlePut: blob.singlePut,
+    multipartLockHonoured: context.multipartLockHonoured,
+  });
   return {
     kind: 'uploaded',
     entry: {

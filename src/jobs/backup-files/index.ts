@@ -18,10 +18,11 @@ import { createMeter, type Meter } from '../../pipeline/meter.js';
 import { runPipeline } from '../../pipeline/run.js';
 import type { Reporter } from '../../report/reporter.js';
 import { CacheWriter, cachedEntry, loadCache } from '../../state/files-cache.js';
-import type { S3SourceBucket } from '../../store/s3-source.js';
+import type { SourceBucket } from '../../store/source.js';
 import { StoreError, type ObjectWriter } from '../../store/store.js';
 import { uploadBlob, type BlobContext } from './blob.js';
 import { writeFilesManifest } from './manifest.js';
+import { blobLocksFor, mayReuseBlob } from './reuse.js';
 import { fromStoreError } from '../store-errors.js';
 import { TaskPool } from '../../concurrency/task-pool.js';
 
@@ -51,7 +52,8 @@ export interface BackupFilesOptions extends FilesLocation {
 
 export interface BackupFilesDeps {
   writer: ObjectWriter;
-  source: Pick<S3SourceBucket, 'list' | 'get' | 'name' | 'endpoint'>;
+  /** The bucket whose objects are backed up (S3SourceBucket on the CLI path). */
+  source: SourceBucket;
   reporter: Reporter;
   now: () => Date;
   signal?: AbortSignal;
@@ -79,7 +81,6 @@ export interface BackupFilesResult {
 
 const PROGRESS_MS = 250;
 const INDEX_PART_SIZE = 16 * 1024 * 1024;
-const DAY_MS = 86_400_000;
 
 /**
  * @throws OffsiteError: `config` for settings to fix, `failed` when the run failed (no manifest).
@@ -90,7 +91,7 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
   const run = { id: options.runId ?? partId, shard: options.shard };
   const keys = snapshotPartKeys(options, partId, run, options.encrypt.scheme);
   const retention = retentionFor(startedAt, options.retentionDays, options.lockMode);
-  const blobRetention = retentionFor(startedAt, options.retentionDays + options.reuseDays, options.lockMode);
+  const blobLocks = blobLocksFor(startedAt, options.retentionDays, options.reuseDays, options.lockMode);
   const cached =
     options.statePath && !options.ignoreCache
       ? await loadCache(options.statePath, options.cacheScope)
@@ -140,8 +141,7 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     location: options,
     partId,
     encrypt: options.encrypt,
-    blobRetention,
-    defaultLockUntil: new Date(startedAt.getTime() + options.retentionDays * DAY_MS),
+    blobLocks,
     multipartLockHonoured: options.multipartLockHonoured,
     partSize: options.partSize,
     source: deps.source,
@@ -159,7 +159,10 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
       if (pool.failed || cancel.signal.aborted) break;
       if (options.shard.count > 1 && shardOfKey(object.key, options.shard.count) !== options.shard.index) continue;
       const reusable = cachedEntry(cached.entries, object);
-      if (reusable && new Date(reusable.blob.lockedUntil).getTime() >= retention.retainUntil.getTime()) {
+      if (
+        reusable &&
+        mayReuseBlob({ blobLockedUntil: reusable.blob.lockedUntil, snapshotRetainUntil: retention.retainUntil })
+      ) {
         counters.reused += 1;
         await record(reusable);
         continue;

@@ -10,7 +10,7 @@ import type { IndexEntry } from '../../format/files-manifest.js';
 import type { TrustedSigners } from '../../format/signature.js';
 import type { DecryptSpec } from '../../pipeline/cipher.js';
 import type { Reporter } from '../../report/reporter.js';
-import type { S3SourceBucket } from '../../store/s3-source.js';
+import type { TargetBucket } from '../../store/source.js';
 import type { ObjectReader } from '../../store/store.js';
 import { openSnapshot, readIndex, SnapshotError } from '../files-snapshot.js';
 import { listBackups } from '../list.js';
@@ -28,7 +28,7 @@ export interface DrillFilesOptions {
 
 export interface DrillFilesDeps {
   reader: ObjectReader;
-  target: Pick<S3SourceBucket, 'head' | 'put' | 'get' | 'delete' | 'name'>;
+  target: TargetBucket;
   reporter: Reporter;
   signal?: AbortSignal;
 }

@@ -5,7 +5,10 @@
  * row counts match the sealed record. Anything else leaves the target exactly as it was.
  */
 import type { Readable } from 'node:stream';
-import { describe } from '../../errors.js';
+import { describe, isAbortError } from '../../errors.js';
+import { AgeError } from '../../pipeline/age.js';
+import { OpensslFormatError } from '../../pipeline/openssl.js';
+import { ChildProcessError } from '../../processes/child-stream.js';
 import type { Compression, DumpFormat } from '../../format/layout.js';
 import type { TableCount } from '../../format/manifest.js';
 import { createDecompressStream } from '../../pipeline/compress.js';
@@ -106,8 +109,7 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     } catch (error) {
       // The key opened the manifest's sealed part, so bytes that fail to decrypt or decompress are damaged.
       const damage = [...origins].find(
-        ([cause, stage]) =>
-          (stage === 'decrypt' || stage === 'decompress') && (cause as { name?: string }).name !== 'AbortError',
+        ([cause, stage]) => (stage === 'decrypt' || stage === 'decompress') && !isAbortError(cause),
       );
       if (input.expected && damage) throw new PayloadMismatch(`the payload is damaged: ${describe(damage[0])}`);
       throw error;
@@ -187,8 +189,7 @@ function expectedFor(tables: TableCount[] | undefined, schema: string, name: str
 
 /** A broken payload or tool is the cause; psql's broken pipe is its consequence. */
 function rankRestoreError(error: unknown): number {
-  const name = (error as { name?: string }).name;
-  if (name === 'ChildProcessError' || name === 'AgeError' || name === 'OpensslFormatError') return 3;
-  if (name === 'AbortError') return 0;
+  if (error instanceof ChildProcessError || error instanceof AgeError || error instanceof OpensslFormatError) return 3;
+  if (isAbortError(error)) return 0;
   return 2;
 }

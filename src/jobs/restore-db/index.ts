@@ -18,7 +18,7 @@ import { selectCandidates } from './select.js';
 import type { Selection } from '../selection.js';
 import { classifyRestoreError } from './errors.js';
 import { measurePayload } from '../verify/payload.js';
-import { prepareTarget, restoreMode, type RestoreMode } from './target.js';
+import { prepareTarget, type RestoreMode } from './target.js';
 import type { CatalogEntry } from '../../format/catalog.js';
 import type { TrustedSigners } from '../../format/signature.js';
 
@@ -55,7 +55,7 @@ export async function restoreDatabase(
   options: RestoreDbOptions,
   deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal },
 ): Promise<RestoreDbResult> {
-  const mode = restoreMode(options.mode);
+  const mode = options.mode;
   try {
     if (options.source.kind === 'key') return await restoreLegacy(options, options.source.key, mode, deps);
     const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader);

@@ -14,16 +14,6 @@ export interface PreparedTarget {
   run<T>(restore: () => Promise<T>): Promise<T>;
 }
 
-/** @throws OffsiteError (usage) for options that contradict each other. */
-export function restoreMode(mode: RestoreMode): RestoreMode {
-  if (mode.schemaOnly && mode.dataOnly) throw usageError('--schema-only and --data-only exclude each other');
-  if (mode.truncateFirst && !mode.dataOnly)
-    throw usageError('--truncate-first goes with --data-only (a full restore needs an empty database, or --clean)');
-  if (mode.clean && mode.dataOnly)
-    throw usageError('--clean drops and recreates tables; with --data-only use --truncate-first instead');
-  return mode;
-}
-
 export async function prepareTarget(
   options: { targetUrl: string; createDatabase?: string },
   mode: RestoreMode,

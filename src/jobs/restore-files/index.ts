@@ -10,7 +10,7 @@ import type { IndexEntry } from '../../format/files-manifest.js';
 import type { TrustedSigners } from '../../format/signature.js';
 import type { DecryptSpec } from '../../pipeline/cipher.js';
 import type { Reporter } from '../../report/reporter.js';
-import type { S3SourceBucket } from '../../store/s3-source.js';
+import type { TargetBucket } from '../../store/source.js';
 import { StoreError, type ObjectReader } from '../../store/store.js';
 import { openSnapshot, readIndex, SnapshotError, type OpenedPart } from '../files-snapshot.js';
 import { listBackups } from '../list.js';
@@ -37,7 +37,7 @@ export interface RestoreFilesOptions {
 
 export interface RestoreFilesDeps {
   reader: ObjectReader;
-  target: Pick<S3SourceBucket, 'head' | 'put' | 'name'>;
+  target: Pick<TargetBucket, 'head' | 'put' | 'name'>;
   reporter: Reporter;
   signal?: AbortSignal;
 }

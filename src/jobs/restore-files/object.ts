@@ -7,7 +7,7 @@ import { ContentMismatchError, createExpectStream } from '../../pipeline/expect.
 import { runPipeline, type RunningPipeline } from '../../pipeline/run.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { S3SourceBucket, SourceDetails } from '../../store/s3-source.js';
+import type { SourceDetails, TargetBucket } from '../../store/source.js';
 import { StoreError, type ObjectReader } from '../../store/store.js';
 import { settleTogether } from '../../concurrency/settle.js';
 
@@ -15,7 +15,7 @@ export type ObjectAction = 'create' | 'overwrite' | 'unchanged';
 
 export interface RestoreObjectContext {
   reader: ObjectReader;
-  target: Pick<S3SourceBucket, 'head' | 'put'>;
+  target: Pick<TargetBucket, 'head' | 'put'>;
   decrypt: DecryptSpec;
   toPrefix: string;
   partSize: number;

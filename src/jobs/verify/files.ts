@@ -12,8 +12,9 @@ import { openSnapshot, readIndex, readPartManifest, SnapshotError } from '../fil
 import { restoredBytes } from '../restore-files/object.js';
 import { TaskPool } from '../../concurrency/task-pool.js';
 import type { VerifyOptions, VerifyResult } from './db.js';
-import { checkRetention } from './retention.js';
+import { checkRetention, RETENTION_UNREADABLE } from './retention.js';
 import { measurePayload } from './payload.js';
+import { LOCK_PRECISION_MS, mayReuseBlob } from '../backup-files/reuse.js';
 
 const BLOB_CONCURRENCY = 8;
 const MAX_PROBLEMS = 20;
@@ -80,19 +81,27 @@ async function deepCheck(
   const problem = (text: string) => {
     if (result.problems.length < MAX_PROBLEMS) result.problems.push(text);
   };
+  const note = (text: string) => {
+    if (!result.notes.includes(text)) result.notes.push(text);
+  };
   for (const part of await openSnapshot(snapshot, reader, options.decrypt, options.trustedSigners)) {
-    const retainUntil = Date.parse(part.manifest.retention.retainUntil);
+    const retainUntil = new Date(part.manifest.retention.retainUntil);
     await readIndex(
       part,
       reader,
       options.decrypt,
       async (entry) => {
-        if (Date.parse(entry.blob.lockedUntil) < retainUntil)
+        if (
+          !mayReuseBlob({
+            blobLockedUntil: entry.blob.lockedUntil,
+            snapshotRetainUntil: part.manifest.retention.retainUntil,
+          })
+        )
           problem(
             `${entry.key}: its blob is guaranteed locked only until ${entry.blob.lockedUntil}, before the snapshot's ${part.manifest.retention.retainUntil}`,
           );
         await pool.run(Math.min(entry.size, 32 * 1024 * 1024), () =>
-          checkBlob(entry, reader, options, retainUntil, problem),
+          checkBlob(entry, reader, options, retainUntil, { problem, note }),
         );
       },
       options.signal,
@@ -105,13 +114,28 @@ async function checkBlob(
   entry: IndexEntry,
   reader: ObjectReader,
   options: VerifyOptions & Required<Pick<VerifyOptions, 'decrypt'>>,
-  retainUntil: number,
-  problem: (text: string) => void,
+  retainUntil: Date,
+  { problem, note }: { problem: (text: string) => void; note: (text: string) => void },
 ): Promise<void> {
   try {
     await restoredBytes(entry, reader, options.decrypt, options.signal);
-    const lock = await reader.getRetention(entry.blob.key, { versionId: entry.blob.versionId }).catch(() => undefined);
-    if (lock && lock.retainUntil.getTime() + 1000 < retainUntil)
+    let lock: { retainUntil: Date } | undefined;
+    try {
+      lock = await reader.getRetention(entry.blob.key, { versionId: entry.blob.versionId });
+    } catch (error) {
+      // Reader credentials may lack s3:GetObjectRetention: said as a note, as for the other objects.
+      if (!(error instanceof StoreError) || error.kind !== 'config') throw error;
+      note(RETENTION_UNREADABLE);
+      return;
+    }
+    if (!lock) problem(`${entry.key}: its blob has no Object Lock retention: it can be deleted`);
+    else if (
+      !mayReuseBlob({
+        blobLockedUntil: lock.retainUntil,
+        snapshotRetainUntil: retainUntil,
+        toleranceMs: LOCK_PRECISION_MS,
+      })
+    )
       problem(
         `${entry.key}: its blob is locked only until ${lock.retainUntil.toISOString()}, before the snapshot's protection ends`,
       );

@@ -10,7 +10,7 @@ import { encodeManifest, parseManifest, type Manifest } from '../../format/manif
 import { generateAgeIdentity } from '../../pipeline/age.js';
 import { createEncryptStream, OPENSSL_ITERATIONS, type DecryptSpec, type EncryptSpec } from '../../pipeline/cipher.js';
 import { createCompressStream } from '../../pipeline/compress.js';
-import { MemoryReader, type MemoryLock } from '../../store/memory-reader.js';
+import { MemoryStore as MemoryReader, type MemoryLock } from '../../store/memory-store.js';
 import { StoreError } from '../../store/store.js';
 import { payload as pseudoRandomBytes } from '../../../test/helpers/streams.js';
 import { buildManifest } from '../backup-db/manifest.js';

@@ -10,7 +10,7 @@ import {
   tableChecksums,
   userTableCount,
   type TableChecksum,
-} from './sample-db.js';
+} from '../helpers/sample-db.js';
 
 const SERVER_URL = process.env.STACK_PG_URL_BASE ?? 'postgres://postgres@127.0.0.1:5432';
 const SMALL = 2_000_000;

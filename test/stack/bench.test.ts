@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tempDir, type TempDir } from './helpers/backup-env.js';
-import { REPO_DIR } from './helpers/stack.js';
+import { tempDir, type TempDir } from '../helpers/backup-env.js';
+import { REPO_DIR } from '../helpers/stack.js';
 
 describe('npm run bench', { timeout: 900_000 }, () => {
   let dir: TempDir;
