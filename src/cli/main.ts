@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { describe, isOffsiteError, jobFailed, type OffsiteError } from '../errors.js';
+import { resultPrinted } from './render.js';
 import { TOOL_VERSION } from '../version.js';
 import { registerBackupDb } from './commands/backup-db.js';
 import { registerBackupFiles } from './commands/backup-files.js';
@@ -98,9 +99,9 @@ async function run(program: Command, argv: readonly string[], context: CliContex
     const failure = isOffsiteError(error) ? error : jobFailed(`unexpected error: ${describe(error)}`, error);
     context.stderr.write(`offsite: ${failure.message}\n`);
     if (context.env.OFFSITE_DEBUG && error instanceof Error && error.stack) context.stderr.write(`${error.stack}\n`);
-    // Under --json a script reads stdout: it gets the failure as an object too. Findings are already
-    // there, in the command's own report.
-    if (argv.includes('--json') && failure.kind !== 'findings') context.stdout.write(`${jsonError(failure)}\n`);
+    // Under --json a script reads stdout: it gets the failure as an object too, unless the command's own
+    // result (with its findings or failed objects) is already there.
+    if (argv.includes('--json') && !resultPrinted(context)) context.stdout.write(`${jsonError(failure)}\n`);
     return failure.exitCode;
   }
 }

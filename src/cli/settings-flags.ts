@@ -36,3 +36,21 @@ export function settingFlags(options: Record<string, unknown>, names: readonly S
 }
 
 const camelCase = (flag: string): string => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** Where the backups are: the environment's folder in the bucket, and the S3 server that holds it. */
+export const BACKUP_STORE_SETTINGS = [
+  'environment',
+  'bucket',
+  'prefix',
+  's3Endpoint',
+  's3ForcePathStyle',
+  'region',
+] as const satisfies readonly SettingName[];
+
+/** The bucket whose files are backed up, or restored into, and its S3 server. */
+export const SOURCE_BUCKET_SETTINGS = [
+  'sourceBucket',
+  'sourceS3Endpoint',
+  'sourceS3ForcePathStyle',
+  'sourceRegion',
+] as const satisfies readonly SettingName[];

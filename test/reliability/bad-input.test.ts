@@ -11,14 +11,22 @@ import { createDecipheriv, createHash, pbkdf2 } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe } from 'node:test';
+import { before, describe } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { openSealed, sealBytes, OPENSSL_ITERATIONS } from '../../src/pipeline/cipher.js';
-import { bash, generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { bash, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
+import {
+  assertSameTables,
+  backupDb,
+  dbBackupFixture,
+  readerEnv as readerEnvOf,
+  readerRestoreEnv,
+  type Identity,
+} from '../helpers/fixture.js';
 import { scenario } from '../helpers/reliability.js';
 import { listKeys, readAsAdmin, s3As } from '../helpers/s3.js';
-import { fillSampleDatabase, tableChecksums, userTableCount, testDatabases } from '../helpers/sample-db.js';
+import { userTableCount } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -29,38 +37,18 @@ const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').upda
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('bad input on the real stack', { timeout: 600_000 }, () => {
-  let dir: TempDir;
+  const fixture = dbBackupFixture('badinput', { sourceBytes: 2_000_000 });
+  const { newDatabase } = fixture;
   let sourceUrl: string;
-  let identity: { file: string; recipient: string };
-  const databases = testDatabases(stack().pgUrlBase);
+  let identity: Identity;
+  let dir: TempDir;
 
-  const newDatabase = databases.create;
-  const readerEnv = (
-    env: Record<string, string>,
-    extra: Record<string, string | undefined> = {},
-  ): Record<string, string | undefined> => ({
-    ...env,
-    DATABASE_URL: undefined,
-    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-    ...extra,
-  });
-  const backup = async (env: Record<string, string>): Promise<Record<string, unknown>> => {
-    const run = await runCli(['backup', 'db'], { env });
-    assert.equal(run.code, 0, run.stderr);
-    return summaryOf(run);
-  };
+  /** The reader's side of `env`, without a database to back up. */
+  const readerEnv = (env: Record<string, string>, extra: Record<string, string | undefined> = {}) =>
+    readerEnvOf(env, { DATABASE_URL: undefined, ...extra });
 
-  before(async () => {
-    dir = tempDir();
-    sourceUrl = await newDatabase('badinput');
-    await fillSampleDatabase(sourceUrl, { targetBytes: 2_000_000 });
-    identity = await generateIdentity(dir.path);
-  });
-
-  after(async () => {
-    await databases.dropAll();
-    dir.remove();
+  before(() => {
+    ({ sourceUrl, identity, dir } = fixture);
   });
 
   scenario(
@@ -69,7 +57,7 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
     'a truncated payload, a manifest with another hash, a manifest of an unknown version: verify and restore --id refuse each, restore latest skips them all',
     async (context) => {
       const env = writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
-      const good = await backup(env);
+      const good = await backupDb(env);
       await sleep(1100); // backup ids have whole seconds: the damaged ones must sort after the good one
       const damages: {
         name: string;
@@ -108,7 +96,7 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
       ];
       const damaged: string[] = [];
       for (const { name, damage, verify, restore } of damages) {
-        const b = await backup(env);
+        const b = await backupDb(env);
         await damage(b);
         damaged.push(String(b.id));
 
@@ -122,7 +110,7 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
 
         const targetUrl = await newDatabase('damaged');
         const restored = await runCli(['restore', 'db', '--id', String(b.id)], {
-          env: readerEnv(env, { OFFSITE_AGE_IDENTITY_FILE: identity.file, OFFSITE_TARGET_URL: targetUrl }),
+          env: readerRestoreEnv(env, identity.file, targetUrl),
         });
         assert.equal(restored.code, 1, `${name}: ${restored.stderr}`);
         assert.equal(errorLines(restored).length, 1, restored.stderr);
@@ -132,12 +120,12 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
 
       const targetUrl = await newDatabase('skipped');
       const latest = await runCli(['restore', 'db'], {
-        env: readerEnv(env, { OFFSITE_AGE_IDENTITY_FILE: identity.file, OFFSITE_TARGET_URL: targetUrl }),
+        env: readerRestoreEnv(env, identity.file, targetUrl),
       });
       assert.equal(latest.code, 0, latest.stderr);
       assert.equal(summaryOf(latest).id, good.id);
       for (const id of damaged) assert.match(latest.stderr, new RegExp(`skipping backup ${id}: `));
-      assert.deepEqual(await tableChecksums(targetUrl), await tableChecksums(sourceUrl));
+      await assertSameTables(targetUrl, sourceUrl);
       context.verified(Number(good.bytesIn));
       context.tried(damages.length);
     },
@@ -155,7 +143,7 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
         OFFSITE_DUMP_FORMAT: 'plain',
         OFFSITE_COMPRESSION: 'none',
       });
-      const b = await backup(env);
+      const b = await backupDb(env);
       const payload = await readAsAdmin(String(b.payloadKey));
       const { wrong, tries } = await passwordPassingPadding(payload, password);
       context.test.diagnostic(`"${wrong}" passes the padding check (found after ${tries} tries)`);
@@ -220,7 +208,7 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
       const targetUrl = await newDatabase('rightpw');
       const good = await runCli(['restore', 'db', '--id', String(b.id)], { env: restoreEnv(password, targetUrl) });
       assert.equal(good.code, 0, good.stderr);
-      assert.deepEqual(await tableChecksums(targetUrl), await tableChecksums(sourceUrl));
+      await assertSameTables(targetUrl, sourceUrl);
       context.verified(Number(b.bytesIn));
     },
   );
@@ -237,9 +225,9 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
         OFFSITE_DUMP_FORMAT: 'plain',
         OFFSITE_COMPRESSION: 'none',
       });
-      const good = await backup(env);
+      const good = await backupDb(env);
       await sleep(1100);
-      const b = await backup(env);
+      const b = await backupDb(env);
       // Flip one bit of the ciphertext block that holds the first CREATE TABLE: AES-CBC turns that
       // 16-byte block into garbage and decrypts everything else; psql stops at the garbled statement.
       const payload = await readAsAdmin(String(b.payloadKey));
@@ -290,7 +278,7 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
           `skipping backup ${String(b.id)}: the payload's SHA-256 or size does not match its manifest .*\\(nothing was committed\\)`,
         ),
       );
-      assert.deepEqual(await tableChecksums(targetUrl), await tableChecksums(sourceUrl));
+      await assertSameTables(targetUrl, sourceUrl);
       context.verified(Number(good.bytesIn));
     },
   );

@@ -11,14 +11,23 @@ import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
+import {
+  assertSameTables,
+  dbBackupFixture,
+  filesReaderEnv,
+  filesWriterEnv,
+  readerRestoreEnv,
+} from '../helpers/fixture.js';
 import { filesSeenBy, fullDiskExec, runCliOnFullDisk } from '../helpers/full-disk.js';
 import { scenario } from '../helpers/reliability.js';
 import { listKeys, openUploads } from '../helpers/s3.js';
-import { fillSampleDatabase, tableChecksums, withClient, testDatabases } from '../helpers/sample-db.js';
+import { withClient } from '../helpers/sample-db.js';
 import { holdTableLock, startScheduler, writeConfig } from '../helpers/scheduler.js';
 import { bytesOf, createSourceBucket, putObjects, readBucket, type StoredObject } from '../helpers/source-bucket.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
+/** `init github-actions` needs a pinned source to install from; any full commit will do here. */
+const PINNED_SOURCE = ['--install-from', `git+https://github.com/example/offsite.git#${'a'.repeat(40)}`];
 const errorLines = (run: { stderr: string }): string[] =>
   run.stderr.split('\n').filter((line) => line.startsWith('offsite:'));
 
@@ -43,35 +52,19 @@ async function firstToFinish(runs: Promise<CliRun>[], ms: number): Promise<[numb
 }
 
 describe('two runs of one job started at once', { timeout: 300_000 }, () => {
-  let dir: TempDir;
-  let sourceUrl: string;
-  let identity: { file: string; recipient: string };
-  const databases = testDatabases(stack().pgUrlBase);
-
-  const newDatabase = databases.create;
-
-  before(async () => {
-    dir = tempDir();
-    sourceUrl = await newDatabase('concsrc');
-    await fillSampleDatabase(sourceUrl, { targetBytes: 2_000_000 });
-    identity = await generateIdentity(dir.path);
-  });
-
-  after(async () => {
-    await databases.dropAll();
-    dir.remove();
-  });
+  const fixture = dbBackupFixture('concsrc', { sourceBytes: 2_000_000 });
+  const { newDatabase } = fixture;
 
   scenario(
     'fault',
     'Concurrency',
     'two backup db of one environment started at once: one backs up, the other stops at once and writes nothing',
     async (context) => {
-      const env = writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
+      const env = writerEnv(fixture.sourceUrl, { OFFSITE_AGE_RECIPIENTS: fixture.identity.recipient });
       const environment = env.OFFSITE_ENVIRONMENT as string;
       // A migration holds a table: whichever run takes the advisory lock first waits in pg_dump, so the
       // two certainly overlap, however fast the machine.
-      const gate = await holdTableLock(sourceUrl, 'accounts');
+      const gate = await holdTableLock(fixture.sourceUrl, 'accounts');
       let runs: Promise<CliRun>[] = [];
       try {
         runs = [runCli(['backup', 'db'], { env }), runCli(['backup', 'db'], { env })];
@@ -86,7 +79,7 @@ describe('two runs of one job started at once', { timeout: 300_000 }, () => {
         );
         assert.equal(loser.stdout, '');
         // The winner is still waiting behind the gate: nothing of it is in the bucket yet either.
-        assert.equal(await waitingDumps(sourceUrl), 1, 'the other run is still dumping');
+        assert.equal(await waitingDumps(fixture.sourceUrl), 1, 'the other run is still dumping');
         assert.deepEqual(await listKeys(`${environment}/`), []);
         await gate.release();
         const winner = await (runs[1 - loserIndex] as Promise<CliRun>);
@@ -101,17 +94,10 @@ describe('two runs of one job started at once', { timeout: 300_000 }, () => {
 
         const targetUrl = await newDatabase('conctarget');
         const restored = await runCli(['restore', 'db', '--id', String(summary.id)], {
-          env: {
-            ...env,
-            DATABASE_URL: undefined,
-            AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-            OFFSITE_AGE_IDENTITY_FILE: identity.file,
-            OFFSITE_TARGET_URL: targetUrl,
-          },
+          env: readerRestoreEnv(env, fixture.identity.file, targetUrl),
         });
         assert.equal(restored.code, 0, restored.stderr);
-        assert.deepEqual(await tableChecksums(targetUrl), await tableChecksums(sourceUrl));
+        await assertSameTables(targetUrl, fixture.sourceUrl);
         context.verified(Number(summary.bytesIn));
       } finally {
         await gate.release();
@@ -138,9 +124,9 @@ describe('two runs of one job started at once', { timeout: 300_000 }, () => {
       // Both runs load the cache and start writing their next one, then wait for the source listing
       // behind this gate: they are certainly running at the same time when it opens.
       const gate = await gatedForward(new URL(stack().endpoint));
-      const cacheDir = join(dir.path, 'files-state');
+      const cacheDir = join(fixture.dir.path, 'files-state');
       const cache = join(cacheDir, 'cache.jsonl');
-      const env = filesEnv(source, identity.recipient, {
+      const env = filesWriterEnv(source, fixture.identity.recipient, {
         OFFSITE_FILES_STATE_CACHE: cache,
         OFFSITE_SOURCE_S3_ENDPOINT: gate.url,
       });
@@ -156,7 +142,7 @@ describe('two runs of one job started at once', { timeout: 300_000 }, () => {
           assert.deepEqual([summary.objects, summary.uploaded, summary.reused], [40, 40, 0]);
         assert.deepEqual(readdirSync(cacheDir), ['cache.jsonl'], 'one cache, no temporary file left');
 
-        const readerFiles = readerFilesEnv(env, identity.file);
+        const readerFiles = filesReaderEnv(env, fixture.identity.file);
         for (const summary of summaries) {
           const target = await createSourceBucket();
           const restored = await runCli(
@@ -249,7 +235,7 @@ describe('a full disk wherever Offsite writes locally', { timeout: 300_000 }, ()
       const fresh = join(dir.path, uniqueName('init-disk'));
       const created = await runCliOnFullDisk(
         fresh,
-        ['init', 'github-actions', '--output', join(fresh, '.github/workflows/offsite.yml')],
+        ['init', 'github-actions', ...PINNED_SOURCE, '--output', join(fresh, '.github/workflows/offsite.yml')],
         { env: {}, scratch: scratch() },
       );
       assert.equal(created.code, 1, created.stderr);
@@ -262,7 +248,7 @@ describe('a full disk wherever Offsite writes locally', { timeout: 300_000 }, ()
       const old = 'name: the workflow the team committed\n';
       const forced = await runCliOnFullDisk(
         existing,
-        ['init', 'github-actions', '--force', '--output', join(existing, 'offsite.yml')],
+        ['init', 'github-actions', ...PINNED_SOURCE, '--force', '--output', join(existing, 'offsite.yml')],
         { env: {}, scratch: scratch(), seed: { 'offsite.yml': old } },
       );
       assert.equal(forced.code, 1, forced.stderr);
@@ -298,7 +284,9 @@ describe('a full disk wherever Offsite writes locally', { timeout: 300_000 }, ()
     'backup files with its state cache on a full disk: the snapshot completes, the old cache is kept as it was, no temporary file is left',
     async (context) => {
       const cacheDir = join(dir.path, uniqueName('cache'));
-      const env = filesEnv(source, identity.recipient, { OFFSITE_FILES_STATE_CACHE: join(cacheDir, 'cache.jsonl') });
+      const env = filesWriterEnv(source, identity.recipient, {
+        OFFSITE_FILES_STATE_CACHE: join(cacheDir, 'cache.jsonl'),
+      });
       const first = await runCli(['backup', 'files', '--json'], { env });
       assert.equal(first.code, 0, first.stderr);
       const oldCache = readFileSync(join(cacheDir, 'cache.jsonl'));
@@ -340,7 +328,7 @@ describe('a full disk wherever Offsite writes locally', { timeout: 300_000 }, ()
 
       const target = await createSourceBucket();
       const restored = await runCli(['restore', 'files', '--id', summary.id, '--to-bucket', target, '--json'], {
-        env: readerFilesEnv(env, identity.file),
+        env: filesReaderEnv(env, identity.file),
       });
       assert.equal(restored.code, 0, restored.stderr);
       assertSameObjects(await readBucket(target), expected);
@@ -356,7 +344,7 @@ describe('a full disk wherever Offsite writes locally', { timeout: 300_000 }, ()
       const sourceBefore = await readBucket(source);
       const disk = join(dir.path, uniqueName('state-disk'));
       const stateDir = join(disk, 'state');
-      const env = filesEnv(source, identity.recipient, {
+      const env = filesWriterEnv(source, identity.recipient, {
         OFFSITE_FILES_STATE_CACHE: join(dir.path, uniqueName('unused-cache'), 'cache.jsonl'),
       });
       const config = writeConfig(
@@ -385,39 +373,6 @@ describe('a full disk wherever Offsite writes locally', { timeout: 300_000 }, ()
     },
   );
 });
-
-/** The writer's settings for a files backup of `source` (read with the admin's credentials). */
-function filesEnv(source: string, recipient: string, extra: Record<string, string> = {}): Record<string, string> {
-  const s = stack();
-  return {
-    OFFSITE_BUCKET: s.bucket,
-    OFFSITE_S3_ENDPOINT: s.endpoint,
-    OFFSITE_S3_FORCE_PATH_STYLE: 'true',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: s.writer.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s.writer.secretAccessKey,
-    OFFSITE_ENVIRONMENT: uniqueName('files'),
-    OFFSITE_AGE_RECIPIENTS: recipient,
-    OFFSITE_RETENTION_DAYS: '1',
-    OFFSITE_SOURCE_BUCKET: source,
-    OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint,
-    OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
-    OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId,
-    OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
-    ...extra,
-  };
-}
-
-/** The same environment as the restore side sees it: reader credentials and the identity file. */
-function readerFilesEnv(env: Record<string, string>, identityFile: string): Record<string, string> {
-  return {
-    ...env,
-    OFFSITE_SOURCE_S3_ENDPOINT: stack().endpoint,
-    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-    OFFSITE_AGE_IDENTITY_FILE: identityFile,
-  };
-}
 
 function assertSameObjects(actual: Map<string, StoredObject>, expected: Map<string, StoredObject>): void {
   const shape = (objects: Map<string, StoredObject>) =>

@@ -7,20 +7,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe } from 'node:test';
+import { after, describe } from 'node:test';
 import pg from 'pg';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
-import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { assertSameDatabase, backupDb, dbBackupFixture, readerRestoreEnv } from '../helpers/fixture.js';
 import { scenario } from '../helpers/reliability.js';
 import { listKeys, openUploads } from '../helpers/s3.js';
-import {
-  fillSampleDatabase,
-  tableChecksums,
-  sequenceValues,
-  userTableCount,
-  withClient,
-  testDatabases,
-} from '../helpers/sample-db.js';
+import { tableChecksums, userTableCount, withClient } from '../helpers/sample-db.js';
 import { holdTableLock } from '../helpers/scheduler.js';
 import { stack } from '../helpers/stack.js';
 
@@ -28,53 +21,27 @@ const execFileAsync = promisify(execFile);
 const errorLines = (run: CliRun): string[] => run.stderr.split('\n').filter((line) => line.startsWith('offsite:'));
 
 describe('PostgreSQL restarted mid-run', { timeout: 600_000 }, () => {
-  let dir: TempDir;
-  let sourceUrl: string;
-  let identity: { file: string; recipient: string };
-  let env: Record<string, string>;
-  const databases = testDatabases(stack().pgUrlBase);
+  // Registered first, so that it runs before the fixture drops the databases: that needs the server up.
+  after(ensureRunning);
+  const fixture = dbBackupFixture('pgrestartsrc', { sourceBytes: 3_000_000 });
+  const { newDatabase } = fixture;
 
-  const newDatabase = databases.create;
-  const readerEnv = (targetUrl: string): Record<string, string | undefined> => ({
-    ...env,
-    DATABASE_URL: undefined,
-    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-    OFFSITE_AGE_IDENTITY_FILE: identity.file,
-    OFFSITE_TARGET_URL: targetUrl,
-  });
-  const assertSameAsSource = async (url: string) => {
-    assert.deepEqual(await tableChecksums(url), await tableChecksums(sourceUrl));
-    assert.deepEqual(await sequenceValues(url), await sequenceValues(sourceUrl));
-  };
-
-  before(async () => {
-    dir = tempDir();
-    sourceUrl = await newDatabase('pgrestartsrc');
-    await fillSampleDatabase(sourceUrl, { targetBytes: 3_000_000 });
-    identity = await generateIdentity(dir.path);
-    env = writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
-  });
-
-  after(async () => {
-    await ensureRunning();
-    await databases.dropAll();
-    dir.remove();
-  });
+  const readerEnv = (targetUrl: string) => readerRestoreEnv(fixture.env, fixture.identity.file, targetUrl);
+  const assertSameAsSource = (url: string) => assertSameDatabase(url, fixture.sourceUrl);
 
   scenario(
     'fault',
     'PostgreSQL',
     'PostgreSQL restarted mid-dump: backup db exits 1 with one line and leaves nothing; the next backup restores equal',
     async (context) => {
-      const before = await tableChecksums(sourceUrl);
-      const gate = await holdTableLock(sourceUrl, 'accounts');
+      const before = await tableChecksums(fixture.sourceUrl);
+      const gate = await holdTableLock(fixture.sourceUrl, 'accounts');
       let run: CliRun | undefined;
       try {
         run = await runCli(['backup', 'db'], {
-          env,
+          env: fixture.env,
           whileRunning: async () => {
-            await waitForBackend(sourceUrl, 'pg_dump', 'Lock');
+            await waitForBackend(fixture.sourceUrl, 'pg_dump', 'Lock');
             await restartPostgres();
           },
         });
@@ -92,13 +59,11 @@ describe('PostgreSQL restarted mid-run', { timeout: 600_000 }, () => {
         /^offsite: (pg_dump exited with code 1: query failed: FATAL: +|database: )terminating connection due to administrator command.*; no backup was written$/,
       );
       assert.equal(run.stdout, '');
-      assert.deepEqual(await listKeys(`${env.OFFSITE_ENVIRONMENT}/`), [], 'no payload, no manifest');
-      assert.deepEqual(await openUploads(`${env.OFFSITE_ENVIRONMENT}/`), [], 'no multipart upload left open');
-      assert.deepEqual(await tableChecksums(sourceUrl), before, 'the source is untouched');
+      assert.deepEqual(await listKeys(`${fixture.env.OFFSITE_ENVIRONMENT}/`), [], 'no payload, no manifest');
+      assert.deepEqual(await openUploads(`${fixture.env.OFFSITE_ENVIRONMENT}/`), [], 'no multipart upload left open');
+      assert.deepEqual(await tableChecksums(fixture.sourceUrl), before, 'the source is untouched');
 
-      const next = await runCli(['backup', 'db'], { env });
-      assert.equal(next.code, 0, next.stderr);
-      const summary = summaryOf(next);
+      const summary = await backupDb(fixture.env);
       const targetUrl = await newDatabase('pgrestartdump');
       const restored = await runCli(['restore', 'db', '--id', String(summary.id)], { env: readerEnv(targetUrl) });
       assert.equal(restored.code, 0, restored.stderr);
@@ -112,9 +77,7 @@ describe('PostgreSQL restarted mid-run', { timeout: 600_000 }, () => {
     'PostgreSQL',
     'PostgreSQL restarted mid-restore: restore db exits 1 and the target is exactly as before; a new restore then succeeds',
     async (context) => {
-      const backup = await runCli(['backup', 'db'], { env });
-      assert.equal(backup.code, 0, backup.stderr);
-      const summary = summaryOf(backup);
+      const summary = await backupDb(fixture.env);
       const targetUrl = await newDatabase('pgrestarttarget');
       const before = await catalogOf(targetUrl);
       // An open transaction that dropped the schema `public` holds it: the restore, already inside its

@@ -10,11 +10,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import { promisify } from 'node:util';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
+import { backupDb, dbBackupFixture, readerRestoreEnv } from '../helpers/fixture.js';
 import { scenario } from '../helpers/reliability.js';
 import { listKeys } from '../helpers/s3.js';
-import { fillSampleDatabase, tableChecksums, type TableChecksum, testDatabases } from '../helpers/sample-db.js';
+import { tableChecksums, type TableChecksum } from '../helpers/sample-db.js';
 import { parseExports, REPO_DIR, stack } from '../helpers/stack.js';
 import { proxyFor } from '../helpers/tcp-proxy.js';
 
@@ -57,31 +57,22 @@ async function stackUp(): Promise<void> {
 }
 
 describe('RGW killed mid-backup and restarted', { timeout: 900_000 }, () => {
-  let dir: TempDir;
-  let sourceUrl: string;
+  // Registered first, so that it runs before the fixture drops the databases: whatever happened, RGW runs again for whoever comes next.
+  after(stackUp);
+  const fixture = dbBackupFixture('rgw_source', { sourceBytes: 60_000_000 });
+  const { newDatabase } = fixture;
   let sourceChecksums: Map<string, TableChecksum>;
-  let identity: { file: string; recipient: string };
-  let env: Record<string, string>;
   let earlier: Record<string, unknown>;
-  const databases = testDatabases(stack().pgUrlBase);
 
-  const newDatabase = databases.create;
   const backup = (extra: Record<string, string> = {}, whileRunning?: () => Promise<void>): Promise<CliRun> =>
     runCli(['backup', 'db', '--part-size-mib', '5'], {
-      env: { ...env, ...extra },
+      env: { ...fixture.env, ...extra },
       ...(whileRunning ? { whileRunning } : {}),
     });
   const assertRestoresEqual = async (summary: Record<string, unknown>): Promise<number> => {
     const targetUrl = await newDatabase('rgw_check');
     const run = await runCli(['restore', 'db', '--id', String(summary.id)], {
-      env: {
-        ...env,
-        DATABASE_URL: undefined,
-        AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-        OFFSITE_AGE_IDENTITY_FILE: identity.file,
-        OFFSITE_TARGET_URL: targetUrl,
-      },
+      env: readerRestoreEnv(fixture.env, fixture.identity.file, targetUrl),
     });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(await tableChecksums(targetUrl), sourceChecksums);
@@ -89,22 +80,8 @@ describe('RGW killed mid-backup and restarted', { timeout: 900_000 }, () => {
   };
 
   before(async () => {
-    dir = tempDir();
-    sourceUrl = await newDatabase('rgw_source');
-    await fillSampleDatabase(sourceUrl, { targetBytes: 60_000_000 });
-    sourceChecksums = await tableChecksums(sourceUrl);
-    identity = await generateIdentity(dir.path);
-    env = writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
-    const run = await backup();
-    assert.equal(run.code, 0, run.stderr);
-    earlier = summaryOf(run);
-  });
-
-  after(async () => {
-    // Whatever happened above, the stack's RGW runs again for whoever comes next.
-    await stackUp();
-    await databases.dropAll();
-    dir.remove();
+    sourceChecksums = await tableChecksums(fixture.sourceUrl);
+    earlier = await backupDb(fixture.env, ['--part-size-mib', '5']);
   });
 
   scenario(
@@ -112,7 +89,7 @@ describe('RGW killed mid-backup and restarted', { timeout: 900_000 }, () => {
     'RGW',
     'backup db: RGW killed (kill -9) mid-part fails with exit 1 and a clear message, writes nothing; after a restart a new backup succeeds and the earlier one restores equal',
     async ({ test, verified }) => {
-      const keysBefore = await listKeys(`${env.OFFSITE_ENVIRONMENT}/`);
+      const keysBefore = await listKeys(`${fixture.env.OFFSITE_ENVIRONMENT}/`);
       // The proxy holds one part 3 MiB in, so that the kill lands mid-upload; then lets it go on against a dead server.
       const proxy = await proxyFor(stack().endpoint, {
         faults: [{ direction: 'up', afterBytes: 3 * MIB, action: 'stall' }],
@@ -133,11 +110,11 @@ describe('RGW killed mid-backup and restarted', { timeout: 900_000 }, () => {
       const restarted = parseExports(readFileSync(join(STACK_DIR, 'env'), 'utf8'));
       assert.equal(restarted.OFFSITE_S3_ENDPOINT, stack().endpoint, 'RGW came back on its port');
       assert.deepEqual(
-        await listKeys(`${env.OFFSITE_ENVIRONMENT}/`),
+        await listKeys(`${fixture.env.OFFSITE_ENVIRONMENT}/`),
         keysBefore,
         'the killed backup left no object, no manifest',
       );
-      assert.deepEqual(await tableChecksums(sourceUrl), sourceChecksums, 'the source is untouched');
+      assert.deepEqual(await tableChecksums(fixture.sourceUrl), sourceChecksums, 'the source is untouched');
 
       const next = await backup();
       assert.equal(next.code, 0, next.stderr);

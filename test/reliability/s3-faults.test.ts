@@ -7,17 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, type TestContext } from 'node:test';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { generateIdentity, tempDir, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
+import { backupDb, dbBackupFixture, filesReaderEnv, filesWriterEnv, readerRestoreEnv } from '../helpers/fixture.js';
 import { scenario } from '../helpers/reliability.js';
 import { listKeys } from '../helpers/s3.js';
-import {
-  fillSampleDatabase,
-  tableChecksums,
-  userTableCount,
-  type TableChecksum,
-  testDatabases,
-} from '../helpers/sample-db.js';
+import { tableChecksums, userTableCount, type TableChecksum } from '../helpers/sample-db.js';
 import { bytesOf, createSourceBucket, putObjects, readBucket, type StoredObject } from '../helpers/source-bucket.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 import { proxyFor, type FaultRule, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -61,30 +56,19 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
 const rgwProxy = (faults: FaultRule[] = []): Promise<TcpProxy> => proxyFor(stack().endpoint, { faults });
 
 describe('S3 faults during database backups and restores', { timeout: 600_000 }, () => {
-  let dir: TempDir;
-  let sourceUrl: string;
+  const fixture = dbBackupFixture('s3f_source', { sourceBytes: 60_000_000 });
+  const { newDatabase } = fixture;
   let sourceChecksums: Map<string, TableChecksum>;
-  let identity: { file: string; recipient: string };
-  let env: Record<string, string>;
   let earlier: Record<string, unknown>;
-  const databases = testDatabases(stack().pgUrlBase);
 
   const backupVia = (proxy: TcpProxy, whileRunning?: () => Promise<void>): Promise<CliRun> =>
     runCli(['backup', 'db', '--part-size-mib', PART_MIB], {
-      env: { ...env, OFFSITE_S3_ENDPOINT: proxy.url },
+      env: { ...fixture.env, OFFSITE_S3_ENDPOINT: proxy.url },
       ...(whileRunning ? { whileRunning } : {}),
     });
-  const readerEnv = (targetUrl: string, endpoint = stack().endpoint): Record<string, string | undefined> => ({
-    ...env,
-    DATABASE_URL: undefined,
-    OFFSITE_S3_ENDPOINT: endpoint,
-    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-    OFFSITE_AGE_IDENTITY_FILE: identity.file,
-    OFFSITE_TARGET_URL: targetUrl,
-  });
-  const newDatabase = databases.create;
-  const storedKeys = () => listKeys(`${env.OFFSITE_ENVIRONMENT}/`);
+  const readerEnv = (targetUrl: string, endpoint = stack().endpoint) =>
+    readerRestoreEnv(fixture.env, fixture.identity.file, targetUrl, { OFFSITE_S3_ENDPOINT: endpoint });
+  const storedKeys = () => listKeys(`${fixture.env.OFFSITE_ENVIRONMENT}/`);
   /** Restores backup `id` (directly, no proxy) into a new database and proves it equal to the source; returns the dump's bytes. */
   const assertRestoresEqual = async (backup: Record<string, unknown>): Promise<number> => {
     const targetUrl = await newDatabase('s3f_check');
@@ -93,7 +77,7 @@ describe('S3 faults during database backups and restores', { timeout: 600_000 },
     assert.deepEqual(await tableChecksums(targetUrl), sourceChecksums);
     return Number(backup.bytesIn);
   };
-  const assertSourceUntouched = async () => assert.deepEqual(await tableChecksums(sourceUrl), sourceChecksums);
+  const assertSourceUntouched = async () => assert.deepEqual(await tableChecksums(fixture.sourceUrl), sourceChecksums);
   /** A failed backup: exit 1, the message, not one new object (no payload, no manifest), the earlier backup restores. */
   const assertFailedCleanly = async (
     test: TestContext,
@@ -108,24 +92,12 @@ describe('S3 faults during database backups and restores', { timeout: 600_000 },
   };
 
   before(async () => {
-    dir = tempDir();
-    sourceUrl = await newDatabase('s3f_source');
-    await fillSampleDatabase(sourceUrl, { targetBytes: 60_000_000 });
-    sourceChecksums = await tableChecksums(sourceUrl);
-    identity = await generateIdentity(dir.path);
-    env = writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
-    const run = await runCli(['backup', 'db', '--part-size-mib', PART_MIB], { env });
-    assert.equal(run.code, 0, run.stderr);
-    earlier = summaryOf(run);
+    sourceChecksums = await tableChecksums(fixture.sourceUrl);
+    earlier = await backupDb(fixture.env, ['--part-size-mib', PART_MIB]);
     assert.ok(
       Number(earlier.bytesOut) > 2 * MID_PART,
       `the payload (${String(earlier.bytesOut)} bytes) spans several parts`,
     );
-  });
-
-  after(async () => {
-    await databases.dropAll();
-    dir.remove();
   });
 
   for (const action of ['close', 'reset'] as const) {
@@ -219,7 +191,7 @@ describe('S3 faults during database backups and restores', { timeout: 600_000 },
       const proxy = await rgwProxy([{ direction: 'up', afterBytes: MID_PART, action: 'stall' }]);
       let heldBack = false;
       const run = await runCli(['backup', 'db', '--part-size-mib', PART_MIB], {
-        env: { ...env, OFFSITE_S3_ENDPOINT: proxy.url },
+        env: { ...fixture.env, OFFSITE_S3_ENDPOINT: proxy.url },
         whileRunning: async (pid) => {
           await proxy.stalled();
           await sleep(5_000);
@@ -341,32 +313,8 @@ describe('S3 faults during files backups and restores', { timeout: 600_000 }, ()
       },
     ]);
     sourceState = await readBucket(source);
-    const s = stack();
-    const common = {
-      OFFSITE_BUCKET: s.bucket,
-      OFFSITE_S3_ENDPOINT: s.endpoint,
-      OFFSITE_S3_FORCE_PATH_STYLE: 'true',
-      AWS_REGION: 'us-east-1',
-      OFFSITE_ENVIRONMENT: uniqueName('s3f_files'),
-      OFFSITE_SOURCE_BUCKET: source,
-      OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint,
-      OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
-      OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId,
-      OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
-    };
-    env = {
-      ...common,
-      AWS_ACCESS_KEY_ID: s.writer.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s.writer.secretAccessKey,
-      OFFSITE_AGE_RECIPIENTS: identity.recipient,
-      OFFSITE_RETENTION_DAYS: '1',
-    };
-    readerEnv = {
-      ...common,
-      AWS_ACCESS_KEY_ID: s.reader.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s.reader.secretAccessKey,
-      OFFSITE_AGE_IDENTITY_FILE: identity.file,
-    };
+    env = filesWriterEnv(source, identity.recipient, { OFFSITE_ENVIRONMENT: uniqueName('s3f_files') });
+    readerEnv = filesReaderEnv(env, identity.file);
     const run = await runCli(['backup', 'files', '--json', '--ignore-state-cache'], { env });
     assert.equal(run.code, 0, run.stderr);
     earlierSnapshot = String(summaryOf(run).id);

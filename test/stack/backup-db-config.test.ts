@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { describe, it } from 'node:test';
+import { writerEnv } from '../helpers/backup-env.js';
 import { runCli } from '../helpers/cli.js';
+import { dbBackupFixture } from '../helpers/fixture.js';
 import { listKeys } from '../helpers/s3.js';
-import { createDatabase, dropDatabase, fillSampleDatabase } from '../helpers/sample-db.js';
-import { stack, uniqueName } from '../helpers/stack.js';
+import { stack } from '../helpers/stack.js';
 
 interface Case {
   name: string;
@@ -112,43 +112,30 @@ const CASES: Case[] = [
 ];
 
 describe('backup db with bad configuration', { timeout: 300_000 }, () => {
-  let dir: TempDir;
-  let databaseUrl: string;
-  let recipient: string;
-  const database = uniqueName('config');
-
-  before(async () => {
-    dir = tempDir();
-    databaseUrl = await createDatabase(stack().pgUrlBase, database);
-    await fillSampleDatabase(databaseUrl, { targetBytes: 2_000_000 });
-    recipient = (await generateIdentity(dir.path)).recipient;
-  });
-
-  after(async () => {
-    await dropDatabase(stack().pgUrlBase, database);
-    dir.remove();
-  });
+  const fixture = dbBackupFixture('config', { sourceBytes: 2_000_000 });
 
   for (const testCase of CASES) {
     it(`${testCase.name}: exit ${testCase.code}, one line naming it, nothing written`, async () => {
-      const base = writerEnv(databaseUrl, { OFFSITE_AGE_RECIPIENTS: recipient });
-      const run = await runCli(['backup', 'db', ...(testCase.args ?? [])], { env: testCase.env(base, dir.path) });
+      const base = writerEnv(fixture.sourceUrl, { OFFSITE_AGE_RECIPIENTS: fixture.identity.recipient });
+      const run = await runCli(['backup', 'db', ...(testCase.args ?? [])], {
+        env: testCase.env(base, fixture.dir.path),
+      });
       assert.equal(run.code, testCase.code, run.stderr);
       const errorLines = run.stderr.split('\n').filter((line) => line.startsWith('offsite:'));
       assert.equal(errorLines.length, 1, run.stderr);
       assert.match(errorLines[0] ?? '', testCase.message);
       assert.equal(run.stdout, '');
       assert.deepEqual(await listKeys(`${base.OFFSITE_ENVIRONMENT}/`), []);
-      for (const secret of [stack().writer.secretAccessKey, new URL(databaseUrl).password])
+      for (const secret of [stack().writer.secretAccessKey, new URL(fixture.sourceUrl).password])
         assert.equal(run.stderr.includes(secret), false);
     });
   }
 
   it('an unknown setting in the config file: exit 2 naming the setting', async () => {
-    const file = join(dir.path, 'offsite.yaml');
+    const file = join(fixture.dir.path, 'offsite.yaml');
     writeFileSync(file, 'bucket: b\nretentionDay: 35\n');
     const run = await runCli(['backup', 'db', '--config', file], {
-      env: writerEnv(databaseUrl, { OFFSITE_AGE_RECIPIENTS: recipient }),
+      env: writerEnv(fixture.sourceUrl, { OFFSITE_AGE_RECIPIENTS: fixture.identity.recipient }),
     });
     assert.equal(run.code, 2);
     assert.match(run.stderr, /^offsite: .*offsite\.yaml: unknown setting "retentionDay" at top level/m);

@@ -1,29 +1,16 @@
 /** On a terminal, backups and restores show a progress line and a human summary instead of JSON. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { bash, generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
-import { createDatabase, dropDatabase, fillSampleDatabase } from '../helpers/sample-db.js';
+import { describe, it } from 'node:test';
+import { bash } from '../helpers/backup-env.js';
+import { dbBackupFixture, readerEnv } from '../helpers/fixture.js';
+import { dropDatabase } from '../helpers/sample-db.js';
 import { REPO_DIR, stack, uniqueName } from '../helpers/stack.js';
 
 describe('backup and restore on a terminal', { timeout: 120_000 }, () => {
-  let dir: TempDir;
-  let databaseUrl: string;
-  const database = uniqueName('tty');
-
-  before(async () => {
-    dir = tempDir();
-    databaseUrl = await createDatabase(stack().pgUrlBase, database);
-    await fillSampleDatabase(databaseUrl, { targetBytes: 2_000_000 });
-  });
-
-  after(async () => {
-    await dropDatabase(stack().pgUrlBase, database);
-    dir.remove();
-  });
+  const fixture = dbBackupFixture('tty', { sourceBytes: 2_000_000 });
 
   it('shows progress with bytes and rate, then a readable summary', async () => {
-    const { recipient, file: identityFile } = await generateIdentity(dir.path);
-    const env = writerEnv(databaseUrl, { OFFSITE_AGE_RECIPIENTS: recipient });
+    const { env, identity } = fixture;
     // `script` gives the command a pseudo-terminal, as a person at a shell would have.
     const screen = await bash(`script -qefc "$NODE $BIN backup db" /dev/null`, {
       ...env,
@@ -36,16 +23,13 @@ describe('backup and restore on a terminal', { timeout: 120_000 }, () => {
     assert.equal(screen.includes('{"'), false, 'no JSON on a terminal');
 
     const target = uniqueName('ttyrestore');
-    const restoreEnv = {
-      ...env,
-      AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-      OFFSITE_AGE_IDENTITY_FILE: identityFile,
+    const restoreEnv = readerEnv(env, {
+      OFFSITE_AGE_IDENTITY_FILE: identity.file,
       OFFSITE_TARGET_URL: `${stack().pgUrlBase}/postgres`,
       NODE: process.execPath,
       BIN: `${REPO_DIR}bin/offsite.js`,
       TARGET: target,
-    };
+    });
     try {
       const restored = await bash(
         `script -qefc "$NODE $BIN restore db --create-database $TARGET" /dev/null`,

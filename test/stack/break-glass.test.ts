@@ -12,15 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { breakGlassScript, type BreakGlassInput } from '../../src/recipes/break-glass.js';
 import { parseManifest, type Manifest } from '../../src/format/manifest.js';
 import { generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
-import { runCli, summaryOf } from '../helpers/cli.js';
+import { assertSameDatabase, backupDb } from '../helpers/fixture.js';
 import { readAsAdmin } from '../helpers/s3.js';
-import {
-  fillSampleDatabase,
-  sequenceValues,
-  tableChecksums,
-  userTableCount,
-  testDatabases,
-} from '../helpers/sample-db.js';
+import { fillSampleDatabase, tableChecksums, userTableCount, testDatabases } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 const execFileAsync = promisify(execFile);
@@ -42,9 +36,8 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
   const newDatabase = databases.create;
 
   const backup = async (args: string[], extra: Record<string, string>): Promise<Manifest> => {
-    const run = await runCli(['backup', 'db', ...args], { env: writerEnv(sourceUrl, extra) });
-    assert.equal(run.code, 0, run.stderr);
-    return parseManifest(await readAsAdmin(String(summaryOf(run).manifestKey)));
+    const summary = await backupDb(writerEnv(sourceUrl, extra), args);
+    return parseManifest(await readAsAdmin(String(summary.manifestKey)));
   };
 
   /** The script's input for a backup, as `offsite restore db --print-commands` would build it from the manifest. */
@@ -97,10 +90,7 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
     });
   };
 
-  const assertSameAsSource = async (targetUrl: string) => {
-    assert.deepEqual(await tableChecksums(targetUrl), await tableChecksums(sourceUrl));
-    assert.deepEqual(await sequenceValues(targetUrl), await sequenceValues(sourceUrl));
-  };
+  const assertSameAsSource = (targetUrl: string) => assertSameDatabase(targetUrl, sourceUrl);
 
   before(async () => {
     // The AWS CLI must work here; `./scripts/stack up` does not install it (Debian: apt-get install -y awscli).

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateIdentity, tempDir, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
+import { filesReaderEnv, filesWriterEnv } from '../helpers/fixture.js';
 import { listKeys } from '../helpers/s3.js';
 import {
   AWKWARD_KEYS,
@@ -84,36 +85,8 @@ describe('files backup and restore', { timeout: 1_800_000 }, () => {
     source = await createSourceBucket();
     await putObjects(source, sourceObjects());
     cache = join(dir.path, 'state', 'files-cache.jsonl');
-    const s = stack();
-    const sourceEnv = {
-      OFFSITE_SOURCE_BUCKET: source,
-      OFFSITE_SOURCE_S3_ENDPOINT: s.endpoint,
-      OFFSITE_SOURCE_S3_FORCE_PATH_STYLE: 'true',
-      OFFSITE_SOURCE_ACCESS_KEY_ID: s.admin.accessKeyId,
-      OFFSITE_SOURCE_SECRET_ACCESS_KEY: s.admin.secretAccessKey,
-    };
-    const common = {
-      OFFSITE_BUCKET: s.bucket,
-      OFFSITE_S3_ENDPOINT: s.endpoint,
-      OFFSITE_S3_FORCE_PATH_STYLE: 'true',
-      AWS_REGION: 'us-east-1',
-      OFFSITE_ENVIRONMENT: uniqueName('files'),
-      ...sourceEnv,
-    };
-    env = {
-      ...common,
-      AWS_ACCESS_KEY_ID: s.writer.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s.writer.secretAccessKey,
-      OFFSITE_AGE_RECIPIENTS: identity.recipient,
-      OFFSITE_RETENTION_DAYS: '1',
-      OFFSITE_FILES_STATE_CACHE: cache,
-    };
-    readerEnv = {
-      ...common,
-      AWS_ACCESS_KEY_ID: s.reader.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s.reader.secretAccessKey,
-      OFFSITE_AGE_IDENTITY_FILE: identity.file,
-    };
+    env = filesWriterEnv(source, identity.recipient, { OFFSITE_FILES_STATE_CACHE: cache });
+    readerEnv = filesReaderEnv(env, identity.file);
   });
   after(() => dir.remove());
 

@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { before, describe, it } from 'node:test';
 import { runCli, summaryOf } from '../helpers/cli.js';
-import { fillSampleDatabase, sequenceValues, tableChecksums, testDatabases } from '../helpers/sample-db.js';
+import { assertSameDatabase, assertSameTables, dbBackupFixture, readerEnv } from '../helpers/fixture.js';
 import { stack } from '../helpers/stack.js';
 
 /** The PG* variables for one database of the stack's server (as a tunnel would set them). */
@@ -24,40 +23,25 @@ function pgEnv(url: string): Record<string, string> {
 }
 
 describe('libpq environment instead of DATABASE_URL', { timeout: 300_000 }, () => {
-  let dir: TempDir;
+  const fixture = dbBackupFixture('libpqsrc', { sourceBytes: 2_000_000 });
+  const { databases } = fixture;
   let sourceUrl: string;
-  let identity: { file: string; recipient: string };
   let backupEnv: Record<string, string | undefined>;
-  const databases = testDatabases(stack().pgUrlBase);
 
-  const readerEnv = (extra: Record<string, string | undefined>): Record<string, string | undefined> => ({
-    ...backupEnv,
-    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-    OFFSITE_AGE_IDENTITY_FILE: identity.file,
-    PGHOST: undefined,
-    PGPORT: undefined,
-    PGUSER: undefined,
-    PGPASSWORD: undefined,
-    PGDATABASE: undefined,
-    ...extra,
-  });
+  const libpqReaderEnv = (extra: Record<string, string | undefined>) =>
+    readerEnv(backupEnv, {
+      OFFSITE_AGE_IDENTITY_FILE: fixture.identity.file,
+      PGHOST: undefined,
+      PGPORT: undefined,
+      PGUSER: undefined,
+      PGPASSWORD: undefined,
+      PGDATABASE: undefined,
+      ...extra,
+    });
 
-  before(async () => {
-    dir = tempDir();
-    sourceUrl = await databases.create('libpqsrc');
-    await fillSampleDatabase(sourceUrl, { targetBytes: 2_000_000 });
-    identity = await generateIdentity(dir.path);
-    backupEnv = {
-      ...writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient }),
-      DATABASE_URL: undefined,
-      ...pgEnv(sourceUrl),
-    };
-  });
-
-  after(async () => {
-    await databases.dropAll();
-    dir.remove();
+  before(() => {
+    sourceUrl = fixture.sourceUrl;
+    backupEnv = { ...fixture.env, DATABASE_URL: undefined, ...pgEnv(sourceUrl) };
   });
 
   it('backs up with PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE and restores with them: rows equal the source', async () => {
@@ -69,32 +53,31 @@ describe('libpq environment instead of DATABASE_URL', { timeout: 300_000 }, () =
     assert.equal(backup.stderr.includes(password), false, 'no password in the logs');
 
     const targetUrl = await databases.create('libpqdst');
-    const restore = await runCli(['restore', 'db', '--json'], { env: readerEnv(pgEnv(targetUrl)) });
+    const restore = await runCli(['restore', 'db', '--json'], { env: libpqReaderEnv(pgEnv(targetUrl)) });
     assert.equal(restore.code, 0, restore.stderr);
     assert.equal(summaryOf(restore).id, summaryOf(backup).id);
-    assert.deepEqual(await tableChecksums(targetUrl), await tableChecksums(sourceUrl));
-    assert.deepEqual(await sequenceValues(targetUrl), await sequenceValues(sourceUrl));
+    await assertSameDatabase(targetUrl, sourceUrl);
   });
 
   it('takes the password from a password file (PGPASSFILE) and the rest from a service file (PGSERVICE)', async () => {
     const { PGPASSWORD: password, PGHOST: host, PGPORT: port, PGUSER: user } = pgEnv(sourceUrl);
-    const passfile = join(dir.path, 'pgpass');
+    const passfile = join(fixture.dir.path, 'pgpass');
     writeFileSync(passfile, `*:*:*:${user}:${password}\n`, { mode: 0o600 });
-    const services = join(dir.path, 'services.conf');
+    const services = join(fixture.dir.path, 'services.conf');
     writeFileSync(services, `[offsite-test]\nhost=${host}\nport=${port}\nuser=${user}\ndbname=postgres\n`);
     const name = databases.adopt(`libpq_created_${Date.now().toString(36)}`);
     const restore = await runCli(['restore', 'db', '--create-database', name, '--json'], {
-      env: readerEnv({ PGSERVICE: 'offsite-test', PGSERVICEFILE: services, PGPASSFILE: passfile }),
+      env: libpqReaderEnv({ PGSERVICE: 'offsite-test', PGSERVICEFILE: services, PGPASSFILE: passfile }),
     });
     assert.equal(restore.code, 0, restore.stderr);
     const createdUrl = new URL(stack().pgUrlBase);
     createdUrl.pathname = `/${name}`;
-    assert.deepEqual(await tableChecksums(createdUrl.toString()), await tableChecksums(sourceUrl));
+    await assertSameTables(createdUrl.toString(), sourceUrl);
   });
 
   it('drills on the server the PG* variables name', async () => {
     const drill = await runCli(['drill', '--json'], {
-      env: readerEnv({ ...pgEnv(sourceUrl), PGDATABASE: 'postgres' }),
+      env: libpqReaderEnv({ ...pgEnv(sourceUrl), PGDATABASE: 'postgres' }),
     });
     assert.equal(drill.code, 0, drill.stderr);
     assert.equal(summaryOf(drill).ok, true);

@@ -1,11 +1,10 @@
 /** `offsite list` with reader credentials: statuses, object versions, and paging past 1,000 objects. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf } from '../helpers/cli.js';
+import { dbBackupFixture, readerEnv } from '../helpers/fixture.js';
 import { s3As } from '../helpers/s3.js';
-import { createDatabase, dropDatabase, fillSampleDatabase } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 interface Listed {
@@ -17,38 +16,18 @@ interface Listed {
 }
 
 describe('list on the real stack', { timeout: 300_000 }, () => {
-  let dir: TempDir;
-  let databaseUrl: string;
-  let env: Record<string, string>;
-  const database = uniqueName('list');
+  const fixture = dbBackupFixture('list', { sourceBytes: 2_000_000 });
 
-  const readerEnv = (environment: string): Record<string, string> => ({
-    ...env,
-    OFFSITE_ENVIRONMENT: environment,
-    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-  });
   const list = async (environment: string): Promise<Listed[]> => {
-    const run = await runCli(['list', '--json'], { env: readerEnv(environment) });
+    const run = await runCli(['list', '--json'], { env: readerEnv(fixture.env, { OFFSITE_ENVIRONMENT: environment }) });
     assert.equal(run.code, 0, run.stderr);
     return (JSON.parse(run.stdout) as { backups: Listed[] }).backups;
   };
   const putAsAdmin = (key: string, body: string) =>
     s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
 
-  before(async () => {
-    dir = tempDir();
-    databaseUrl = await createDatabase(stack().pgUrlBase, database);
-    await fillSampleDatabase(databaseUrl, { targetBytes: 2_000_000 });
-    env = writerEnv(databaseUrl, { OFFSITE_AGE_RECIPIENTS: (await generateIdentity(dir.path)).recipient });
-  });
-
-  after(async () => {
-    await dropDatabase(stack().pgUrlBase, database);
-    dir.remove();
-  });
-
   it('shows complete and incomplete backups newest first, and both versions of a key written twice', async () => {
+    const { env } = fixture;
     const first = summaryOf(await runCli(['backup', 'db'], { env }));
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const second = summaryOf(await runCli(['backup', 'db'], { env }));
@@ -85,7 +64,7 @@ describe('list on the real stack', { timeout: 300_000 }, () => {
   });
 
   it('is refused to the writer with exit 2 naming the missing permission', async () => {
-    const run = await runCli(['list'], { env });
+    const run = await runCli(['list'], { env: fixture.env });
     assert.equal(run.code, 2);
     assert.match(run.stderr, /^offsite: S3 denied listing of .* the credentials need s3:ListBucketVersions/);
   });

@@ -6,47 +6,22 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import {
-  bash,
-  generateIdentity,
-  libpqEnv,
-  readerAwsEnv,
-  tempDir,
-  writerEnv,
-  type TempDir,
-} from '../helpers/backup-env.js';
+import { bash, generateIdentity, libpqEnv, readerAwsEnv, writerEnv } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
+import { assertSameDatabase, backupDb, dbBackupFixture, readerRestoreEnv } from '../helpers/fixture.js';
 import { readAsAdmin, s3As } from '../helpers/s3.js';
-import {
-  fillSampleDatabase,
-  sequenceValues,
-  tableChecksums,
-  userTableCount,
-  withClient,
-  testDatabases,
-} from '../helpers/sample-db.js';
+import { tableChecksums, userTableCount, withClient } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 describe('restore db on the real stack', { timeout: 600_000 }, () => {
-  let dir: TempDir;
-  let sourceUrl: string;
-  let identity: { file: string; recipient: string };
-  let env: Record<string, string>;
+  const fixture = dbBackupFixture('rsource', { sourceBytes: 40_000_000 });
+  const { databases, newDatabase } = fixture;
   let backupA: Record<string, unknown>;
-  const databases = testDatabases(stack().pgUrlBase);
 
-  const newDatabase = databases.create;
-  const readerEnv = (targetUrl: string, extra: Record<string, string> = {}): Record<string, string | undefined> => ({
-    ...env,
-    DATABASE_URL: undefined,
-    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-    OFFSITE_AGE_IDENTITY_FILE: identity.file,
-    OFFSITE_TARGET_URL: targetUrl,
-    ...extra,
-  });
+  const readerEnv = (targetUrl: string, extra: Record<string, string> = {}) =>
+    readerRestoreEnv(fixture.env, fixture.identity.file, targetUrl, extra);
   const restore = (
     targetUrl: string,
     args: string[] = [],
@@ -56,28 +31,11 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     runCli(['restore', 'db', ...args], { env: readerEnv(targetUrl, extra), ...(whileRunning ? { whileRunning } : {}) });
   const putAsAdmin = (key: string, body: Uint8Array | string) =>
     s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
-  const backup = async (): Promise<Record<string, unknown>> => {
-    const run = await runCli(['backup', 'db'], { env });
-    assert.equal(run.code, 0, run.stderr);
-    return summaryOf(run);
-  };
-  const assertSameAsSource = async (targetUrl: string) => {
-    assert.deepEqual(await tableChecksums(targetUrl), await tableChecksums(sourceUrl));
-    assert.deepEqual(await sequenceValues(targetUrl), await sequenceValues(sourceUrl));
-  };
+  const backup = () => backupDb(fixture.env);
+  const assertSameAsSource = (targetUrl: string) => assertSameDatabase(targetUrl, fixture.sourceUrl);
 
   before(async () => {
-    dir = tempDir();
-    sourceUrl = await newDatabase('rsource');
-    await fillSampleDatabase(sourceUrl, { targetBytes: 40_000_000 });
-    identity = await generateIdentity(dir.path);
-    env = writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
     backupA = await backup();
-  });
-
-  after(async () => {
-    await databases.dropAll();
-    dir.remove();
   });
 
   it('restores the latest backup into an empty database: every row and sequence equal the source', async () => {
@@ -99,13 +57,13 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     assert.equal(printed.code, 0, printed.stderr);
     assert.match(printed.stdout, /aws s3api get-object/);
     assert.equal(printed.stdout.includes(target.env.PGPASSWORD ?? '-'), false, 'no password in the commands');
-    const script = join(dir.path, 'break-glass.sh');
+    const script = join(fixture.dir.path, 'break-glass.sh');
     writeFileSync(script, printed.stdout, { mode: 0o700 });
     await bash(`bash "$SCRIPT"`, {
       ...target.env,
       SCRIPT: script,
-      ...readerAwsEnv(dir.path),
-      AGE_IDENTITY_FILE: identity.file,
+      ...readerAwsEnv(fixture.dir.path),
+      AGE_IDENTITY_FILE: fixture.identity.file,
     });
     await assertSameAsSource(targetUrl);
   });
@@ -161,7 +119,7 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
       await client.query('CREATE TABLE docs (id int PRIMARY KEY, blob oid)');
       await client.query(`INSERT INTO docs VALUES (1, lo_from_bytea(0, 'large object contents'))`);
     });
-    const loEnv = { ...writerEnv(loSource, { OFFSITE_AGE_RECIPIENTS: identity.recipient }) };
+    const loEnv = { ...writerEnv(loSource, { OFFSITE_AGE_RECIPIENTS: fixture.identity.recipient }) };
     assert.equal((await runCli(['backup', 'db'], { env: loEnv })).code, 0);
     const targetUrl = await newDatabase('lotarget');
     const restoreLo = (args: string[]) =>
@@ -218,13 +176,13 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
 
   it('restores a backup made by the old shell pipeline with --key and the password', async () => {
     const password = `old ${uniqueName('pw')} $`;
-    const dump = join(dir.path, 'database-backup.sql');
-    const source = libpqEnv(sourceUrl);
+    const dump = join(fixture.dir.path, 'database-backup.sql');
+    const source = libpqEnv(fixture.sourceUrl);
     await bash(
       `pg_dump -f "$OUT" --dbname="$SOURCE" && openssl enc -aes-256-cbc -pbkdf2 -in "$OUT" -out "$OUT.encrypted" -pass env:KEY`,
       { ...source.env, OUT: dump, SOURCE: source.url, KEY: password },
     );
-    const key = `${env.OFFSITE_ENVIRONMENT}/database/2022-06-01--13-00-02.sql.encrypted`;
+    const key = `${fixture.env.OFFSITE_ENVIRONMENT}/database/2022-06-01--13-00-02.sql.encrypted`;
     await putAsAdmin(key, readFileSync(`${dump}.encrypted`));
     const targetUrl = await newDatabase('legacy');
     const run = await restore(targetUrl, ['--key', key], {
@@ -237,8 +195,8 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
   });
 
   it('fails on a wrong password for an old-pipeline backup, leaving the target untouched', async () => {
-    const key = `${env.OFFSITE_ENVIRONMENT}/database/2022-06-02--13-00-02.sql.encrypted`;
-    const plain = join(dir.path, 'tiny.sql');
+    const key = `${fixture.env.OFFSITE_ENVIRONMENT}/database/2022-06-02--13-00-02.sql.encrypted`;
+    const plain = join(fixture.dir.path, 'tiny.sql');
     await bash(
       `echo 'CREATE TABLE t (a int);' > "$OUT" && openssl enc -aes-256-cbc -pbkdf2 -in "$OUT" -out "$OUT.enc" -pass env:KEY`,
       { OUT: plain, KEY: 'right' },
@@ -300,7 +258,7 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
       const targetUrl = await newDatabase('untouched');
       const [args, extra] = make(targetUrl);
       if (extra.OFFSITE_AGE_IDENTITY_FILE === 'WRONG')
-        extra.OFFSITE_AGE_IDENTITY_FILE = (await generateIdentity(dir.path, `${uniqueName('wrong')}.txt`)).file;
+        extra.OFFSITE_AGE_IDENTITY_FILE = (await generateIdentity(fixture.dir.path, `${uniqueName('wrong')}.txt`)).file;
       const run = await restore(targetUrl, args, extra);
       assert.equal(run.code, code, run.stderr);
       const errors = run.stderr.split('\n').filter((line) => line.startsWith('offsite:'));

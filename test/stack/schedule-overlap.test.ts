@@ -4,12 +4,13 @@
  * PostgreSQL advisory lock on the source database.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { describe, it } from 'node:test';
+import { writerEnv } from '../helpers/backup-env.js';
+import { dbBackupFixture } from '../helpers/fixture.js';
 import { runCli } from '../helpers/cli.js';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text.js';
 import { listKeys } from '../helpers/s3.js';
-import { createDatabase, dropDatabase, withClient } from '../helpers/sample-db.js';
+import { withClient } from '../helpers/sample-db.js';
 import {
   holdTableLock,
   httpGet,
@@ -18,43 +19,30 @@ import {
   startScheduler,
   writeConfig,
 } from '../helpers/scheduler.js';
-import { stack, uniqueName } from '../helpers/stack.js';
 import { advisoryLockKey } from '../../src/concurrency/lock-key.js';
 
 describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
-  let dir: TempDir;
-  let url: string;
-  let recipient: string;
-  const database = uniqueName('overlapsrc');
-
-  before(async () => {
-    dir = tempDir();
-    url = await createDatabase(stack().pgUrlBase, database);
-    await withClient(url, (client) =>
-      client.query(
-        'CREATE TABLE gate (id int); CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes (body) SELECT md5(i::text) FROM generate_series(1, 1000) i',
+  const fixture = dbBackupFixture('overlapsrc', {
+    prepare: (url) =>
+      withClient(url, (client) =>
+        client.query(
+          'CREATE TABLE gate (id int); CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes (body) SELECT md5(i::text) FROM generate_series(1, 1000) i',
+        ),
       ),
-    );
-    recipient = (await generateIdentity(dir.path)).recipient;
-  });
-
-  after(async () => {
-    await dropDatabase(stack().pgUrlBase, database);
-    dir.remove();
   });
 
   const scheduleFor = (environment: string, name: string) =>
     writeConfig(
-      dir.path,
-      `schedule:\n  listen: 127.0.0.1:0\n  stateDir: ${dir.path}/state-${name}\n  jobs:\n    - { name: ${name}, kind: db, environment: ${environment}, cron: "*/2 * * * * *" }\n`,
+      fixture.dir.path,
+      `schedule:\n  listen: 127.0.0.1:0\n  stateDir: ${fixture.dir.path}/state-${name}\n  jobs:\n    - { name: ${name}, kind: db, environment: ${environment}, cron: "*/2 * * * * *" }\n`,
       `${name}.yaml`,
     );
 
   it('skips and reports a tick while the previous run is still running, and never runs two at once', async () => {
-    const env = writerEnv(url, { OFFSITE_AGE_RECIPIENTS: recipient });
+    const env = writerEnv(fixture.sourceUrl, { OFFSITE_AGE_RECIPIENTS: fixture.identity.recipient });
     const environment = env.OFFSITE_ENVIRONMENT as string;
     // A long migration holds a table lock: the backup that starts meanwhile waits for it.
-    const gate = await holdTableLock(url, 'gate');
+    const gate = await holdTableLock(fixture.sourceUrl, 'gate');
     const scheduler = startScheduler(['--config', scheduleFor(environment, 'slow')], env);
     try {
       await scheduler.waitForLogs((line) => line.msg === 'backup started');
@@ -90,14 +78,14 @@ describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
   });
 
   it('lets only one of two scheduler processes run the same job at a time', async () => {
-    const env = writerEnv(url, { OFFSITE_AGE_RECIPIENTS: recipient });
+    const env = writerEnv(fixture.sourceUrl, { OFFSITE_AGE_RECIPIENTS: fixture.identity.recipient });
     const environment = env.OFFSITE_ENVIRONMENT as string;
     const one = startScheduler(
-      ['--config', scheduleFor(environment, 'twin'), '--state-dir', `${dir.path}/state-one`],
+      ['--config', scheduleFor(environment, 'twin'), '--state-dir', `${fixture.dir.path}/state-one`],
       env,
     );
     const two = startScheduler(
-      ['--config', scheduleFor(environment, 'twin'), '--state-dir', `${dir.path}/state-two`],
+      ['--config', scheduleFor(environment, 'twin'), '--state-dir', `${fixture.dir.path}/state-two`],
       env,
     );
     const succeeded = (line: { msg: string }) => line.msg.startsWith('run succeeded');
@@ -126,9 +114,9 @@ describe('scheduled runs never overlap', { timeout: 300_000 }, () => {
   });
 
   it('makes a one-shot backup db fail fast, writing nothing, while another run holds the lock', async () => {
-    const env = writerEnv(url, { OFFSITE_AGE_RECIPIENTS: recipient });
+    const env = writerEnv(fixture.sourceUrl, { OFFSITE_AGE_RECIPIENTS: fixture.identity.recipient });
     const environment = env.OFFSITE_ENVIRONMENT as string;
-    await withClient(url, async (client) => {
+    await withClient(fixture.sourceUrl, async (client) => {
       await client.query('SELECT pg_advisory_lock($1::bigint)', [advisoryLockKey(environment, 'db').toString()]);
       const started = Date.now();
       const run = await runCli(['backup', 'db'], { env });

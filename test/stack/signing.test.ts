@@ -6,65 +6,52 @@
 import assert from 'node:assert/strict';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { before, describe, it } from 'node:test';
 import { runCli, summaryOf } from '../helpers/cli.js';
-import { createDatabase, dropDatabase, fillSampleDatabase, tableChecksums, withClient } from '../helpers/sample-db.js';
+import { dbBackupFixture, readerEnv as readerEnvOf } from '../helpers/fixture.js';
+import { tableChecksums, withClient } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 describe('signed manifests against a forged newer backup', { timeout: 300_000 }, () => {
-  let dir: TempDir;
-  let sourceUrl: string;
-  let env: Record<string, string>;
+  const fixture = dbBackupFixture('signed', { sourceBytes: 300_000 });
   let readerEnv: Record<string, string>;
   let signingKey: string;
   let publicKey: string;
-  const databases: string[] = [];
 
   before(async () => {
-    dir = tempDir();
-    const identity = await generateIdentity(dir.path);
-    const name = uniqueName('signed');
-    databases.push(name);
-    sourceUrl = await createDatabase(stack().pgUrlBase, name);
-    await fillSampleDatabase(sourceUrl, { targetBytes: 300_000 });
-    signingKey = join(dir.path, 'signing.pem');
+    signingKey = join(fixture.dir.path, 'signing.pem');
     const generated = await runCli(['keys', 'generate', '--signing', '--output', signingKey, '--json'], { env: {} });
     assert.equal(generated.code, 0, generated.stderr);
     publicKey = String(summaryOf(generated).publicKey);
-    env = writerEnv(sourceUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
-    readerEnv = {
-      ...env,
+    readerEnv = readerEnvOf(fixture.env, {
       DATABASE_URL: '',
-      AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-      OFFSITE_AGE_IDENTITY_FILE: identity.file,
+      OFFSITE_AGE_IDENTITY_FILE: fixture.identity.file,
       OFFSITE_TRUSTED_SIGNERS: publicKey,
-    };
-  });
-  after(async () => {
-    for (const name of databases) await dropDatabase(stack().pgUrlBase, name);
-    dir.remove();
+    });
   });
 
   it('restores the newest signed backup, passing over newer unsigned and foreign-signed ones', async () => {
-    const genuine = await runCli(['backup', 'db', '--json'], { env: { ...env, OFFSITE_SIGNING_KEY_FILE: signingKey } });
+    const genuine = await runCli(['backup', 'db', '--json'], {
+      env: { ...fixture.env, OFFSITE_SIGNING_KEY_FILE: signingKey },
+    });
     assert.equal(genuine.code, 0, genuine.stderr);
-    const genuineState = await tableChecksums(sourceUrl);
+    const genuineState = await tableChecksums(fixture.sourceUrl);
 
     // The attacker's database content, backed up with the writer's credentials and the public recipient.
-    await withClient(sourceUrl, (client) => client.query("DELETE FROM public.audit_log WHERE action < 'm'"));
-    const unsigned = await runCli(['backup', 'db', '--json'], { env });
+    await withClient(fixture.sourceUrl, (client) => client.query("DELETE FROM public.audit_log WHERE action < 'm'"));
+    const unsigned = await runCli(['backup', 'db', '--json'], { env: fixture.env });
     assert.equal(unsigned.code, 0, unsigned.stderr);
-    const otherKey = join(dir.path, 'attacker.pem');
+    const otherKey = join(fixture.dir.path, 'attacker.pem');
     assert.equal((await runCli(['keys', 'generate', '--signing', '--output', otherKey], { env: {} })).code, 0);
-    const foreign = await runCli(['backup', 'db', '--json'], { env: { ...env, OFFSITE_SIGNING_KEY_FILE: otherKey } });
+    const foreign = await runCli(['backup', 'db', '--json'], {
+      env: { ...fixture.env, OFFSITE_SIGNING_KEY_FILE: otherKey },
+    });
     assert.equal(foreign.code, 0, foreign.stderr);
 
     const target = `${stack().pgUrlBase}/${uniqueName('signed_restore')}`.split('/').pop() ?? '';
-    databases.push(target);
+    fixture.databases.adopt(target);
     const restored = await runCli(['restore', 'db', '--create-database', target, '--json'], {
-      env: { ...readerEnv, OFFSITE_TARGET_URL: sourceUrl },
+      env: { ...readerEnv, OFFSITE_TARGET_URL: fixture.sourceUrl },
     });
     assert.equal(restored.code, 0, restored.stderr);
     const summary = summaryOf(restored);
@@ -87,9 +74,9 @@ describe('signed manifests against a forged newer backup', { timeout: 300_000 },
     );
 
     const untrusting = await runCli(['restore', 'db', '--create-database', `${target}_b`, '--json'], {
-      env: { ...readerEnv, OFFSITE_TRUSTED_SIGNERS: '', OFFSITE_TARGET_URL: sourceUrl },
+      env: { ...readerEnv, OFFSITE_TRUSTED_SIGNERS: '', OFFSITE_TARGET_URL: fixture.sourceUrl },
     });
-    databases.push(`${target}_b`);
+    fixture.databases.adopt(`${target}_b`);
     assert.equal(untrusting.code, 0, untrusting.stderr);
     assert.equal(
       summaryOf(untrusting).id,
@@ -99,10 +86,10 @@ describe('signed manifests against a forged newer backup', { timeout: 300_000 },
   });
 
   it('refuses a signing key file that others can read', async () => {
-    const loose = join(dir.path, 'loose.pem');
+    const loose = join(fixture.dir.path, 'loose.pem');
     assert.equal((await runCli(['keys', 'generate', '--signing', '--output', loose], { env: {} })).code, 0);
     chmodSync(loose, 0o644);
-    const run = await runCli(['backup', 'db'], { env: { ...env, OFFSITE_SIGNING_KEY_FILE: loose } });
+    const run = await runCli(['backup', 'db'], { env: { ...fixture.env, OFFSITE_SIGNING_KEY_FILE: loose } });
     assert.equal(run.code, 2);
     assert.match(
       run.stderr,

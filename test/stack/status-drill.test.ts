@@ -1,30 +1,21 @@
 /** `status` (freshness) and `drill` (a restore into a scratch database) on the real stack. */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { bash, generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { bash } from '../helpers/backup-env.js';
 import { runCli, summaryOf } from '../helpers/cli.js';
+import { backupDb, dbBackupFixture, readerRestoreEnv } from '../helpers/fixture.js';
 import { readAsAdmin, s3As } from '../helpers/s3.js';
-import { createDatabase, dropDatabase, fillSampleDatabase, withClient } from '../helpers/sample-db.js';
+import { withClient } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 describe('status and drill on the real stack', { timeout: 300_000 }, () => {
-  let dir: TempDir;
-  let env: Record<string, string>;
-  let identity: { file: string; recipient: string };
+  const fixture = dbBackupFixture('drillsrc', { sourceBytes: 2_000_000 });
   let backup: Record<string, unknown>;
-  const database = uniqueName('drillsrc');
 
-  const readerEnv = (extra: Record<string, string> = {}): Record<string, string | undefined> => ({
-    ...env,
-    DATABASE_URL: undefined,
-    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-    OFFSITE_AGE_IDENTITY_FILE: identity.file,
-    OFFSITE_TARGET_URL: `${stack().pgUrlBase}/postgres`,
-    ...extra,
-  });
+  const readerEnv = (extra: Record<string, string> = {}) =>
+    readerRestoreEnv(fixture.env, fixture.identity.file, `${stack().pgUrlBase}/postgres`, extra);
   const scratchDatabases = () =>
     withClient(
       `${stack().pgUrlBase}/postgres`,
@@ -37,19 +28,7 @@ describe('status and drill on the real stack', { timeout: 300_000 }, () => {
     );
 
   before(async () => {
-    dir = tempDir();
-    const url = await createDatabase(stack().pgUrlBase, database);
-    await fillSampleDatabase(url, { targetBytes: 2_000_000 });
-    identity = await generateIdentity(dir.path);
-    env = writerEnv(url, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
-    const run = await runCli(['backup', 'db'], { env });
-    assert.equal(run.code, 0, run.stderr);
-    backup = summaryOf(run);
-  });
-
-  after(async () => {
-    await dropDatabase(stack().pgUrlBase, database);
-    dir.remove();
+    backup = await backupDb(fixture.env);
   });
 
   it('status exits 0 after a fresh backup and 1 once it is older than --max-age', async () => {
@@ -61,7 +40,7 @@ describe('status and drill on the real stack', { timeout: 300_000 }, () => {
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     const stale = await runCli(['status', '--max-age', 'db=1s'], { env: readerEnv() });
     assert.equal(stale.code, 1);
-    assert.match(stale.stderr, new RegExp(`^offsite: stale: ${env.OFFSITE_ENVIRONMENT}/db is \\d+s old$`, 'm'));
+    assert.match(stale.stderr, new RegExp(`^offsite: stale: ${fixture.env.OFFSITE_ENVIRONMENT}/db is \\d+s old$`, 'm'));
   });
 
   it('status reports an environment without any backup as stale', async () => {
@@ -85,16 +64,19 @@ describe('status and drill on the real stack', { timeout: 300_000 }, () => {
   it('drill exits 1 when the backup differs from what its manifest recorded', async () => {
     const manifestKey = String(backup.manifestKey);
     const manifest = JSON.parse((await readAsAdmin(manifestKey)).toString('utf8')) as { sealed: string };
-    const sealedPath = join(dir.path, 'sealed');
+    const sealedPath = join(fixture.dir.path, 'sealed');
     const opened = JSON.parse(
-      await bash(`printf %s "$SEALED" | base64 -d | age -d -i "$KEY"`, { SEALED: manifest.sealed, KEY: identity.file }),
+      await bash(`printf %s "$SEALED" | base64 -d | age -d -i "$KEY"`, {
+        SEALED: manifest.sealed,
+        KEY: fixture.identity.file,
+      }),
     ) as { tables: { rows: number }[] };
     const first = opened.tables.find((t) => t.rows > 0);
     assert.ok(first);
     first.rows += 1;
     await bash(`printf %s "$JSON" | age -r "$RECIPIENT" > "$OUT"`, {
       JSON: JSON.stringify(opened),
-      RECIPIENT: identity.recipient,
+      RECIPIENT: fixture.identity.recipient,
       OUT: sealedPath,
     });
     manifest.sealed = (await bash(`base64 -w0 "$IN"`, { IN: sealedPath })).trim();

@@ -1,12 +1,12 @@
 /** `offsite verify` with reader credentials on the real stack: intact, tampered, incomplete and unreadable backups. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { describeResult } from '../../src/cli/commands/verify.js';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
-import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
+import { generateIdentity, writerEnv } from '../helpers/backup-env.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { backupDb, dbBackupFixture, readerEnv } from '../helpers/fixture.js';
 import { readAsAdmin, s3As } from '../helpers/s3.js';
-import { createDatabase, dropDatabase, fillSampleDatabase } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 interface Verified {
@@ -19,45 +19,19 @@ interface Verified {
 }
 
 describe('verify on the real stack', { timeout: 300_000 }, () => {
-  let dir: TempDir;
-  let databaseUrl: string;
-  let env: Record<string, string>;
-  let identity: { file: string; recipient: string };
+  const fixture = dbBackupFixture('verify', { sourceBytes: 2_000_000 });
   let a: Record<string, unknown>;
   let b: Record<string, unknown>;
-  const database = uniqueName('verify');
 
-  const readerEnv = (extra: Record<string, string> = {}, base = env): Record<string, string> => ({
-    ...base,
-    AWS_ACCESS_KEY_ID: stack().reader.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().reader.secretAccessKey,
-    ...extra,
-  });
-  const verify = (args: string[], extra: Record<string, string> = {}, base = env): Promise<CliRun> =>
-    runCli(['verify', ...args, '--json'], { env: readerEnv(extra, base) });
+  const verify = (args: string[], extra: Record<string, string> = {}, base = fixture.env): Promise<CliRun> =>
+    runCli(['verify', ...args, '--json'], { env: readerEnv(base, extra) });
   const resultsOf = (run: CliRun): Verified[] => (JSON.parse(run.stdout) as { results: Verified[] }).results;
   const putAsAdmin = (key: string, body: string | Uint8Array) =>
     s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
-  const backup = async (backupEnv: Record<string, string>): Promise<Record<string, unknown>> => {
-    const run = await runCli(['backup', 'db'], { env: backupEnv });
-    assert.equal(run.code, 0, run.stderr);
-    return summaryOf(run);
-  };
-
   before(async () => {
-    dir = tempDir();
-    databaseUrl = await createDatabase(stack().pgUrlBase, database);
-    await fillSampleDatabase(databaseUrl, { targetBytes: 2_000_000 });
-    identity = await generateIdentity(dir.path);
-    env = writerEnv(databaseUrl, { OFFSITE_AGE_RECIPIENTS: identity.recipient });
-    a = await backup(env);
+    a = await backupDb(fixture.env);
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    b = await backup(env);
-  });
-
-  after(async () => {
-    await dropDatabase(stack().pgUrlBase, database);
-    dir.remove();
+    b = await backupDb(fixture.env);
   });
 
   it('passes an intact backup without a key and with --deep and the identity file', async () => {
@@ -67,7 +41,7 @@ describe('verify on the real stack', { timeout: 300_000 }, () => {
       resultsOf(shallow).map((r) => [r.id, r.ok, r.deep, r.problems, r.notes]),
       [[b.id, true, false, [], []]],
     );
-    const deep = await verify([String(a.id), '--deep'], { OFFSITE_AGE_IDENTITY_FILE: identity.file });
+    const deep = await verify([String(a.id), '--deep'], { OFFSITE_AGE_IDENTITY_FILE: fixture.identity.file });
     assert.equal(deep.code, 0, deep.stderr);
     assert.deepEqual(
       resultsOf(deep).map((r) => [r.id, r.ok, r.deep]),
@@ -76,12 +50,12 @@ describe('verify on the real stack', { timeout: 300_000 }, () => {
   });
 
   it('passes an openssl-mode backup with --deep and the password, and fails a wrong password', async () => {
-    const opensslEnv = writerEnv(databaseUrl, {
+    const opensslEnv = writerEnv(fixture.sourceUrl, {
       OFFSITE_ENCRYPTION: 'openssl',
       OFFSITE_ENCRYPTION_PASSWORD: 'correct horse battery',
       OFFSITE_DUMP_FORMAT: 'plain',
     });
-    await backup(opensslEnv);
+    await backupDb(opensslEnv);
     const good = await verify(['--deep'], { OFFSITE_ENCRYPTION_PASSWORD: 'correct horse battery' }, opensslEnv);
     assert.equal(good.code, 0, good.stderr);
     assert.deepEqual(
@@ -94,7 +68,7 @@ describe('verify on the real stack', { timeout: 300_000 }, () => {
   });
 
   it('fails with "cannot decrypt" for a wrong identity, exit 1', async () => {
-    const other = await generateIdentity(dir.path, 'other.txt');
+    const other = await generateIdentity(fixture.dir.path, 'other.txt');
     const run = await verify([String(a.id), '--deep'], { OFFSITE_AGE_IDENTITY_FILE: other.file });
     assert.equal(run.code, 1);
     assert.match(resultsOf(run)[0]?.problems[0] ?? '', /^cannot decrypt: /);
@@ -151,7 +125,7 @@ describe('verify on the real stack', { timeout: 300_000 }, () => {
     assert.equal(unknown.code, 1);
     assert.equal(
       unknown.stderr,
-      `offsite: no backup with id 20200101T000000Z-aaaaaaaa in environment ${env.OFFSITE_ENVIRONMENT}; see 'offsite list'\n`,
+      `offsite: no backup with id 20200101T000000Z-aaaaaaaa in environment ${fixture.env.OFFSITE_ENVIRONMENT}; see 'offsite list'\n`,
     );
     const empty = await verify([], { OFFSITE_ENVIRONMENT: uniqueName('empty') });
     assert.equal(empty.code, 1);

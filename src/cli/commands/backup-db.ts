@@ -20,16 +20,11 @@ import {
   s3SettingsOf,
 } from '../options.js';
 import { printResult } from '../render.js';
-import { addSettingFlags, settingFlags } from '../settings-flags.js';
+import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
-  'environment',
-  'bucket',
-  'prefix',
+  ...BACKUP_STORE_SETTINGS,
   'databaseUrl',
-  's3Endpoint',
-  's3ForcePathStyle',
-  'region',
   'encryption',
   'ageRecipients',
   'compression',

@@ -26,25 +26,17 @@ import {
   sourceS3SettingsOf,
 } from '../options.js';
 import { printResult } from '../render.js';
-import { addSettingFlags, settingFlags } from '../settings-flags.js';
+import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags, SOURCE_BUCKET_SETTINGS } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
-  'environment',
-  'bucket',
-  'prefix',
-  's3Endpoint',
-  's3ForcePathStyle',
-  'region',
+  ...BACKUP_STORE_SETTINGS,
   'encryption',
   'ageRecipients',
   'retentionDays',
   'lockMode',
   'partSizeMiB',
-  'sourceBucket',
+  ...SOURCE_BUCKET_SETTINGS,
   'sourcePrefix',
-  'sourceS3Endpoint',
-  'sourceS3ForcePathStyle',
-  'sourceRegion',
   'filesStateCache',
   'filesReuseDays',
   'filesConcurrency',

@@ -24,23 +24,15 @@ import {
   wholeNumberFlag,
 } from '../options.js';
 import { printResult } from '../render.js';
-import { addSettingFlags, settingFlags } from '../settings-flags.js';
+import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags, SOURCE_BUCKET_SETTINGS } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
-  'environment',
-  'bucket',
-  'prefix',
+  ...BACKUP_STORE_SETTINGS,
   'targetUrl',
-  's3Endpoint',
-  's3ForcePathStyle',
-  'region',
   'ageIdentityFile',
   'pgBinDir',
   'partSizeMiB',
-  'sourceBucket',
-  'sourceS3Endpoint',
-  'sourceS3ForcePathStyle',
-  'sourceRegion',
+  ...SOURCE_BUCKET_SETTINGS,
   'trustedSigners',
 ];
 

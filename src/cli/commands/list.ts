@@ -10,16 +10,9 @@ import { S3Reader } from '../../store/s3-reader.js';
 import { loadCommandSettings, wantsJson, type CliContext } from '../context.js';
 import { environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
-import { addSettingFlags, settingFlags } from '../settings-flags.js';
+import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags } from '../settings-flags.js';
 
-const SETTINGS: readonly SettingName[] = [
-  'environment',
-  'bucket',
-  'prefix',
-  's3Endpoint',
-  's3ForcePathStyle',
-  'region',
-];
+const SETTINGS: readonly SettingName[] = [...BACKUP_STORE_SETTINGS];
 
 export function registerList(program: Command, context: CliContext): void {
   const command = program

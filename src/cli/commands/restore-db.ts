@@ -24,16 +24,11 @@ import {
 } from '../options.js';
 import { parseUtcTime } from '../../config/duration.js';
 import { printResult } from '../render.js';
-import { addSettingFlags, settingFlags } from '../settings-flags.js';
+import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
-  'environment',
-  'bucket',
-  'prefix',
+  ...BACKUP_STORE_SETTINGS,
   'targetUrl',
-  's3Endpoint',
-  's3ForcePathStyle',
-  'region',
   'ageIdentityFile',
   'pgBinDir',
   'trustedSigners',

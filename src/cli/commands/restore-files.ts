@@ -21,21 +21,13 @@ import {
   sourceS3SettingsOf,
 } from '../options.js';
 import { printResult } from '../render.js';
-import { addSettingFlags, settingFlags } from '../settings-flags.js';
+import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags, SOURCE_BUCKET_SETTINGS } from '../settings-flags.js';
 
 const SETTINGS: readonly SettingName[] = [
-  'environment',
-  'bucket',
-  'prefix',
-  's3Endpoint',
-  's3ForcePathStyle',
-  'region',
+  ...BACKUP_STORE_SETTINGS,
   'ageIdentityFile',
   'partSizeMiB',
-  'sourceBucket',
-  'sourceS3Endpoint',
-  'sourceS3ForcePathStyle',
-  'sourceRegion',
+  ...SOURCE_BUCKET_SETTINGS,
   'filesConcurrency',
   'trustedSigners',
 ];

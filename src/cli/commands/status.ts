@@ -11,16 +11,9 @@ import { loadCommandSettings, wantsJson, type CliContext } from '../context.js';
 import { parseDuration } from '../../config/duration.js';
 import { environmentOf, prefixOf, requireSetting, s3SettingsOf } from '../options.js';
 import { printResult } from '../render.js';
-import { addSettingFlags, settingFlags } from '../settings-flags.js';
+import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags } from '../settings-flags.js';
 
-const SETTINGS: readonly SettingName[] = [
-  'environment',
-  'bucket',
-  'prefix',
-  's3Endpoint',
-  's3ForcePathStyle',
-  'region',
-];
+const SETTINGS: readonly SettingName[] = [...BACKUP_STORE_SETTINGS];
 const KINDS: readonly BackupKind[] = ['db', 'files'];
 
 export function registerStatus(program: Command, context: CliContext): void {

@@ -18,19 +18,9 @@ import {
   s3SettingsOf,
 } from '../options.js';
 import { printResult } from '../render.js';
-import { addSettingFlags, settingFlags } from '../settings-flags.js';
+import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags } from '../settings-flags.js';
 
-const SETTINGS: readonly SettingName[] = [
-  'environment',
-  'bucket',
-  'prefix',
-  's3Endpoint',
-  's3ForcePathStyle',
-  'region',
-  'ageIdentityFile',
-  'pgBinDir',
-  'trustedSigners',
-];
+const SETTINGS: readonly SettingName[] = [...BACKUP_STORE_SETTINGS, 'ageIdentityFile', 'pgBinDir', 'trustedSigners'];
 
 interface Flags {
   files?: boolean;
