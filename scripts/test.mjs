@@ -46,12 +46,15 @@ const runTests = (testFiles, extraArgs = []) =>
       OFFSITE_RELIABILITY_LOG: reliabilityLog,
     },
   });
+// Two test files at a time even on two cores: most of a stack test is waiting for PostgreSQL, RGW or a
+// child process (node's default here would be one). OFFSITE_TEST_CONCURRENCY overrides it.
+const SHARED_CONCURRENCY = Number(process.env.OFFSITE_TEST_CONCURRENCY ?? 2);
 // Disruptive tests kill or restart the stack's servers, so they run after the rest, one at a time.
 const isDisruptive = (file) => file.includes('.disruptive.');
 const shared = files.filter((file) => !isDisruptive(file));
 const disruptive = files.filter(isDisruptive);
 const results = [
-  shared.length ? runTests(shared) : undefined,
+  shared.length ? runTests(shared, [`--test-concurrency=${SHARED_CONCURRENCY}`]) : undefined,
   disruptive.length ? runTests(disruptive, ['--test-concurrency=1']) : undefined,
 ];
 const failed = results.find((result) => result && result.status !== 0);

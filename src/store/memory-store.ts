@@ -209,25 +209,28 @@ export class MemoryStore implements ObjectWriter, ObjectReader {
 
   async listFolders(prefix: string): Promise<string[]> {
     const folders: string[] = [];
-    let marker: string | undefined;
+    let marker: { name: string; seq: number } | undefined;
+    // Entries in listing order: one per folder (all its keys rolled up), one per version of a key directly under the prefix.
+    const order = (x: { name: string; seq: number }, y: { name: string; seq: number }) =>
+      byteOrder(x.name, y.name) || y.seq - x.seq;
     for (;;) {
       this.#allow('list', 'listing', prefix, 's3:ListBucketVersions');
       this.#bucket.listRequests += 1;
-      // One entry per folder (all its keys rolled up) and per version of a key directly under the prefix.
       const items = [...this.#bucket.objects]
         .filter((o) => o.key.startsWith(prefix))
         .sort(listingOrder)
         .map((o) => {
           const slash = o.key.indexOf('/', prefix.length);
-          return slash >= 0 ? { name: o.key.slice(0, slash + 1), folder: true } : { name: o.key, folder: false };
+          return slash >= 0
+            ? { name: o.key.slice(0, slash + 1), folder: true, seq: 0 }
+            : { name: o.key, folder: false, seq: sequence(o) };
         })
         .filter((item, i, all) => !item.folder || all[i - 1]?.name !== item.name)
-        .filter((item) => marker === undefined || byteOrder(item.name, marker) > 0);
+        .filter((item) => marker === undefined || order(item, marker) > 0);
       const page = items.slice(0, this.#pageSize());
       for (const item of page) if (item.folder) folders.push(item.name);
       if (items.length <= page.length) break;
-      // Versions of one direct key share a name: continuing after it skips its other versions, as a key marker does.
-      marker = page.at(-1)?.name;
+      marker = page.at(-1);
       await Promise.resolve();
     }
     return [...new Set(folders)];

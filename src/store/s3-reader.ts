@@ -70,6 +70,9 @@ export class S3Reader implements ObjectReader {
   async listFolders(prefix: string): Promise<string[]> {
     const folders: string[] = [];
     let keyMarker: string | undefined;
+    // Both markers, as for listVersions: Ceph RGW answers a key marker alone, when a page ended
+    // inside a key's versions, with the same page again (a listing that never ended).
+    let versionIdMarker: string | undefined;
     do {
       const page = await this.#client
         .send(
@@ -78,6 +81,7 @@ export class S3Reader implements ObjectReader {
             Prefix: prefix,
             Delimiter: '/',
             KeyMarker: keyMarker,
+            VersionIdMarker: versionIdMarker,
             ...(this.#pageSize ? { MaxKeys: this.#pageSize } : {}),
           }),
         )
@@ -92,8 +96,16 @@ export class S3Reader implements ObjectReader {
           ),
         );
       for (const folder of page.CommonPrefixes ?? []) if (folder.Prefix) folders.push(folder.Prefix);
-      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-    } while (keyMarker);
+      const next = page.IsTruncated ? page.NextKeyMarker : undefined;
+      const nextVersion = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+      if (page.IsTruncated && (next === undefined || (next === keyMarker && nextVersion === versionIdMarker)))
+        throw new StoreError(
+          'failed',
+          `the listing of s3://${this.#bucket}/${prefix} is truncated without a marker that moves on`,
+        );
+      keyMarker = next;
+      versionIdMarker = nextVersion;
+    } while (keyMarker !== undefined);
     return [...new Set(folders)];
   }
 

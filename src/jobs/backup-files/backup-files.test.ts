@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import { isOffsiteError } from '../../errors.js';
+import type { DecryptSpec, EncryptSpec } from '../../pipeline/cipher.js';
+import {
+  ageKeys,
+  backupOptions,
+  blobKeysOf,
+  DAY_MS,
+  memoryBucket,
+  runBackup,
+  seededSource,
+  START,
+} from '../../../test/helpers/files-jobs.js';
+import { payload } from '../../../test/helpers/streams.js';
+
+let keys: { encrypt: EncryptSpec; decrypt: DecryptSpec };
+before(async () => {
+  keys = await ageKeys();
+});
+
+const later = (ms: number) => new Date(START.getTime() + ms);
+
+describe('backupFiles on the memory store', () => {
+  it('uploads every object on the first run, each blob encrypted and locked, the manifest last', async () => {
+    const bucket = memoryBucket();
+    const source = seededSource();
+    source.pageSize = 2;
+    const result = await runBackup(bucket, source, backupOptions(keys.encrypt), START);
+    assert.deepEqual([result.objects, result.uploaded, result.reused, result.skipped], [5, 5, 0, 0]);
+    assert.ok(source.listRequests >= 3, 'the source was listed page by page');
+    const blobs = blobKeysOf(bucket.store);
+    assert.equal(blobs.length, 5);
+    // Every payload object is written before the manifest, which is the very last write.
+    assert.deepEqual(bucket.store.writes.slice(-2), [result.indexKey, result.manifestKey]);
+    assert.equal(bucket.store.writes.filter((k) => k.endsWith('.manifest.json')).length, 1);
+    const plaintext = source.files.get('a.txt')!.body.subarray(0, 64);
+    for (const key of blobs) {
+      const blob = bucket.store.find(key)!;
+      assert.equal(blob.body.includes(plaintext), false, 'no plaintext in a blob');
+      assert.deepEqual(blob.retention, { mode: 'COMPLIANCE', retainUntil: later(40 * DAY_MS) });
+    }
+    assert.deepEqual(bucket.store.find(result.manifestKey)!.retention?.retainUntil, later(30 * DAY_MS));
+  });
+
+  it('reuses unchanged objects on the next run and uploads only what changed or is new', async () => {
+    const bucket = memoryBucket();
+    const source = seededSource();
+    const options = backupOptions(keys.encrypt);
+    await runBackup(bucket, source, options, START);
+    const firstBlobs = blobKeysOf(bucket.store).length;
+    source.set('a.txt', 'changed');
+    source.set('new.txt', 'new');
+    const second = await runBackup(bucket, source, options, later(DAY_MS));
+    assert.deepEqual([second.objects, second.uploaded, second.reused], [6, 2, 4]);
+    assert.equal(blobKeysOf(bucket.store).length, firstBlobs + 2, 'reused objects wrote no blob');
+    assert.equal(second.cache.saved, true);
+  });
+
+  it('does not reuse a multipart blob whose lock the server may have ignored', async () => {
+    const bucket = memoryBucket({ multipartLockHonoured: false, defaultRetention: { mode: 'COMPLIANCE', days: 30 } });
+    const source = seededSource();
+    const options = backupOptions(keys.encrypt, { multipartLockHonoured: false });
+    await runBackup(bucket, source, options, START);
+    const second = await runBackup(bucket, source, options, later(1));
+    // big.bin went up in several parts: it is guaranteed only the bucket default and is uploaded again.
+    assert.deepEqual([second.uploaded, second.reused], [1, 4]);
+  });
+
+  it('reuses a blob while its lock reaches the new snapshot, and not one ms beyond', async () => {
+    const bucket = memoryBucket();
+    const source = seededSource();
+    const options = backupOptions(keys.encrypt);
+    await runBackup(bucket, source, options, START);
+    const atEdge = await runBackup(bucket, source, options, later(10 * DAY_MS));
+    assert.deepEqual([atEdge.uploaded, atEdge.reused], [0, 5]);
+    const beyond = await runBackup(bucket, source, options, later(10 * DAY_MS + 1));
+    assert.deepEqual([beyond.uploaded, beyond.reused], [5, 0]);
+  });
+
+  it('fails without a manifest (and keeps the old cache) when a blob cannot be written', async () => {
+    const bucket = memoryBucket();
+    const source = seededSource();
+    for (let i = 0; i < 20; i += 1) source.set(`more/${i}.bin`, payload(2000, i));
+    const options = backupOptions(keys.encrypt);
+    let blobs = 0;
+    bucket.store.failWrite = (key) => (key.includes('/blobs/') && ++blobs === 7 ? new Error('SlowDown') : undefined);
+    await assert.rejects(
+      runBackup(bucket, source, options, START),
+      (error) =>
+        isOffsiteError(error) && error.kind === 'failed' && /no snapshot manifest was written/.test(error.message),
+    );
+    assert.deepEqual(
+      bucket.store.objects.filter((o) => o.key.endsWith('.manifest.json')),
+      [],
+      'no manifest was written',
+    );
+    assert.equal(existsSync(options.statePath!), false, 'no cache was saved');
+  });
+
+  it('fails, naming the incomplete snapshot, when the manifest itself cannot be written', async () => {
+    const bucket = memoryBucket();
+    bucket.store.failWrite = (key) => (key.endsWith('.manifest.json') ? new Error('InternalError') : undefined);
+    await assert.rejects(
+      runBackup(bucket, seededSource(), backupOptions(keys.encrypt), START),
+      /writing the snapshot manifest failed .* this snapshot is incomplete/,
+    );
+    assert.equal(bucket.store.objects.filter((o) => o.key.endsWith('.manifest.json')).length, 0);
+    assert.equal(blobKeysOf(bucket.store).length, 5, 'the blobs went up before');
+  });
+
+  it('skips an object deleted from the source after it was listed', async () => {
+    const bucket = memoryBucket();
+    const source = seededSource();
+    source.onGet = (key) => {
+      if (key === 'dir/b.json') source.files.delete(key);
+    };
+    const result = await runBackup(bucket, source, backupOptions(keys.encrypt), START);
+    assert.deepEqual([result.objects, result.skipped], [4, 1]);
+    assert.equal(result.skippedObjects[0]?.key, 'dir/b.json');
+  });
+});

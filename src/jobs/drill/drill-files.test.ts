@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import type { DecryptSpec, EncryptSpec } from '../../pipeline/cipher.js';
+import { MemorySourceBucket } from '../../store/memory-source.js';
+import type { MemoryStore } from '../../store/memory-store.js';
+import {
+  ageKeys,
+  backupOptions,
+  memoryBucket,
+  PART_SIZE,
+  quietReporter,
+  runBackup,
+  seededSource,
+  START,
+} from '../../../test/helpers/files-jobs.js';
+import { drillFiles } from './files.js';
+
+let keys: { encrypt: EncryptSpec; decrypt: DecryptSpec };
+before(async () => {
+  keys = await ageKeys();
+});
+
+const drill = (reader: MemoryStore, target: MemorySourceBucket, sample?: number) =>
+  drillFiles(
+    {
+      environment: 'production',
+      prefix: 'backups',
+      decrypt: keys.decrypt,
+      partSize: PART_SIZE,
+      ...(sample !== undefined ? { sample } : {}),
+    },
+    { reader, target, reporter: quietReporter() },
+  );
+
+describe('drill --files on the memory store', () => {
+  it('restores every object under a scratch prefix, checks it, and deletes it again', async () => {
+    const bucket = memoryBucket();
+    const source = seededSource();
+    const backup = await runBackup(bucket, source, backupOptions(keys.encrypt), START);
+    const target = new MemorySourceBucket('target');
+    const written: string[] = [];
+    const put = target.put.bind(target);
+    target.put = async (key, body, options) => {
+      written.push(key);
+      await put(key, body, options);
+    };
+    const result = await drill(bucket.reader, target);
+    assert.deepEqual([result.snapshot, result.objects, result.checked, result.leftBehind], [backup.id, 5, 5, 0]);
+    assert.deepEqual(written.sort(), [...source.files.keys()].map((k) => `${result.scratchPrefix}${k}`).sort());
+    assert.equal(target.files.size, 0, 'the scratch copies are gone');
+    const sampled = await drill(bucket.reader, target, 2);
+    assert.equal(sampled.checked, 2);
+  });
+
+  it('fails when a blob of the newest snapshot is damaged, and still cleans up', async () => {
+    const bucket = memoryBucket();
+    await runBackup(bucket, seededSource(), backupOptions(keys.encrypt), START);
+    const blob = bucket.store.objects.find((o) => o.key.includes('/files/blobs/') && o.size > 0)!;
+    bucket.store.damage(blob.key);
+    const target = new MemorySourceBucket('target');
+    await assert.rejects(drill(bucket.reader, target), /drill failed: 1 of 5 objects/);
+    assert.equal(target.files.size, 0);
+  });
+});
