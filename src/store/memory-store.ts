@@ -26,6 +26,7 @@ import {
   type PutResult,
   type StreamPutOptions,
 } from './store.js';
+import { isAbortError } from '../errors.js';
 
 /** An object's Object Lock, as getRetention answers it. */
 export interface MemoryLock {
@@ -291,7 +292,7 @@ export class MemoryStore implements ObjectWriter, ObjectReader {
 
   #uploadError(key: string, error: unknown, signal: AbortSignal | undefined): StoreError {
     if (error instanceof StoreError) return error;
-    if (signal?.aborted || (error as { name?: string }).name === 'AbortError')
+    if (signal?.aborted || isAbortError(error))
       return new StoreError('failed', `upload of ${where(key)} was cancelled`, error);
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     return new StoreError('failed', `S3 upload of ${where(key)} failed: ${message}`, error);

@@ -9,6 +9,7 @@
  */
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isAbortError } from '../errors.js';
 
 export interface DownloadPart {
   body: Readable;
@@ -96,8 +97,8 @@ async function* stallGuarded(body: Readable, stallMs: number): AsyncGenerator<Bu
 /** A failure of the connection, not an answer: worth asking again for the rest. */
 function isBrokenConnection(error: unknown): boolean {
   if (error instanceof DownloadStalledError) return true;
+  if (isAbortError(error)) return false;
   const { code, name, message } = error as { code?: string; name?: string; message?: string };
-  if (name === 'AbortError') return false;
   if (
     code &&
     ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET'].includes(code)

@@ -3,6 +3,7 @@
  * message (Ceph RGW), so the code and HTTP status decide.
  */
 import { StoreError } from './store.js';
+import { isAbortError } from '../errors.js';
 
 interface Context {
   bucket: string;
@@ -54,7 +55,7 @@ export function toStoreError(error: unknown, context: Context): StoreError {
   const status = e.$metadata?.httpStatusCode;
   const where = `s3://${context.bucket}/${context.key ?? ''}`;
   const settings = context.settings ?? BACKUP_SETTINGS;
-  if (code === 'AbortError') return new StoreError('failed', `${context.action} of ${where} was cancelled`, error);
+  if (isAbortError(error)) return new StoreError('failed', `${context.action} of ${where} was cancelled`, error);
   if (CREDENTIAL_CODES.has(code)) {
     return new StoreError(
       'config',

@@ -3,6 +3,7 @@ import {
   GetObjectCommand,
   GetObjectRetentionCommand,
   ListObjectVersionsCommand,
+  type ListObjectVersionsCommandOutput,
   type GetObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -24,29 +25,7 @@ export class S3Reader implements ObjectReader {
   }
 
   async *listVersions(prefix: string): AsyncIterable<ObjectVersion> {
-    let keyMarker: string | undefined;
-    let versionIdMarker: string | undefined;
-    do {
-      const page = await this.#client
-        .send(
-          new ListObjectVersionsCommand({
-            Bucket: this.#bucket,
-            Prefix: prefix,
-            KeyMarker: keyMarker,
-            VersionIdMarker: versionIdMarker,
-            ...(this.#pageSize ? { MaxKeys: this.#pageSize } : {}),
-          }),
-        )
-        .catch((error: unknown) =>
-          Promise.reject(
-            toStoreError(error, {
-              bucket: this.#bucket,
-              key: prefix,
-              action: 'listing',
-              permission: 's3:ListBucketVersions',
-            }),
-          ),
-        );
+    for await (const page of this.#pages(prefix)) {
       for (const version of page.Versions ?? []) {
         if (version.Key === undefined) continue;
         yield {
@@ -57,21 +36,22 @@ export class S3Reader implements ObjectReader {
           isLatest: version.IsLatest ?? false,
         };
       }
-      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-      versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
-      if (page.IsTruncated && keyMarker === undefined)
-        throw new StoreError(
-          'failed',
-          `the listing of s3://${this.#bucket}/${prefix} is truncated without a marker to continue`,
-        );
-    } while (keyMarker !== undefined);
+    }
   }
 
   async listFolders(prefix: string): Promise<string[]> {
     const folders: string[] = [];
+    for await (const page of this.#pages(prefix, '/'))
+      for (const folder of page.CommonPrefixes ?? []) if (folder.Prefix) folders.push(folder.Prefix);
+    return [...new Set(folders)];
+  }
+
+  /**
+   * Every page of a version listing. Both markers, always: Ceph RGW answers a key marker alone, when a
+   * page ended inside a key's versions, with the same page again (a listing that never ends).
+   */
+  async *#pages(prefix: string, delimiter?: string): AsyncGenerator<ListObjectVersionsCommandOutput> {
     let keyMarker: string | undefined;
-    // Both markers, as for listVersions: Ceph RGW answers a key marker alone, when a page ended
-    // inside a key's versions, with the same page again (a listing that never ended).
     let versionIdMarker: string | undefined;
     do {
       const page = await this.#client
@@ -79,7 +59,7 @@ export class S3Reader implements ObjectReader {
           new ListObjectVersionsCommand({
             Bucket: this.#bucket,
             Prefix: prefix,
-            Delimiter: '/',
+            Delimiter: delimiter,
             KeyMarker: keyMarker,
             VersionIdMarker: versionIdMarker,
             ...(this.#pageSize ? { MaxKeys: this.#pageSize } : {}),
@@ -95,7 +75,7 @@ export class S3Reader implements ObjectReader {
             }),
           ),
         );
-      for (const folder of page.CommonPrefixes ?? []) if (folder.Prefix) folders.push(folder.Prefix);
+      yield page;
       const next = page.IsTruncated ? page.NextKeyMarker : undefined;
       const nextVersion = page.IsTruncated ? page.NextVersionIdMarker : undefined;
       if (page.IsTruncated && (next === undefined || (next === keyMarker && nextVersion === versionIdMarker)))
@@ -106,7 +86,6 @@ export class S3Reader implements ObjectReader {
       keyMarker = next;
       versionIdMarker = nextVersion;
     } while (keyMarker !== undefined);
-    return [...new Set(folders)];
   }
 
   async getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array> {

@@ -22,6 +22,7 @@ export class S3Writer implements ObjectWriter {
   }
 
   async putStream(key: string, body: Readable, options: StreamPutOptions): Promise<PutResult> {
+    // lib-storage takes a controller, not a signal: the caller's signal is linked to one by hand.
     const abortController = new AbortController();
     const onAbort = () => abortController.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });

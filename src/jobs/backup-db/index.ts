@@ -21,6 +21,7 @@ import type { ObjectWriter } from '../../store/store.js';
 import { classifyBackupError, rankBackupError } from './errors.js';
 import { writeManifest } from './manifest.js';
 import { settleTogether } from '../../concurrency/settle.js';
+import { abortScope } from '../../concurrency/abort-scope.js';
 
 export interface BackupDbOptions {
   databaseUrl: string;
@@ -111,12 +112,7 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
     const plain = createMeter();
     const stored = createMeter();
     deps.signal?.throwIfAborted();
-    // One failing stage cancels the others; so does the caller.
-    const failed = new AbortController();
-    const cancel = {
-      signal: AbortSignal.any([failed.signal, ...(deps.signal ? [deps.signal] : [])]),
-      abort: () => failed.abort(),
-    };
+    const cancel = abortScope(deps.signal); // one failing stage cancels the others; so does the caller
     const dump = startPgDump({
       binary: pgDump.path,
       connection: childConnection(options.databaseUrl),

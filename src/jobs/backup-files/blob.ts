@@ -11,6 +11,8 @@ import type { SourceBucket, SourceObject, SourceSummary } from '../../store/sour
 import type { ObjectWriter } from '../../store/store.js';
 import { settleTogether } from '../../concurrency/settle.js';
 import { guaranteedLockUntil, type BlobLocks } from './reuse.js';
+import { abortScope } from '../../concurrency/abort-scope.js';
+import { isAbortError } from '../../errors.js';
 
 export interface BlobContext {
   location: FilesLocation;
@@ -30,11 +32,7 @@ export interface BlobContext {
 export type BlobOutcome = { kind: 'uploaded'; entry: IndexEntry } | { kind: 'skipped'; reason: string };
 
 /** The cause, not the cancellation it caused in the other half. */
-const rankBlobError = (error: unknown): number =>
-  (error as { cause?: { name?: string } }).cause?.name === 'AbortError' ||
-  (error as { name?: string }).name === 'AbortError'
-    ? 0
-    : 1;
+const rankBlobError = (error: unknown): number => (isAbortError(error) ? 0 : 1);
 
 export async function uploadBlob(object: SourceSummary, context: BlobContext): Promise<BlobOutcome> {
   const found = await context.source.get(object.key, context.signal);
@@ -45,9 +43,7 @@ export async function uploadBlob(object: SourceSummary, context: BlobContext): P
   const plain = createMeter({ md5: true });
   const stored = createMeter();
   const untrack = context.track(plain, stored);
-  const cancel = new AbortController();
-  const onAbort = () => cancel.abort(context.signal.reason);
-  context.signal.addEventListener('abort', onAbort, { once: true });
+  const cancel = abortScope(context.signal);
   try {
     const running = runPipeline(
       found.body,
@@ -78,7 +74,6 @@ export async function uploadBlob(object: SourceSummary, context: BlobContext): P
     );
   } finally {
     untrack();
-    context.signal.removeEventListener('abort', onAbort);
   }
 }
 

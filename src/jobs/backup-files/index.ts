@@ -6,7 +6,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { once, setMaxListeners } from 'node:events';
-import { describe, jobFailed } from '../../errors.js';
+import { describe, isOffsiteError, jobFailed } from '../../errors.js';
 import { shardOfKey, snapshotPartKeys, type FilesLocation, type Shard } from '../../format/files-layout.js';
 import { encodeIndexEntry, encodeIndexHeader, type IndexEntry } from '../../format/files-manifest.js';
 import { newBackupId } from '../../format/layout.js';
@@ -25,6 +25,7 @@ import { writeFilesManifest } from './manifest.js';
 import { blobLocksFor, mayReuseBlob } from './reuse.js';
 import { fromStoreError } from '../store-errors.js';
 import { TaskPool } from '../../concurrency/task-pool.js';
+import { abortScope } from '../../concurrency/abort-scope.js';
 
 export interface BackupFilesOptions extends FilesLocation {
   encrypt: EncryptSpec;
@@ -107,11 +108,9 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     cached: cached.entries.size,
   });
 
-  const cancel = new AbortController();
-  setMaxListeners(0, cancel.signal); // every blob in flight listens to it
-  const onOuterAbort = () => cancel.abort(deps.signal?.reason);
   deps.signal?.throwIfAborted();
-  deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const cancel = abortScope(deps.signal);
+  setMaxListeners(0, cancel.signal); // every blob in flight listens to it
   const index = await startIndex(keys.index, partId, options.encrypt, retention, deps.writer, cancel.signal);
   const counters = { objects: 0, uploaded: 0, reused: 0, bytes: 0, skipped: [] as { key: string; reason: string }[] };
   const meters = new Set<{ read: Meter; stored: Meter }>();
@@ -238,7 +237,6 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     throw classifyFilesError(deps.signal?.aborted ? deps.signal.reason : error);
   } finally {
     clearInterval(ticker);
-    deps.signal?.removeEventListener('abort', onOuterAbort);
     deps.reporter.close();
   }
 }
@@ -296,6 +294,6 @@ async function startIndex(
 
 function classifyFilesError(error: unknown): Error {
   if (error instanceof StoreError) return fromStoreError(error, '; no snapshot manifest was written');
-  if (error instanceof Error && error.name === 'OffsiteError') return error;
+  if (isOffsiteError(error)) return error;
   return jobFailed(`files backup failed: ${describe(error)}; no snapshot manifest was written`, error);
 }

@@ -18,6 +18,7 @@ import type { Selection } from '../selection.js';
 import { restoreObject, type ObjectAction, type RestoreObjectContext } from './object.js';
 import { fromStoreError } from '../store-errors.js';
 import { TaskPool } from '../../concurrency/task-pool.js';
+import { abortScope } from '../../concurrency/abort-scope.js';
 
 export interface RestoreFilesOptions {
   environment: string;
@@ -79,10 +80,8 @@ export async function restoreFiles(options: RestoreFilesOptions, deps: RestoreFi
     ...(options.dryRun ? { plan: [] } : {}),
   };
   deps.reporter.info('restoring files', { snapshot: snapshot.id, target: deps.target.name, dryRun: options.dryRun });
-  const cancel = new AbortController();
-  setMaxListeners(0, cancel.signal);
-  const onOuterAbort = () => cancel.abort(deps.signal?.reason);
-  deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const cancel = abortScope(deps.signal);
+  setMaxListeners(0, cancel.signal); // every object in flight listens to it
   const context: RestoreObjectContext = {
     reader: deps.reader,
     target: deps.target,
@@ -143,7 +142,6 @@ export async function restoreFiles(options: RestoreFilesOptions, deps: RestoreFi
     throw jobFailed(describe(error), error);
   } finally {
     clearInterval(ticker);
-    deps.signal?.removeEventListener('abort', onOuterAbort);
     deps.reporter.close();
   }
   if (result.objects === 0 && (options.only.key !== undefined || options.only.prefix !== undefined)) {

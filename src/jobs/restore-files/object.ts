@@ -10,6 +10,8 @@ import { pipeline } from 'node:stream/promises';
 import type { SourceDetails, TargetBucket } from '../../store/source.js';
 import { StoreError, type ObjectReader } from '../../store/store.js';
 import { settleTogether } from '../../concurrency/settle.js';
+import { abortScope } from '../../concurrency/abort-scope.js';
+import { isAbortError } from '../../errors.js';
 
 export type ObjectAction = 'create' | 'overwrite' | 'unchanged';
 
@@ -41,31 +43,25 @@ export async function restoreObject(entry: IndexEntry, context: RestoreObjectCon
     });
     return action;
   }
-  const cancel = new AbortController();
-  const onAbort = () => cancel.abort(context.signal.reason);
-  context.signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    const running = await blobStream(entry, context.reader, context.decrypt, cancel.signal);
-    await settleTogether(
-      [
-        context.target.put(targetKey, running.output, {
-          contentType: entry.contentType,
-          metadata: entry.metadata,
-          headers: entry.headers,
-          partSize: context.partSize,
-          signal: cancel.signal,
-        }),
-        running.done,
-      ] as const,
-      () => cancel.abort(),
-      // The blob's own failure (missing, not decrypting, other content) explains the upload's; an
-      // AbortError is only the cancellation that the first failure caused.
-      (error) => ((error as { name?: string }).name === 'AbortError' ? 0 : error instanceof StoreError ? 1 : 2),
-    );
-    return action;
-  } finally {
-    context.signal.removeEventListener('abort', onAbort);
-  }
+  const cancel = abortScope(context.signal);
+  const running = await blobStream(entry, context.reader, context.decrypt, cancel.signal);
+  await settleTogether(
+    [
+      context.target.put(targetKey, running.output, {
+        contentType: entry.contentType,
+        metadata: entry.metadata,
+        headers: entry.headers,
+        partSize: context.partSize,
+        signal: cancel.signal,
+      }),
+      running.done,
+    ] as const,
+    () => cancel.abort(),
+    // The blob's own failure (missing, not decrypting, other content) explains the upload's; an
+    // AbortError is only the cancellation that the first failure caused.
+    (error) => (isAbortError(error) ? 0 : error instanceof StoreError ? 1 : 2),
+  );
+  return action;
 }
 
 /** Small objects are read, opened and checked in memory: per-object stream set-up would cost more. */
