@@ -14,3 +14,14 @@ export function abortScope(outer?: AbortSignal): AbortScope {
     abort: (reason?: unknown) => own.abort(reason),
   };
 }
+
+/**
+ * An AbortController that follows `signal`, for APIs that take a controller rather than a signal
+ * (lib-storage's Upload). Call `unlink` when the work is over, so a long-lived signal does not keep it.
+ */
+export function controllerFollowing(signal?: AbortSignal): { controller: AbortController; unlink: () => void } {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return { controller, unlink: () => signal?.removeEventListener('abort', onAbort) };
+}

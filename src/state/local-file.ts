@@ -59,7 +59,7 @@ export async function writeNewFile(path: string, text: string, mode?: number): P
  * @throws LocalFileError; the old file, if any, is then untouched and no temporary file is left.
  */
 export async function replaceFile(path: string, text: string, mode?: number): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temporary = temporaryBeside(path);
   try {
     await writeNewFile(temporary, text, mode);
   } catch (error) {
@@ -72,3 +72,10 @@ export async function replaceFile(path: string, text: string, mode?: number): Pr
     throw new LocalFileError(path, 'write', error);
   }
 }
+
+/**
+ * A fresh name beside `path` for its next version, renamed over it once complete (same folder: same
+ * file system, so the rename is atomic). Hidden, and unique per process and call.
+ */
+export const temporaryBeside = (path: string): string =>
+  join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);

@@ -20,6 +20,7 @@ import { toStoreError } from './s3-errors.js';
 import { StoreError } from './store.js';
 import { uploadFeed } from './upload-feed.js';
 import type { SourceBucket, SourceDetails, SourceObject, SourceSummary, TargetBucket, TargetPut } from './source.js';
+import { controllerFollowing } from '../concurrency/abort-scope.js';
 
 export type { SourceDetails, SourceObject, SourceSummary, TargetPut } from './source.js';
 
@@ -122,9 +123,8 @@ export class S3SourceBucket implements SourceBucket, TargetBucket {
   /** Writes an object; a body that errors (a failed hash check) leaves nothing visible. */
   async put(key: string, body: Readable | Uint8Array, options: TargetPut): Promise<void> {
     if (body instanceof Uint8Array) return this.#putBytes(key, body, options);
-    const abortController = new AbortController();
-    const onAbort = () => abortController.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    // lib-storage takes a controller, not a signal.
+    const { controller: abortController, unlink } = controllerFollowing(options.signal);
     // Not `body` itself: see upload-feed.ts (the real error of a failed part, not "cancelled").
     const feed = uploadFeed(body);
     const upload = new Upload({
@@ -143,7 +143,7 @@ export class S3SourceBucket implements SourceBucket, TargetBucket {
       const cause = (error as { cause?: unknown }).cause;
       throw cause instanceof StoreError ? cause : this.#error(error, key, 'upload', 's3:PutObject');
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      unlink();
     }
   }
 

@@ -11,6 +11,7 @@ import { assertStorableRetention } from '../format/retention.js';
 import { toStoreError } from './s3-errors.js';
 import { uploadFeed } from './upload-feed.js';
 import type { ObjectWriter, PutOptions, PutResult, StreamPutOptions } from './store.js';
+import { controllerFollowing } from '../concurrency/abort-scope.js';
 
 export class S3Writer implements ObjectWriter {
   readonly #client: S3Client;
@@ -22,10 +23,8 @@ export class S3Writer implements ObjectWriter {
   }
 
   async putStream(key: string, body: Readable, options: StreamPutOptions): Promise<PutResult> {
-    // lib-storage takes a controller, not a signal: the caller's signal is linked to one by hand.
-    const abortController = new AbortController();
-    const onAbort = () => abortController.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    // lib-storage takes a controller, not a signal.
+    const { controller: abortController, unlink } = controllerFollowing(options.signal);
     // Not `body` itself: see upload-feed.ts (the real error of a failed part, not "cancelled").
     const feed = uploadFeed(body);
     // leavePartsOnError: lib-storage would otherwise throw the abort's own 403 (write-only credentials
@@ -47,7 +46,7 @@ export class S3Writer implements ObjectWriter {
       await this.#abandon(key, (upload as unknown as { uploadId?: string }).uploadId);
       throw toStoreError(error, { bucket: this.#bucket, key, action: 'upload' });
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      unlink();
     }
   }
 
