@@ -84,13 +84,16 @@ async function* stallGuarded(body: Readable, stallMs: number): AsyncGenerator<Bu
     const stalled = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new DownloadStalledError(stallMs)), stallMs);
     });
+    let next: IteratorResult<Buffer>;
     try {
-      const next = await Promise.race([iterator.next(), stalled]);
-      if (next.done) return;
-      yield next.value;
+      next = await Promise.race([iterator.next(), stalled]);
     } finally {
+      // Before the yield: the time the consumer takes is not the network's, and a consumer that stops
+      // here must not leave a timer holding the process for stallMs.
       clearTimeout(timer);
     }
+    if (next.done) return;
+    yield next.value;
   }
 }
 
