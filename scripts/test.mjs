@@ -49,6 +49,12 @@ const runTests = (testFiles, extraArgs = []) =>
 // Two test files at a time even on two cores: most of a stack test is waiting for PostgreSQL, RGW or a
 // child process (node's default here would be one). OFFSITE_TEST_CONCURRENCY overrides it.
 const SHARED_CONCURRENCY = Number(process.env.OFFSITE_TEST_CONCURRENCY ?? 2);
+if (!Number.isInteger(SHARED_CONCURRENCY) || SHARED_CONCURRENCY < 1) {
+  process.stderr.write(
+    `OFFSITE_TEST_CONCURRENCY must be a whole number of at least 1 (got "${process.env.OFFSITE_TEST_CONCURRENCY}")\n`,
+  );
+  process.exit(2);
+}
 // Disruptive tests kill or restart the stack's servers, so they run after the rest, one at a time.
 const isDisruptive = (file) => file.includes('.disruptive.');
 const shared = files.filter((file) => !isDisruptive(file));

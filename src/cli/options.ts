@@ -200,7 +200,7 @@ export function signingKeyOf(settings: Settings): SigningKey | undefined {
 }
 
 /** The public keys whose signatures a restore trusts; none configured: signatures are shown, not required. */
-export function trustedSignersOf(settings: Settings): TrustedSigners | undefined {
+function trustedSignersOf(settings: Settings): TrustedSigners | undefined {
   if (!settings.trustedSigners) return undefined;
   try {
     return parseTrustedSigners(settings.trustedSigners);

@@ -21,6 +21,7 @@ export function abortScope(outer?: AbortSignal): AbortScope {
  */
 export function controllerFollowing(signal?: AbortSignal): { controller: AbortController; unlink: () => void } {
   const controller = new AbortController();
+  if (signal?.aborted) controller.abort(signal.reason); // a listener added now would never fire
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   return { controller, unlink: () => signal?.removeEventListener('abort', onAbort) };

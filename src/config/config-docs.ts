@@ -94,9 +94,13 @@ The database password comes from \`DATABASE_URL\`, \`PGPASSWORD\` or a passfile 
 it to \`pg_dump\` through the environment, never on its command line. A password in \`--database-url\` or
 \`--target-url\` is refused (flags are visible in \`ps\`).
 
-When \`DATABASE_URL\` is absent, libpq's own variables are a complete database setting: \`PGHOST\`, \`PGPORT\`,
-\`PGUSER\`, \`PGPASSWORD\` and \`PGDATABASE\` (as set, for example, by \`cf conduit\`; see
-[deploy.md](deploy.md#cloud-foundry)).
+When \`DATABASE_URL\` is absent (or \`OFFSITE_TARGET_URL\`, for \`restore db\` and \`drill\`), libpq's own
+conventions are a complete database setting, resolved as psql would: the service (\`PGSERVICE\`, from
+\`PGSERVICEFILE\` or \`~/.pg_service.conf\`; its values win), then the PG* variables (\`PGHOST\`, \`PGPORT\`,
+\`PGUSER\`, \`PGPASSWORD\`, \`PGDATABASE\`, \`PGSSLMODE\`, \`PGSSLROOTCERT\`, \`PGAPPNAME\`, \`PGCONNECT_TIMEOUT\`, …),
+then the password file (\`PGPASSFILE\` or \`~/.pgpass\`, refused unless only its owner can read it). One of
+\`PGHOST\`, \`PGHOSTADDR\`, \`PGDATABASE\` or \`PGSERVICE\` must be set, as \`cf conduit\` does (see
+[deploy.md](deploy.md#cloud-foundry)); otherwise the command stops with \`no database: set DATABASE_URL …\` (exit 2).
 
 ## offsite.yaml
 

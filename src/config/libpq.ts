@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { configError } from '../errors.js';
 
 /** libpq's environment variables and the connection keyword each one sets. */
-export const LIBPQ_ENV: Readonly<Record<string, string>> = {
+const LIBPQ_ENV: Readonly<Record<string, string>> = {
   PGHOST: 'host',
   PGHOSTADDR: 'hostaddr',
   PGPORT: 'port',
@@ -47,7 +47,7 @@ export const LIBPQ_ENV: Readonly<Record<string, string>> = {
 };
 
 /** Any one of these (set and not empty) makes the libpq environment a complete database setting. */
-export const LIBPQ_COMPLETE = ['PGHOST', 'PGHOSTADDR', 'PGDATABASE', 'PGSERVICE'] as const;
+const LIBPQ_COMPLETE = ['PGHOST', 'PGHOSTADDR', 'PGDATABASE', 'PGSERVICE'] as const;
 
 /** Keywords that go into the URL's authority and path rather than its query. */
 const IN_URL_BODY = new Set(['host', 'port', 'dbname', 'user', 'password']);
@@ -148,7 +148,7 @@ function serviceParams(name: string, env: NodeJS.ProcessEnv, home: string, files
   );
 }
 
-export function parseServiceFile(text: string): Map<string, Map<string, string>> {
+function parseServiceFile(text: string): Map<string, Map<string, string>> {
   const sections = new Map<string, Map<string, string>>();
   let current: Map<string, string> | undefined;
   for (const raw of text.split(/\r?\n/)) {

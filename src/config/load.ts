@@ -138,13 +138,6 @@ export function readConfigSection(
   return value === undefined ? undefined : { path, value };
 }
 
-/** The environment names the config file defines. */
-export function configEnvironments(input: Pick<LoadInput, 'configFile' | 'env' | 'cwd'>): string[] {
-  const path = configFilePath(input);
-  const environments = path === undefined ? undefined : parseConfigDocument(path).environments;
-  return isRecord(environments) ? Object.keys(environments) : [];
-}
-
 function parseConfigDocument(path: string): Record<string, unknown> {
   let text: string;
   try {

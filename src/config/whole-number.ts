@@ -11,7 +11,7 @@ export interface WholeNumberRule {
 }
 
 /** What the rule accepts, in words: "a positive whole number", "a whole number from 5 to 5120". */
-export function wholeNumberExpected({ min = 1, max }: WholeNumberRule = {}): string {
+function wholeNumberExpected({ min = 1, max }: WholeNumberRule = {}): string {
   if (max !== undefined) return `a whole number from ${min} to ${max}`;
   return min === 1 ? 'a positive whole number' : `a whole number of at least ${min}`;
 }

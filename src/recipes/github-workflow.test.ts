@@ -105,7 +105,7 @@ describe('the GitHub Actions workflow', () => {
       assert.deepEqual(
         step?.run?.split('\n'),
         [
-          `curl -fsSL --retry 3 -o "$RUNNER_TEMP/offsite.tgz" ${url}`,
+          `curl -fsSL --retry 3 -o "$RUNNER_TEMP/offsite.tgz" '${url}'`,
           `echo "${TARBALL_SHA256}  $RUNNER_TEMP/offsite.tgz" | sha256sum -c -`,
           'npm install --prefix "$RUNNER_TEMP/offsite" --no-audit --no-fund "$RUNNER_TEMP/offsite.tgz"',
           'echo "$RUNNER_TEMP/offsite/node_modules/.bin" >> "$GITHUB_PATH"',
@@ -134,7 +134,7 @@ describe('the GitHub Actions workflow', () => {
           (s) =>
             s.run ===
             [
-              `npm install --prefix "$RUNNER_TEMP/offsite" --no-audit --no-fund git+https://github.com/acme/offsite.git#${COMMIT}`,
+              `npm install --prefix "$RUNNER_TEMP/offsite" --no-audit --no-fund 'git+https://github.com/acme/offsite.git#${COMMIT}'`,
               'echo "$RUNNER_TEMP/offsite/node_modules/.bin" >> "$GITHUB_PATH"',
             ].join('\n'),
         ),

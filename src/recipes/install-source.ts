@@ -44,7 +44,7 @@ export function parseInstallSource(spec: string, sha256?: string): InstallSource
   throw new Error(`install source "${text}" is not pinned; use ${INSTALL_SOURCE_FORMS}`);
 }
 
-/** Characters that would need quoting in a shell line are refused rather than quoted. */
+/** Only a URL's own characters, and never a quote: the shell lines single-quote the URL (`?`, `&`, `=` in a query). */
 function checkUrl(url: string): void {
   if (!/^[A-Za-z0-9+.:/@_~%=?&-]+$/.test(url) || url.includes('..'))
     throw new Error(`install source ${url} holds characters a URL of a repository or tarball does not need`);
@@ -63,10 +63,10 @@ export function describeInstallSource(source: InstallSource): string {
  */
 export function installCommands(source: InstallSource, dir: string): string[] {
   const npm = `npm install --prefix "${dir}" --no-audit --no-fund`;
-  if (source.kind === 'git') return [`${npm} ${source.url}#${source.commit}`];
+  if (source.kind === 'git') return [`${npm} '${source.url}#${source.commit}'`];
   const file = `${dir}.tgz`;
   return [
-    `curl -fsSL --retry 3 -o "${file}" ${source.url}`,
+    `curl -fsSL --retry 3 -o "${file}" '${source.url}'`,
     `echo "${source.sha256}  ${file}" | sha256sum -c -`,
     `${npm} "${file}"`,
   ];

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { ObjectHeaders } from '../format/files-manifest.js';
 import type { SourceBucket, SourceDetails, SourceObject, SourceSummary, TargetBucket, TargetPut } from './source.js';
+import { byteOrder } from './memory-store.js';
 import { StoreError } from './store.js';
 
 export interface MemoryFile {
@@ -149,8 +150,6 @@ export class MemorySourceBucket implements SourceBucket, TargetBucket {
     this.files.delete(key);
   }
 }
-
-const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 function details(key: string, file: MemoryFile): SourceDetails {
   return {

@@ -26,7 +26,7 @@ import {
   type PutResult,
   type StreamPutOptions,
 } from './store.js';
-import { isAbortError } from '../errors.js';
+import { describe, isAbortError } from '../errors.js';
 
 /** An object's Object Lock, as getRetention answers it. */
 export interface MemoryLock {
@@ -86,7 +86,8 @@ const where = (key: string): string => `memory://${key}`;
 
 const sequence = (object: ObjectVersion): number => Number((object.versionId ?? 'v0').slice(1));
 
-const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+/** S3 lists keys in the byte order of their UTF-8, not in JavaScript's UTF-16 order. */
+export const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** S3's listing order: keys by their UTF-8 bytes, then the newest version first. */
 const listingOrder = (a: ObjectVersion, b: ObjectVersion): number =>
@@ -294,8 +295,7 @@ export class MemoryStore implements ObjectWriter, ObjectReader {
     if (error instanceof StoreError) return error;
     if (signal?.aborted || isAbortError(error))
       return new StoreError('failed', `upload of ${where(key)} was cancelled`, error);
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return new StoreError('failed', `S3 upload of ${where(key)} failed: ${message}`, error);
+    return new StoreError('failed', `S3 upload of ${where(key)} failed: ${describe(error)}`, error);
   }
 
   #write(key: string, body: Buffer, retention: MemoryLock | undefined, contentType: string): PutResult {

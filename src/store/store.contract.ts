@@ -81,7 +81,7 @@ const isStoreError = (kind: StoreError['kind'], message: RegExp) => (error: unkn
 
 /** Registers the contract's cases under `describe(name)`; `open` is called once, before them. */
 export function storeContract(name: string, open: () => Promise<StoreUnderTest> | StoreUnderTest): void {
-  void describe(`store contract: ${name}`, { timeout: 300_000 }, () => {
+  describe(`store contract: ${name}`, { timeout: 300_000 }, () => {
     let store: StoreUnderTest;
     const key = (test: string, rest = 'object.bin') => `${store.prefix}/${test}/${rest}`;
     const nothingAt = async (test: string) => {
@@ -96,7 +96,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       store = await open();
     });
 
-    void it('putBytes stores the bytes whole, each write a new version that becomes the newest', async () => {
+    it('putBytes stores the bytes whole, each write a new version that becomes the newest', async () => {
       const [first, second] = [bytesOf('first', 2000), bytesOf('second', 3000)];
       const options = { retention: retentionIn(1), contentType: 'application/octet-stream' };
       const v1 = await store.writer.putBytes(key('versions'), first, options);
@@ -119,7 +119,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       assert.equal(sha256(streamed), sha256(second));
     });
 
-    void it('putStream stores a body of several parts byte for byte', async () => {
+    it('putStream stores a body of several parts byte for byte', async () => {
       const bytes = bytesOf('multipart', store.partSize + 123_457);
       const put = await store.writer.putStream(key('stream'), bodyOf(bytes), {
         retention: retentionIn(1),
@@ -133,7 +133,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       assert.equal(sha256(back), sha256(bytes));
     });
 
-    void it('applies the requested Object Lock to every single-request write, in either mode', async () => {
+    it('applies the requested Object Lock to every single-request write, in either mode', async () => {
       const compliance = retentionIn(2);
       const governance = retentionIn(3, 'GOVERNANCE');
       const a = await store.writer.putBytes(key('lock', 'a'), bytesOf('a', 10), {
@@ -155,7 +155,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       assert.ok(Math.abs(lockB.retainUntil.getTime() - governance.retainUntil.getTime()) < PRECISION_MS);
     });
 
-    void it('locks a multipart stream as asked where the server honours it, else at least by the bucket default', async () => {
+    it('locks a multipart stream as asked where the server honours it, else at least by the bucket default', async () => {
       const asked = retentionIn(store.defaultRetentionDays + 2);
       const put = await store.writer.putStream(key('multipart-lock'), bodyOf(bytesOf('m', store.partSize + 1)), {
         retention: asked,
@@ -175,7 +175,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       }
     });
 
-    void it('leaves nothing when the body of a multipart stream fails after a part went up', async () => {
+    it('leaves nothing when the body of a multipart stream fails after a part went up', async () => {
       const bytes = bytesOf('broken', store.partSize * 3);
       const error = new Error('the source broke off');
       await assert.rejects(
@@ -190,7 +190,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       await nothingAt('broken');
     });
 
-    void it('leaves nothing when a stream is aborted half way, and says it was cancelled', async () => {
+    it('leaves nothing when a stream is aborted half way, and says it was cancelled', async () => {
       const controller = new AbortController();
       const bytes = bytesOf('aborted', store.partSize * 2);
       let sent = 0;
@@ -211,7 +211,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       await nothingAt('aborted');
     });
 
-    void it('leaves nothing for a write aborted before it starts, or with a retain-until no server can store', async () => {
+    it('leaves nothing for a write aborted before it starts, or with a retain-until no server can store', async () => {
       await assert.rejects(
         store.writer.putBytes(key('refused'), bytesOf('x', 10), {
           retention: retentionIn(1),
@@ -230,7 +230,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       await nothingAt('refused');
     });
 
-    void it('refuses a write with read-only credentials as a settings error, and stores nothing', async () => {
+    it('refuses a write with read-only credentials as a settings error, and stores nothing', async () => {
       await assert.rejects(
         store.readerAsWriter.putBytes(key('denied'), bytesOf('x', 10), {
           retention: retentionIn(1),
@@ -250,7 +250,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       await nothingAt('denied');
     });
 
-    void it('lists every version and every folder across pages, however small', async () => {
+    it('lists every version and every folder across pages, however small', async () => {
       const written: string[] = [];
       const options = { retention: retentionIn(1), contentType: 'application/octet-stream' };
       const put = async (name: string) => {
@@ -271,7 +271,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest> 
       assert.ok(store.listRequests() - beforeFolders >= 4, 'the folder listing was paged');
     });
 
-    void it('answers a missing object or one too large with a failure, a denied read with a settings error', async () => {
+    it('answers a missing object or one too large with a failure, a denied read with a settings error', async () => {
       const missing = key('errors', 'missing.bin');
       await assert.rejects(store.reader.getBytes(missing, { maxBytes: 100 }), isStoreError('failed', /no object at/));
       await assert.rejects(store.reader.getStream(missing, {}), isStoreError('failed', /no object at/));

@@ -1,6 +1,6 @@
 /**
  * The database restore: choose the backup (newest complete one that checks out, before a time, or
- * an id), then restore it into the target in one transaction (see restore-db-attempt.ts).
+ * an id), then restore it into the target in one transaction (see attempt.ts).
  * A corrupt newer backup is skipped with a warning; the target is never left half-restored.
  */
 import type { Manifest, SealedContents } from '../../format/manifest.js';
