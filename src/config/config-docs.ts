@@ -10,13 +10,6 @@ export const CONFIG_DOCS_COMMAND = 'npm run docs:config';
 const cell = (text: string): string => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 const code = (text: string): string => `\`${text.replaceAll('|', '\\|')}\``;
 
-/** A default the table may come to hold (`default` on a setting); rendered when present. */
-function defaultOf(spec: SettingSpec): string | undefined {
-  const value = (spec as SettingSpec & { default?: unknown }).default;
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? value.map(String).join(',') : String(value);
-}
-
 function flagOf(spec: SettingSpec): string {
   if (!spec.flag) return '— (secret: environment only)';
   const value =
@@ -39,19 +32,15 @@ function typeOf(spec: SettingSpec): string {
 
 export function renderConfigDocs(): string {
   const specs: SettingSpec[] = Object.values(SETTINGS);
-  const withDefaults = specs.some((spec) => defaultOf(spec) !== undefined);
-  const header = ['`offsite.yaml`', 'environment', 'flag', 'type', ...(withDefaults ? ['default'] : []), 'what'];
-  const rows = specs.map((spec) => {
-    const fallback = defaultOf(spec);
-    return [
-      spec.secret ? `— (${code(spec.name)}: refused)` : code(spec.name),
-      code(spec.env),
-      flagOf(spec),
-      typeOf(spec),
-      ...(withDefaults ? [fallback === undefined ? '' : code(fallback)] : []),
-      cell(spec.description),
-    ];
-  });
+  const header = ['`offsite.yaml`', 'environment', 'flag', 'type', 'default', 'what'];
+  const rows = specs.map((spec) => [
+    spec.secret ? `— (${code(spec.name)}: refused)` : code(spec.name),
+    code(spec.env),
+    flagOf(spec),
+    typeOf(spec),
+    spec.default === undefined ? '' : code(String(spec.default)),
+    cell(spec.description),
+  ]);
   const table = [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
   return [INTRO, table, OUTRO].join('\n\n') + '\n';
 }
@@ -71,20 +60,19 @@ missing or malformed one in a one-line error, before any work starts.
 const OUTRO = `## Defaults and details
 
 - **Required:** \`environment\` and \`bucket\` for every command that reads or writes backups; \`databaseUrl\`
-  (or the libpq variables below) for \`backup db\`; \`targetUrl\` for \`restore db\`; \`sourceBucket\` for
+  (or the libpq variables below) for \`backup db\`; \`targetUrl\` (or the same libpq variables) for \`restore db\`; \`sourceBucket\` for
   \`backup files\` and \`restore files\`.
-- **S3:** without \`s3Endpoint\`, AWS; \`s3ForcePathStyle\` false; \`region\` \`us-east-1\` when unset. The S3
+- **S3:** without \`s3Endpoint\`, AWS. The S3
   credentials (\`AWS_ACCESS_KEY_ID\`, \`AWS_SECRET_ACCESS_KEY\`, \`AWS_SESSION_TOKEN\`) default to the AWS SDK's
   credential chain. The files source's endpoint, path style and region default to AWS, false and \`AWS_REGION\`;
   its credentials (\`OFFSITE_SOURCE_ACCESS_KEY_ID\`, \`OFFSITE_SOURCE_SECRET_ACCESS_KEY\`) to the SDK's chain;
   \`sourcePrefix\` to the whole bucket.
 - **Encryption:** age when recipients are set; \`ageIdentityFile\` must have mode 0600. openssl mode takes its
   password from \`OFFSITE_ENCRYPTION_PASSWORD\` only.
-- **Backup:** compression \`zstd\`, dump format \`custom\`, retention 35 days, lock mode \`COMPLIANCE\`, row
-  counts \`exact\`, part size from the database size (at least 16 MiB), \`pg_dump\` from the oldest major at
-  least the server's among \`/usr/lib/postgresql/*/bin\` and \`PATH\`.
-- **Files backup:** state cache \`~/.cache/offsite/files-<env>-<scope>.jsonl\`, blob reuse window 30 days,
-  8 objects at once; \`s3MultipartLock\` true on AWS and false with an endpoint.
+- **Backup:** part size from the database size (at least 16 MiB), \`pg_dump\` from the oldest major at least
+  the server's among \`/usr/lib/postgresql/*/bin\` and \`PATH\`.
+- **Files backup:** state cache \`~/.cache/offsite/files-<env>-<scope>.jsonl\`; \`s3MultipartLock\` true on AWS
+  and false with an endpoint.
 - **Signing:** without \`signingKeyFile\` manifests are unsigned; without \`trustedSigners\` signatures are shown
   but not required.
 

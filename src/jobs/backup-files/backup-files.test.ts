@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isOffsiteError } from '../../errors.js';
-import type { DecryptSpec, EncryptSpec } from '../../pipeline/cipher.js';
 import {
   ageKeys,
   backupOptions,
@@ -15,10 +14,7 @@ import {
 } from '../../../test/helpers/files-jobs.js';
 import { payload } from '../../../test/helpers/streams.js';
 
-let keys: { encrypt: EncryptSpec; decrypt: DecryptSpec };
-before(async () => {
-  keys = await ageKeys();
-});
+const keys = await ageKeys();
 
 const later = (ms: number) => new Date(START.getTime() + ms);
 

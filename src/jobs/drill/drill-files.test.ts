@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
-import type { DecryptSpec, EncryptSpec } from '../../pipeline/cipher.js';
+import { describe, it } from 'node:test';
 import { MemorySourceBucket } from '../../store/memory-source.js';
 import type { MemoryStore } from '../../store/memory-store.js';
 import {
@@ -15,10 +14,7 @@ import {
 } from '../../../test/helpers/files-jobs.js';
 import { drillFiles } from './files.js';
 
-let keys: { encrypt: EncryptSpec; decrypt: DecryptSpec };
-before(async () => {
-  keys = await ageKeys();
-});
+const keys = await ageKeys();
 
 const drill = (reader: MemoryStore, target: MemorySourceBucket, sample?: number) =>
   drillFiles(

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
-import type { DecryptSpec, EncryptSpec } from '../../pipeline/cipher.js';
+import { describe, it } from 'node:test';
 import { MemorySourceBucket } from '../../store/memory-source.js';
 import type { Selection } from '../selection.js';
 import { restoreFiles, type RestoreFilesOptions } from './index.js';
@@ -16,10 +15,7 @@ import {
 } from '../../../test/helpers/files-jobs.js';
 import type { MemoryStore } from '../../store/memory-store.js';
 
-let keys: { encrypt: EncryptSpec; decrypt: DecryptSpec };
-before(async () => {
-  keys = await ageKeys();
-});
+const keys = await ageKeys();
 
 const restoreOptions = (selection: Selection = { kind: 'latest' }): RestoreFilesOptions => ({
   environment: 'production',

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
-import type { DecryptSpec, EncryptSpec } from '../../pipeline/cipher.js';
+import { describe, it } from 'node:test';
 import type { MemoryStore } from '../../store/memory-store.js';
 import {
   ageKeys,
@@ -12,10 +11,7 @@ import {
 } from '../../../test/helpers/files-jobs.js';
 import { verifyBackups } from './index.js';
 
-let keys: { encrypt: EncryptSpec; decrypt: DecryptSpec };
-before(async () => {
-  keys = await ageKeys();
-});
+const keys = await ageKeys();
 
 const NOW = new Date('2026-11-27T00:00:00Z');
 
