@@ -5,6 +5,10 @@
 import type { FlagValues } from '../config/load.js';
 import { SETTINGS, settingLabel, type SettingName, type Settings } from '../config/settings.js';
 import { readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseDedupKey, type DedupKey } from '../format/dedup-key.js';
+import { cacheScope } from '../state/files-cache.js';
 import { configError, describe, isOffsiteError, usageError } from '../errors.js';
 import { isValidEnvironment, normalizePrefix } from '../format/layout.js';
 import { retentionFor } from '../format/retention.js';
@@ -182,22 +186,42 @@ export function decryptSpecOf(settings: Settings): DecryptSpec {
 }
 
 /** The key that signs manifests, from a file only its owner can read; none when not configured. */
-export function signingKeyOf(settings: Settings): SigningKey | undefined {
-  const file = settings.signingKeyFile;
+export const signingKeyOf = (settings: Settings): SigningKey | undefined =>
+  readKeyFile(settings, 'signingKeyFile', parseSigningKey);
+
+/** The writer's deduplication key, from a file only its owner can read; none when not configured. */
+export const dedupKeyOf = (settings: Settings): DedupKey | undefined =>
+  readKeyFile(settings, 'dedupKeyFile', parseDedupKey);
+
+function readKeyFile<T>(
+  settings: Settings,
+  name: 'signingKeyFile' | 'dedupKeyFile',
+  parse: (text: string) => T,
+): T | undefined {
+  const file = settings[name];
   if (file === undefined) return undefined;
   try {
     if ((statSync(file).mode & 0o077) !== 0)
-      throw configError(`${settingLabel('signingKeyFile')}: ${file} is readable by other users; run chmod 600 ${file}`);
-    return parseSigningKey(readFileSync(file, 'utf8'));
+      throw configError(`${settingLabel(name)}: ${file} is readable by other users; run chmod 600 ${file}`);
+    return parse(readFileSync(file, 'utf8'));
   } catch (error) {
     if (isOffsiteError(error)) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw configError(
-      `${settingLabel('signingKeyFile')}: ${code ? `cannot read ${file} (${code})` : describe(error)}`,
-      error,
-    );
+    throw configError(`${settingLabel(name)}: ${code ? `cannot read ${file} (${code})` : describe(error)}`, error);
   }
 }
+
+/** A file in the user's cache folder (`$XDG_CACHE_HOME/offsite` or `~/.cache/offsite`); none without a home. */
+export function cacheFileOf(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : homedir() || undefined);
+  return base ? join(base, 'offsite', name) : undefined;
+}
+
+/** Local state depends on who can open what it points at: the recipients, or (hashed) the password. */
+export const encryptionScope = (encrypt: EncryptSpec): string =>
+  encrypt.scheme === 'age'
+    ? `age:${[...encrypt.recipients].sort().join(',')}`
+    : `openssl:${cacheScope({ password: encrypt.password })}`;
 
 /** The public keys whose signatures a restore trusts; none configured: signatures are shown, not required. */
 function trustedSignersOf(settings: Settings): TrustedSigners | undefined {

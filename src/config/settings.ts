@@ -300,6 +300,40 @@ export const SETTINGS = {
     description:
       'signing public keys (offsite-ed25519:…) whose manifests are trusted; when set, unsigned backups are refused',
   }),
+  dbLayout: spec({
+    name: 'dbLayout',
+    env: 'OFFSITE_DB_LAYOUT',
+    flag: 'layout',
+    type: 'string',
+    choices: ['chunked', 'single'],
+    description:
+      'database backup layout: chunked (deduplicated packs; needs age and a dedup key) or single (one object per backup); default chunked when dedupKeyFile is set and encryption is age, else single',
+  }),
+  dedupKeyFile: spec({
+    name: 'dedupKeyFile',
+    env: 'OFFSITE_DEDUP_KEY_FILE',
+    flag: 'dedup-key-file',
+    type: 'string',
+    description:
+      'deduplication key file (offsite keys generate --dedup) for chunked database backups; backup side only, mode 0600',
+  }),
+  dbReuseDays: spec({
+    name: 'dbReuseDays',
+    env: 'OFFSITE_DB_REUSE_DAYS',
+    flag: 'db-reuse-days',
+    type: 'integer',
+    default: 4,
+    description:
+      'days a database pack may be referenced by later backups (chunked layout); packs are locked retention + this, and unchanged data is uploaded again every this many days',
+  }),
+  dbChunkIndex: spec({
+    name: 'dbChunkIndex',
+    env: 'OFFSITE_DB_CHUNK_INDEX',
+    flag: 'chunk-index',
+    type: 'string',
+    description:
+      "the chunked layout's local chunk index (default under ~/.cache/offsite); keep it between runs, or every backup uploads the whole dump again",
+  }),
   partSizeMiB: spec({
     name: 'partSizeMiB',
     env: 'OFFSITE_PART_SIZE_MIB',

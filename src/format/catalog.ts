@@ -25,7 +25,7 @@ export interface CatalogEntry {
 const DATE = String.raw`\d{4}\/\d{2}\/\d{2}`;
 const ID = String.raw`\d{8}T\d{6}Z-[a-z2-9]{8}`;
 const DB_KEY = new RegExp(
-  String.raw`^([^/]+)\/db\/${DATE}\/(${ID})(?:(\.manifest\.json)|(\.dump|\.sql)(\.zst|\.gz)?(\.age|\.enc))$`,
+  String.raw`^([^/]+)\/db\/${DATE}\/(${ID})(?:(\.manifest\.json)|(\.dump|\.sql)(\.recipe)?(\.zst|\.gz)?(\.age|\.enc))$`,
 );
 const FILES_KEY = new RegExp(
   String.raw`^([^/]+)\/files\/snapshots\/${DATE}\/(${ID})(?:\.shard-(\d+)-of-(\d+)\.run-([0-9a-f]{12}))?(?:(\.manifest\.json)|\.index\.jsonl\.zst(\.age|\.enc))$`,
@@ -53,8 +53,9 @@ function parseDbKey(rest: string): ParsedKey | undefined {
     role: 'payload',
     shape: {
       format: match[4] === '.dump' ? 'custom' : 'plain',
-      compression: match[5] === '.zst' ? 'zstd' : match[5] === '.gz' ? 'gzip' : 'none',
-      encryption: match[6] === '.age' ? 'age' : 'openssl',
+      compression: match[6] === '.zst' ? 'zstd' : match[6] === '.gz' ? 'gzip' : 'none',
+      encryption: match[7] === '.age' ? 'age' : 'openssl',
+      ...(match[5] ? { chunked: true } : {}),
     },
   };
 }

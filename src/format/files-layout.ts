@@ -7,7 +7,7 @@
  * and `.index.jsonl.zst.age`: one snapshot part (the whole snapshot unless sharded).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { backupIdTime, kindFolder, type Encryption } from './layout.js';
+import { backupIdTime, datePath, kindFolder, type Encryption } from './layout.js';
 
 export interface FilesLocation {
   prefix: string;
@@ -26,9 +26,6 @@ export type BlobCompression = 'zstd' | 'none';
 const BLOB_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
 const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-const dateFolder = (time: Date): string =>
-  `${String(time.getUTCFullYear()).padStart(4, '0')}/${String(time.getUTCMonth() + 1).padStart(2, '0')}/${String(time.getUTCDate()).padStart(2, '0')}/`;
-
 const filesFolder = (location: FilesLocation): string => kindFolder({ ...location, kind: 'files' });
 
 export const snapshotsFolder = (location: FilesLocation): string => `${filesFolder(location)}snapshots/`;
@@ -46,7 +43,7 @@ export function blobKey(
 ): string {
   const time = partTime(partId);
   const name = Array.from(random.subarray(0, 16), (byte) => BLOB_ALPHABET[byte % BLOB_ALPHABET.length]).join('');
-  return `${blobsFolder(location)}${dateFolder(time)}${partId}/${name}${compression === 'zstd' ? '.zst' : ''}${encryptionExtension(encryption)}`;
+  return `${blobsFolder(location)}${datePath(time)}${partId}/${name}${compression === 'zstd' ? '.zst' : ''}${encryptionExtension(encryption)}`;
 }
 
 /** The short, stable name of a run id in part keys: 12 characters of its SHA-256. */
@@ -63,7 +60,7 @@ export function snapshotPartKeys(
 ): { index: string; manifest: string } {
   const shardTag =
     run.shard.count === 1 ? '' : `.shard-${run.shard.index}-of-${run.shard.count}.run-${runHash(run.id)}`;
-  const base = `${snapshotsFolder(location)}${dateFolder(partTime(partId))}${partId}${shardTag}`;
+  const base = `${snapshotsFolder(location)}${datePath(partTime(partId))}${partId}${shardTag}`;
   return { index: `${base}.index.jsonl.zst${encryptionExtension(encryption)}`, manifest: `${base}.manifest.json` };
 }
 

@@ -16,6 +16,8 @@ export interface PayloadShape {
   format: DumpFormat | 'files-index';
   compression: Compression;
   encryption: Encryption;
+  /** A database backup in the chunked layout: the payload is its root recipe (docs/format.md). */
+  chunked?: boolean;
 }
 
 export interface BackupLocation {
@@ -62,11 +64,15 @@ export function normalizePrefix(prefix: string): string {
 }
 
 /** The folder of one day's backups of a kind: `<prefix>/<env>/db/2026/11/26/`. */
-export function dayFolder(location: Omit<BackupLocation, 'id'>, time: Date): string {
+export const dayFolder = (location: Omit<BackupLocation, 'id'>, time: Date): string =>
+  `${kindFolder(location)}${datePath(time)}`;
+
+/** `2026/11/26/`: the UTC date of a time as folders. */
+export function datePath(time: Date): string {
   const yyyy = String(time.getUTCFullYear()).padStart(4, '0');
   const mm = String(time.getUTCMonth() + 1).padStart(2, '0');
   const dd = String(time.getUTCDate()).padStart(2, '0');
-  return `${kindFolder(location)}${yyyy}/${mm}/${dd}/`;
+  return `${yyyy}/${mm}/${dd}/`;
 }
 
 /** The folder of all backups of a kind in one environment: `<prefix>/<env>/db/`. */
@@ -80,7 +86,7 @@ export function payloadExtension(shape: PayloadShape): string {
   const dump = { custom: '.dump', plain: '.sql', 'files-index': '.index.jsonl' }[shape.format];
   const compression = { zstd: '.zst', gzip: '.gz', none: '' }[shape.compression];
   const encryption = shape.encryption === 'age' ? '.age' : '.enc';
-  return `${dump}${compression}${encryption}`;
+  return `${dump}${shape.chunked ? '.recipe' : ''}${compression}${encryption}`;
 }
 
 /** The keys of a backup's payload and manifest. */

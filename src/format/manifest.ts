@@ -8,7 +8,11 @@
 import { z } from 'zod';
 
 export const MANIFEST_FORMAT = 'offsite-manifest';
+/** The single-object layout's manifests. */
 export const MANIFEST_VERSION = 1;
+/** The chunked layout's manifests (docs/format.md, "Chunked layout"). */
+export const CHUNKED_MANIFEST_VERSION = 2;
+const KNOWN_VERSIONS: readonly unknown[] = [MANIFEST_VERSION, CHUNKED_MANIFEST_VERSION];
 /** Manifests are small; a larger object under a manifest key is not one. */
 export const MANIFEST_MAX_BYTES = 1024 * 1024;
 
@@ -31,29 +35,62 @@ export const signatureSchema = z
   .strictObject({ algorithm: z.literal('ed25519'), keyId: z.string(), value: z.string() })
   .optional();
 
-const plainSchema = z.strictObject({
+const baseFields = {
   format: z.literal(MANIFEST_FORMAT),
-  version: z.literal(MANIFEST_VERSION),
   kind: z.literal('db'),
   id: z.string(),
   environment: z.string(),
   startedAt: isoTime,
   finishedAt: isoTime,
   tool: toolSchema,
-  payload: z.strictObject({
-    key: z.string(),
-    versionId: z.string().nullable(),
-    size: z.number().int().nonnegative(),
-    sha256: sha256Hex,
-    dumpFormat: z.enum(['custom', 'plain']),
-    pgDumpVersion: z.string(),
-    compression: z.enum(['zstd', 'gzip', 'none']),
-    encryption: encryptionSchema,
-  }),
   retention: retentionSchema,
   sealed: z.string().min(1),
   signature: signatureSchema,
+};
+
+const payloadFields = {
+  key: z.string(),
+  versionId: z.string().nullable(),
+  size: z.number().int().nonnegative(),
+  sha256: sha256Hex,
+  dumpFormat: z.enum(['custom', 'plain']),
+  pgDumpVersion: z.string(),
+  compression: z.enum(['zstd', 'gzip', 'none']),
+  encryption: encryptionSchema,
+};
+
+/** One pack a chunked backup needs: enough for `verify` without the key to check it exists, is intact and stays locked. */
+const packSchema = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{16}$/, 'a pack id'),
+  key: z.string(),
+  versionId: z.string().nullable(),
+  size: z.number().int().nonnegative(),
+  sha256: sha256Hex,
+  lockedUntil: isoTime,
 });
+
+/** Version 1: the single-object layout. The payload is the whole encrypted dump. */
+const singleSchema = z.strictObject({
+  ...baseFields,
+  version: z.literal(MANIFEST_VERSION),
+  payload: z.strictObject(payloadFields),
+});
+
+/** Version 2: the chunked layout. The payload is the root recipe; the dump's chunks are in the packs. */
+const chunkedSchema = z.strictObject({
+  ...baseFields,
+  version: z.literal(CHUNKED_MANIFEST_VERSION),
+  payload: z.strictObject({
+    ...payloadFields,
+    layout: z.literal('chunked'),
+    compression: z.literal('zstd'),
+    encryption: ageDetail,
+    chunking: z.strictObject({ algorithm: z.literal('fastcdc-keyed'), averageSize: z.number().int().positive() }),
+    packs: z.array(packSchema),
+  }),
+});
+
+const plainSchema = z.discriminatedUnion('version', [singleSchema, chunkedSchema]);
 
 const tableSchema = z.strictObject({ schema: z.string(), name: z.string(), rows: z.number().int().nonnegative() });
 
@@ -65,6 +102,10 @@ const sealedSchema = z.strictObject({
 });
 
 export type Manifest = z.infer<typeof plainSchema>;
+export type ChunkedManifest = z.infer<typeof chunkedSchema>;
+export type PackRecord = z.infer<typeof packSchema>;
+export const isChunked = (manifest: Manifest): manifest is ChunkedManifest =>
+  manifest.version === CHUNKED_MANIFEST_VERSION;
 export type SealedContents = z.infer<typeof sealedSchema>;
 export type TableCount = z.infer<typeof tableSchema>;
 export type EncryptionDetail = Manifest['payload']['encryption'];
@@ -95,9 +136,9 @@ export function checkFormat(value: unknown): unknown {
     throw new ManifestError(`not an Offsite manifest (format is not "${MANIFEST_FORMAT}")`);
   }
   const version = (value as { version?: unknown }).version;
-  if (version !== MANIFEST_VERSION) {
+  if (!KNOWN_VERSIONS.includes(version)) {
     throw new ManifestError(
-      `manifest format version ${String(version)} is not supported (this Offsite reads version ${MANIFEST_VERSION}); upgrade Offsite`,
+      `manifest format version ${String(version)} is not supported (this Offsite reads versions ${KNOWN_VERSIONS.join(' and ')}); upgrade Offsite`,
     );
   }
   return value;

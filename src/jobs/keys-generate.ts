@@ -1,6 +1,7 @@
 /** Creates an age identity file (the private key a restore needs) and returns its public recipient. */
 import { configError, jobFailed } from '../errors.js';
 import { generateSigningKey } from '../format/signature.js';
+import { generateDedupKeyText } from '../format/dedup-key.js';
 import { generateAgeIdentity } from '../pipeline/age.js';
 import { LocalFileError, writeNewFile } from '../state/local-file.js';
 
@@ -28,6 +29,12 @@ export async function generateSigningKeyFile(path: string): Promise<{ path: stri
   const { privateKeyPem, publicKey } = generateSigningKey();
   await writeSecretFile(path, privateKeyPem);
   return { path, publicKey };
+}
+
+/** A deduplication key file (mode 0600) for chunked database backups. */
+export async function generateDedupKeyFile(path: string, now: Date): Promise<{ path: string }> {
+  await writeSecretFile(path, generateDedupKeyText(now));
+  return { path };
 }
 
 async function writeSecretFile(path: string, text: string): Promise<void> {

@@ -1,7 +1,17 @@
 /** `offsite backup db`: flags → options → {@link backupDatabase} → summary. */
 import type { Command } from 'commander';
 import type { SettingName, Settings } from '../../config/settings.js';
-import { backupDatabase, type BackupDbOptions, type BackupDbResult } from '../../jobs/backup-db/index.js';
+import {
+  backupDatabase,
+  type BackupDbOptions,
+  type BackupDbResult,
+  type DedupSummary,
+} from '../../jobs/backup-db/index.js';
+import { DEFAULT_AVERAGE_CHUNK_SIZE, type ChunkedLayoutOptions } from '../../jobs/backup-db/chunked.js';
+import { settingLabel } from '../../config/settings.js';
+import { configError } from '../../errors.js';
+import type { EncryptSpec } from '../../pipeline/cipher.js';
+import { cacheScope } from '../../state/files-cache.js';
 import type { FlagValues } from '../../config/load.js';
 import { formatBytes, formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
@@ -9,6 +19,9 @@ import { S3Writer } from '../../store/s3-writer.js';
 import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '../context.js';
 import {
   signingKeyOf,
+  cacheFileOf,
+  dedupKeyOf,
+  encryptionScope,
   childEnvOf,
   databaseUrlOf,
   encryptSpecOf,
@@ -35,6 +48,10 @@ const SETTINGS: readonly SettingName[] = [
   'pgBinDir',
   'partSizeMiB',
   'signingKeyFile',
+  'dbLayout',
+  'dedupKeyFile',
+  'dbReuseDays',
+  'dbChunkIndex',
 ];
 
 export function registerBackupDb(parent: Command, context: CliContext): void {
@@ -69,23 +86,68 @@ export function prepareDbBackup(
   now: () => Date,
 ): { options: BackupDbOptions; writer: S3Writer } {
   const partSize = partSizeOf(settings);
+  const encrypt = encryptSpecOf(settings);
+  const chunked = chunkedLayoutOf(settings, env, encrypt);
   const options: BackupDbOptions = {
     databaseUrl: databaseUrlOf(settings, given, env),
     environment: environmentOf(settings),
     prefix: prefixOf(settings),
     dumpFormat: settings.dumpFormat,
     compression: settings.compression,
-    encrypt: encryptSpecOf(settings),
+    encrypt,
     retentionDays: retentionDaysOf(settings, now()),
     lockMode: settings.lockMode,
     rowCounts: settings.rowCounts,
     childEnv: childEnvOf(env),
     ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
     ...(partSize ? { partSize } : {}),
+    ...(chunked ? { chunked } : {}),
   };
   const signer = signingKeyOf(settings);
   if (signer) options.signer = signer;
   return { options, writer: new S3Writer(createS3Client(s3SettingsOf(settings)), requireSetting(settings, 'bucket')) };
+}
+
+/**
+ * The chunked layout's options, or none for the single-object layout. Chunked is the default when
+ * a dedup key is configured and encryption is age; asked for explicitly, missing pieces are errors.
+ */
+function chunkedLayoutOf(
+  settings: Settings,
+  env: NodeJS.ProcessEnv,
+  encrypt: EncryptSpec,
+): ChunkedLayoutOptions | undefined {
+  const layout =
+    settings.dbLayout ?? (settings.dedupKeyFile !== undefined && encrypt.scheme === 'age' ? 'chunked' : 'single');
+  if (layout === 'single') return undefined;
+  if (encrypt.scheme !== 'age')
+    throw configError(
+      `the chunked layout needs age encryption; set ${settingLabel('dbLayout')} to single for openssl backups`,
+    );
+  if (settings.compression !== 'zstd')
+    throw configError(
+      `the chunked layout compresses every chunk with zstd; set ${settingLabel('compression')} to zstd, or ${settingLabel('dbLayout')} to single`,
+    );
+  const dedupKey = dedupKeyOf(settings);
+  if (!dedupKey)
+    throw configError(
+      `the chunked layout needs a dedup key: run 'offsite keys generate --dedup -o <file>' and set ${settingLabel('dedupKeyFile')}, or set ${settingLabel('dbLayout')} to single`,
+    );
+  const scope = cacheScope({
+    bucket: requireSetting(settings, 'bucket'),
+    endpoint: settings.s3Endpoint ?? null,
+    prefix: prefixOf(settings),
+    environment: environmentOf(settings),
+    encryption: encryptionScope(encrypt),
+    dedupKey: dedupKey.fingerprint,
+  });
+  const path = settings.dbChunkIndex ?? cacheFileOf(env, `db-${environmentOf(settings)}-${scope.slice(0, 12)}.index`);
+  return {
+    dedupKey,
+    averageChunkSize: DEFAULT_AVERAGE_CHUNK_SIZE,
+    reuseDays: settings.dbReuseDays,
+    ...(path ? { index: { path, scope } } : {}),
+  };
 }
 
 function describeBackup(result: BackupDbResult): string {
@@ -93,6 +155,14 @@ function describeBackup(result: BackupDbResult): string {
     `backup ${result.id} complete (${result.environment})`,
     `  payload   ${result.payloadKey}`,
     `  manifest  ${result.manifestKey}`,
-    `  ${formatBytes(result.bytesIn)} dumped (${result.dumpFormat}), ${formatBytes(result.bytesOut)} stored (${result.compression}, ${result.encryption}), ${result.tables} tables, ${formatDuration(result.durationMs / 1000)}`,
+    `  ${formatBytes(result.bytesIn)} dumped (${result.dumpFormat}), ${formatBytes(result.bytesOut)} stored (${result.layout}, ${result.compression}, ${result.encryption}), ${result.tables} tables, ${formatDuration(result.durationMs / 1000)}`,
+    ...(result.dedup ? describeDedup(result.dedup) : []),
   ].join('\n');
+}
+
+function describeDedup(dedup: DedupSummary): string[] {
+  return [
+    `  ${dedup.newChunks} of ${dedup.chunks} chunks new (${formatBytes(dedup.newBytes)}), ${dedup.packsWritten} packs written, ${dedup.packsReferenced} referenced`,
+    ...(dedup.indexWarning ? [`  warning: chunk index: ${dedup.indexWarning}`] : []),
+  ];
 }

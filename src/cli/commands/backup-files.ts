@@ -1,12 +1,9 @@
 /** `offsite backup files`: flags → options → {@link backupFiles} → summary. */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { SettingName, Settings } from '../../config/settings.js';
 import { describe, usageError } from '../../errors.js';
 import { isValidRunId, parseShard, UNSHARDED, type Shard } from '../../format/files-layout.js';
 import { backupFiles, type BackupFilesOptions, type BackupFilesResult } from '../../jobs/backup-files/index.js';
-import type { EncryptSpec } from '../../pipeline/cipher.js';
 import { formatBytes, formatDuration } from '../../report/units.js';
 import { cacheScope } from '../../state/files-cache.js';
 import { createS3Client } from '../../store/s3-client.js';
@@ -16,6 +13,8 @@ import { loadCommandSettings, reporterFor, wantsJson, type CliContext } from '..
 import {
   signingKeyOf,
   blobPartSizeOf,
+  cacheFileOf,
+  encryptionScope,
   encryptSpecOf,
   environmentOf,
   prefixOf,
@@ -153,12 +152,6 @@ function shardOf(text: string | undefined): Shard {
   }
 }
 
-/** The cache depends on who can open the blobs: the recipients, or (hashed) the password. */
-const encryptionScope = (encrypt: EncryptSpec): string =>
-  encrypt.scheme === 'age'
-    ? `age:${[...encrypt.recipients].sort().join(',')}`
-    : `openssl:${cacheScope({ password: encrypt.password })}`;
-
 function statePathOf(
   settings: Settings,
   env: NodeJS.ProcessEnv,
@@ -167,10 +160,8 @@ function statePathOf(
   shard: Shard,
 ): string | undefined {
   if (settings.filesStateCache) return settings.filesStateCache;
-  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : homedir() || undefined);
-  if (!base) return undefined;
   const shardTag = shard.count > 1 ? `-shard-${shard.index}-of-${shard.count}` : '';
-  return join(base, 'offsite', `files-${environment}-${scope.slice(0, 12)}${shardTag}.jsonl`);
+  return cacheFileOf(env, `files-${environment}-${scope.slice(0, 12)}${shardTag}.jsonl`);
 }
 
 function describeResult(result: BackupFilesResult): string {

@@ -22,6 +22,7 @@ import { classifyBackupError, rankBackupError } from './errors.js';
 import { writeManifest } from './manifest.js';
 import { settleTogether } from '../../concurrency/settle.js';
 import { abortScope } from '../../concurrency/abort-scope.js';
+import { ChunkedUploader, type ChunkedLayoutOptions } from './chunked.js';
 
 export interface BackupDbOptions {
   databaseUrl: string;
@@ -40,6 +41,8 @@ export interface BackupDbOptions {
   childEnv: NodeJS.ProcessEnv;
   /** Signs the manifest when given. */
   signer?: SigningKey;
+  /** The chunked layout (age and zstd only); absent: one payload object. */
+  chunked?: ChunkedLayoutOptions;
 }
 
 export interface BackupDbDeps {
@@ -63,6 +66,19 @@ export interface BackupDbResult {
   bytesOut: number;
   tables: number;
   durationMs: number;
+  layout: 'single' | 'chunked';
+  /** Chunked layout: how much was new. */
+  dedup?: DedupSummary;
+}
+
+export interface DedupSummary {
+  chunks: number;
+  newChunks: number;
+  newBytes: number;
+  packsWritten: number;
+  packsReferenced: number;
+  /** Why the chunk index was not used, or not saved. */
+  indexWarning?: string;
 }
 
 const MIN_PART_SIZE = 16 * 1024 * 1024;
@@ -98,21 +114,43 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
       throw classifyBackupError(error);
     });
     const id = newBackupId(startedAt);
+    const chunked = options.chunked && options.encrypt.scheme === 'age' ? options.encrypt : undefined;
     const keys = backupKeys(
       { prefix: options.prefix, environment: options.environment, kind: 'db', id },
-      { format: options.dumpFormat, compression: options.compression, encryption: options.encrypt.scheme },
+      {
+        format: options.dumpFormat,
+        compression: chunked ? 'zstd' : options.compression,
+        encryption: options.encrypt.scheme,
+        ...(chunked ? { chunked: true } : {}),
+      },
     );
     const retention = retentionFor(startedAt, options.retentionDays, options.lockMode);
     deps.reporter.info('backup started', { id, database: session.database, pgDump: pgDump.version, key: keys.payload });
 
-    const stages = [
-      createCompressStream(options.compression, { offThread: true }),
-      await createEncryptStream(options.encrypt),
-    ];
     const plain = createMeter();
-    const stored = createMeter();
     deps.signal?.throwIfAborted();
     const cancel = abortScope(deps.signal); // one failing stage cancels the others; so does the caller
+    const uploader =
+      chunked && options.chunked
+        ? await ChunkedUploader.open(
+            options.chunked,
+            {
+              location: { prefix: options.prefix, environment: options.environment },
+              startedAt,
+              retention,
+              packLock: retentionFor(startedAt, options.retentionDays + options.chunked.reuseDays, options.lockMode),
+              encrypt: chunked,
+              rootKey: keys.payload,
+              signal: cancel.signal,
+            },
+            deps.writer,
+          )
+        : undefined;
+    if (uploader?.indexIgnored) deps.reporter.warn('chunk index not used', { reason: uploader.indexIgnored });
+    const stages = uploader
+      ? []
+      : [createCompressStream(options.compression, { offThread: true }), await createEncryptStream(options.encrypt)];
+    const stored = createMeter();
     const dump = startPgDump({
       binary: pgDump.path,
       connection: childConnection(options.databaseUrl),
@@ -120,27 +158,35 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
       snapshot: session.snapshot,
       env: options.childEnv,
     });
-    const running = runPipeline(dump.output, [plain.stream, ...stages, stored.stream], cancel.signal);
+    const running = runPipeline(
+      dump.output,
+      [plain.stream, ...stages, ...(uploader ? [] : [stored.stream])],
+      cancel.signal,
+    );
     const tick = () =>
       deps.reporter.progress({
         phase: 'backing up',
         bytesIn: plain.bytes(),
-        bytesOut: stored.bytes(),
+        bytesOut: uploader ? uploader.storedBytes() : stored.bytes(),
         totalIn: session.databaseBytes,
       });
     tick();
     const ticker = setInterval(tick, PROGRESS_MS);
     try {
       const partSize = options.partSize ?? partSizeFor(session.databaseBytes, options.compression);
-      const [upload, , tables] = await settleTogether(
+      const [payload, , tables] = await settleTogether(
         [
-          deps.writer.putStream(keys.payload, running.output, {
-            retention,
-            contentType: 'application/octet-stream',
-            partSize,
-            queueSize: QUEUE_SIZE,
-            signal: cancel.signal,
-          }),
+          uploader
+            ? uploader.upload(running.output)
+            : deps.writer
+                .putStream(keys.payload, running.output, {
+                  retention,
+                  contentType: 'application/octet-stream',
+                  partSize,
+                  queueSize: QUEUE_SIZE,
+                  signal: cancel.signal,
+                })
+                .then((upload) => ({ upload, stored: stored.result(), packs: undefined, stats: undefined })),
           running.done,
           session.countRows(options.rowCounts),
         ] as const,
@@ -151,6 +197,7 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
         },
         rankBackupError,
       );
+      const { upload } = payload;
       deps.signal?.throwIfAborted();
       const finishedAt = deps.now();
       await writeManifest(deps.writer, {
@@ -163,10 +210,13 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
         upload,
         pgDumpVersion: pgDump.version,
         dumpFormat: options.dumpFormat,
-        compression: options.compression,
+        compression: chunked ? 'zstd' : options.compression,
         encrypt: options.encrypt,
         plaintext: plain.result(),
-        stored: stored.result(),
+        stored: payload.stored,
+        ...(payload.packs
+          ? { chunked: { packs: payload.packs, averageSize: options.chunked?.averageChunkSize ?? 0 } }
+          : {}),
         session,
         rowCounts: options.rowCounts,
         tables,
@@ -178,6 +228,7 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
           error,
         );
       });
+      const indexWarning = uploader ? ((await uploader.saveIndex()) ?? uploader.indexIgnored) : undefined;
       return {
         id,
         environment: options.environment,
@@ -185,13 +236,26 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
         manifestKey: keys.manifest,
         payloadVersionId: upload.versionId,
         dumpFormat: options.dumpFormat,
-        compression: options.compression,
+        compression: chunked ? 'zstd' : options.compression,
         encryption: options.encrypt.scheme,
         pgDumpVersion: pgDump.version,
         bytesIn: plain.result().bytes,
-        bytesOut: stored.result().bytes,
+        bytesOut: payload.stored.bytes + (payload.stats?.packBytes ?? 0),
         tables: tables.length,
         durationMs: finishedAt.getTime() - startedAt.getTime(),
+        layout: payload.stats ? 'chunked' : 'single',
+        ...(payload.stats
+          ? {
+              dedup: {
+                chunks: payload.stats.chunks,
+                newChunks: payload.stats.newChunks,
+                newBytes: payload.stats.newBytes,
+                packsWritten: payload.stats.packsWritten,
+                packsReferenced: payload.packs.length,
+                ...(indexWarning ? { indexWarning } : {}),
+              },
+            }
+          : {}),
       };
     } catch (error) {
       throw classifyBackupError(deps.signal?.aborted ? deps.signal.reason : error);

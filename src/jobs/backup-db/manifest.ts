@@ -4,7 +4,9 @@ import {
   encodeSealed,
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
+  CHUNKED_MANIFEST_VERSION,
   type Manifest,
+  type PackRecord,
 } from '../../format/manifest.js';
 import type { Compression, DumpFormat } from '../../format/layout.js';
 import type { Retention } from '../../format/retention.js';
@@ -34,6 +36,8 @@ export interface ManifestInput {
   tables: TableCount[];
   signer?: SigningKey;
   signal?: AbortSignal;
+  /** The chunked layout: the payload is the root recipe, the dump is in these packs. */
+  chunked?: { packs: PackRecord[]; averageSize: number };
 }
 
 export async function buildManifest(input: ManifestInput): Promise<Manifest> {
@@ -46,28 +50,43 @@ export async function buildManifest(input: ManifestInput): Promise<Manifest> {
       tables: input.tables,
     }),
   );
-  const manifest: Manifest = {
+  const base = {
     format: MANIFEST_FORMAT,
-    version: MANIFEST_VERSION,
     kind: 'db',
     id: input.id,
     environment: input.environment,
     startedAt: input.startedAt.toISOString(),
     finishedAt: input.finishedAt.toISOString(),
     tool: { name: 'offsite', version: TOOL_VERSION },
-    payload: {
-      key: input.keys.payload,
-      versionId: input.upload.versionId,
-      size: input.stored.bytes,
-      sha256: input.stored.sha256,
-      dumpFormat: input.dumpFormat,
-      pgDumpVersion: input.pgDumpVersion,
-      compression: input.compression,
-      encryption: encryptionDetail(input.encrypt),
-    },
     retention: { mode: input.retention.mode, retainUntil: input.retention.retainUntil.toISOString() },
     sealed: Buffer.from(sealed).toString('base64'),
+  } as const;
+  const payload = {
+    key: input.keys.payload,
+    versionId: input.upload.versionId,
+    size: input.stored.bytes,
+    sha256: input.stored.sha256,
+    dumpFormat: input.dumpFormat,
+    pgDumpVersion: input.pgDumpVersion,
+    compression: input.compression,
+    encryption: encryptionDetail(input.encrypt),
   };
+  const encryption = payload.encryption;
+  const manifest: Manifest =
+    input.chunked && encryption.scheme === 'age'
+      ? {
+          ...base,
+          version: CHUNKED_MANIFEST_VERSION,
+          payload: {
+            ...payload,
+            layout: 'chunked',
+            compression: 'zstd',
+            encryption,
+            chunking: { algorithm: 'fastcdc-keyed', averageSize: input.chunked.averageSize },
+            packs: input.chunked.packs,
+          },
+        }
+      : { ...base, version: MANIFEST_VERSION, payload };
   return input.signer ? signManifest(manifest, encodeManifest, input.signer) : manifest;
 }
 

@@ -10,7 +10,7 @@ import { runPipeline } from '../../pipeline/run.js';
 import type { SourceBucket, SourceObject, SourceSummary } from '../../store/source.js';
 import type { ObjectWriter } from '../../store/store.js';
 import { settleTogether } from '../../concurrency/settle.js';
-import { guaranteedLockUntil, type BlobLocks } from './reuse.js';
+import { guaranteedLockUntil, type BlobLocks } from '../../format/reuse.js';
 import { abortScope } from '../../concurrency/abort-scope.js';
 import { isAbortError } from '../../errors.js';
 

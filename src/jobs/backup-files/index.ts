@@ -22,7 +22,7 @@ import type { SourceBucket } from '../../store/source.js';
 import { StoreError, type ObjectWriter } from '../../store/store.js';
 import { uploadBlob, type BlobContext } from './blob.js';
 import { writeFilesManifest } from './manifest.js';
-import { blobLocksFor, mayReuseBlob } from './reuse.js';
+import { blobLocksFor, mayReuseBlob } from '../../format/reuse.js';
 import { fromStoreError } from '../store-errors.js';
 import { TaskPool } from '../../concurrency/task-pool.js';
 import { abortScope } from '../../concurrency/abort-scope.js';

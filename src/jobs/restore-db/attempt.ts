@@ -4,7 +4,8 @@
  * transaction is committed only when the stored and plaintext hashes match the manifest and the
  * row counts match the sealed record. Anything else leaves the target exactly as it was.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import { PackError } from '../../dedup/reader.js';
 import { describe, isAbortError } from '../../errors.js';
 import { AgeError } from '../../pipeline/age.js';
 import { OpensslFormatError } from '../../pipeline/openssl.js';
@@ -24,12 +25,12 @@ import { countSql, epilogueSql, preludeSql, type WrapOptions } from './sql.js';
 import { settleTogether } from '../../concurrency/settle.js';
 
 export interface AttemptInput {
+  /** The stored bytes, or (`decode` absent) the dump itself: a chunked backup's packs are checked and opened on the way. */
   payload: Readable;
   format: DumpFormat;
-  compression: Compression;
-  decrypt: DecryptSpec;
+  decode?: { compression: Compression; decrypt: DecryptSpec };
   /** What the bytes must hash to; absent for old-pipeline backups without a manifest. */
-  expected?: { stored: Measurement; plaintext: Measurement; tables?: TableCount[] };
+  expected?: { stored?: Measurement; plaintext: Measurement; tables?: TableCount[] };
   storedTotal?: number;
   wrap: WrapOptions;
   restore: PgRestoreOptions;
@@ -69,8 +70,8 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
       input.format === 'custom' && input.tools.pgRestore
         ? createPgRestoreStage(input.tools.pgRestore, input.restore, input.childEnv)
         : undefined;
-    const decrypt = createDecryptStream(input.decrypt);
-    const decompress = createDecompressStream(input.compression);
+    const decrypt = input.decode ? createDecryptStream(input.decode.decrypt) : new PassThrough();
+    const decompress = input.decode ? createDecompressStream(input.decode.compression) : new PassThrough();
     const stages = [
       stored.stream,
       decrypt,
@@ -109,7 +110,8 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     } catch (error) {
       // The key opened the manifest's sealed part, so bytes that fail to decrypt or decompress are damaged.
       const damage = [...origins].find(
-        ([cause, stage]) => (stage === 'decrypt' || stage === 'decompress') && !isAbortError(cause),
+        ([cause, stage]) =>
+          (stage === 'decrypt' || stage === 'decompress' || cause instanceof PackError) && !isAbortError(cause),
       );
       if (input.expected && damage) throw new PayloadMismatch(`the payload is damaged: ${describe(damage[0])}`);
       throw error;
@@ -170,7 +172,7 @@ async function pump(source: Readable, send: (chunk: Buffer) => Promise<void>): P
 
 function checkHashes(expected: AttemptInput['expected'], stored: Measurement, plain: Measurement): void {
   if (!expected) return;
-  if (stored.sha256 !== expected.stored.sha256 || stored.bytes !== expected.stored.bytes) {
+  if (expected.stored && (stored.sha256 !== expected.stored.sha256 || stored.bytes !== expected.stored.bytes)) {
     throw new PayloadMismatch(
       `the payload's SHA-256 or size does not match its manifest (stored ${stored.bytes} bytes); the payload is corrupt or was replaced`,
     );

@@ -3,7 +3,8 @@
  * an id), then restore it into the target in one transaction (see attempt.ts).
  * A corrupt newer backup is skipped with a warning; the target is never left half-restored.
  */
-import type { Manifest, SealedContents } from '../../format/manifest.js';
+import { isChunked, type Manifest, type SealedContents } from '../../format/manifest.js';
+import { openChunkedDump } from '../chunked-payload.js';
 import { configError, jobFailed } from '../../errors.js';
 import type { DecryptSpec } from '../../pipeline/cipher.js';
 import { childConnection } from '../../processes/connection.js';
@@ -13,7 +14,7 @@ import type { Reporter } from '../../report/reporter.js';
 import type { ObjectReader } from '../../store/store.js';
 import { openCandidate, readCandidate } from './candidate.js';
 import { listBackups } from '../list.js';
-import { attemptRestore, PayloadMismatch, type AttemptResult } from './attempt.js';
+import { attemptRestore, PayloadMismatch, type AttemptInput, type AttemptResult } from './attempt.js';
 import { selectCandidates } from './select.js';
 import type { Selection } from '../selection.js';
 import { classifyRestoreError } from './errors.js';
@@ -116,19 +117,14 @@ async function restoreOne(
   const versionId = entry.payload?.versionId ?? null;
   const result = await target.run(async () =>
     attemptRestore({
-      payload: await deps.reader.getStream(manifest.payload.key, {
-        versionId,
-        ...(deps.signal ? { signal: deps.signal } : {}),
-      }),
+      ...(await openPayload(manifest, versionId, options.decrypt, deps)),
       format: manifest.payload.dumpFormat,
-      compression: manifest.payload.compression,
-      decrypt: options.decrypt,
       expected: {
-        stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 },
+        ...(isChunked(manifest) ? {} : { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 } }),
         plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 },
         ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}),
       },
-      storedTotal: manifest.payload.size,
+      ...(isChunked(manifest) ? {} : { storedTotal: manifest.payload.size }),
       wrap: {
         dataOnly: mode.dataOnly,
         truncateFirst: mode.truncateFirst,
@@ -173,16 +169,13 @@ async function causeOfToolFailure(
   if ((error as { name?: string }).name !== 'ChildProcessError' || deps.signal?.aborted) return error;
   const { manifest, sealed } = backup;
   try {
-    const stream = await deps.reader.getStream(manifest.payload.key, {
-      versionId: backup.versionId,
-      ...(deps.signal ? { signal: deps.signal } : {}),
-    });
-    const pass = await measurePayload(
-      stream,
-      { decrypt: backup.decrypt, compression: manifest.payload.compression },
-      deps.signal,
-    );
-    if (!pass.stored || pass.stored.bytes !== manifest.payload.size || pass.stored.sha256 !== manifest.payload.sha256) {
+    const opened = await openPayload(manifest, backup.versionId, backup.decrypt, deps);
+    const pass = await measurePayload(opened.payload, opened.decode ? { decode: opened.decode } : {}, deps.signal);
+    const chunked = isChunked(manifest);
+    if (
+      !pass.stored ||
+      (!chunked && (pass.stored.bytes !== manifest.payload.size || pass.stored.sha256 !== manifest.payload.sha256))
+    ) {
       return new PayloadMismatch(
         pass.stored
           ? `the payload's SHA-256 or size does not match its manifest (stored ${pass.stored.bytes} bytes); the payload is corrupt or was replaced`
@@ -204,6 +197,25 @@ async function causeOfToolFailure(
   return error;
 }
 
+/**
+ * The bytes a restore reads: the stored payload with how to decode it, or, for a chunked backup,
+ * the dump itself (its packs checked and opened on the way).
+ */
+async function openPayload(
+  manifest: Manifest,
+  versionId: string | null,
+  decrypt: DecryptSpec,
+  deps: { reader: ObjectReader; signal?: AbortSignal },
+): Promise<Pick<AttemptInput, 'payload' | 'decode'>> {
+  const signal = deps.signal ? { signal: deps.signal } : {};
+  if (isChunked(manifest))
+    return { payload: await openChunkedDump(manifest, { reader: deps.reader, decrypt, ...signal }) };
+  return {
+    payload: await deps.reader.getStream(manifest.payload.key, { versionId, ...signal }),
+    decode: { decrypt, compression: manifest.payload.compression },
+  };
+}
+
 /** Old-pipeline backups: `pg_dump | openssl enc`, plain SQL, no manifest: nothing to check the bytes against. */
 async function restoreLegacy(
   options: RestoreDbOptions,
@@ -222,8 +234,7 @@ async function restoreLegacy(
     attemptRestore({
       payload: await deps.reader.getStream(key, { ...(deps.signal ? { signal: deps.signal } : {}) }),
       format: 'plain',
-      compression: 'none',
-      decrypt: options.decrypt,
+      decode: { compression: 'none', decrypt: options.decrypt },
       wrap: { dataOnly: false, truncateFirst: false, tables: [], foreignKeys: [] },
       restore: mode,
       countTables: [],

@@ -11,6 +11,7 @@ import {
   MANIFEST_MAX_BYTES,
   parseManifest,
   parseSealed,
+  isChunked,
   type Manifest,
   type SealedContents,
 } from '../../format/manifest.js';
@@ -21,6 +22,10 @@ import { StoreError, type ObjectReader, type ObjectVersion } from '../../store/s
 import { fromStoreError } from '../store-errors.js';
 import { checkRetention, type Findings } from './retention.js';
 import { measurePayload, type DeepPass, type PassResult } from './payload.js';
+import { checkPacks } from './packs.js';
+import type { Readable } from 'node:stream';
+import { PackError } from '../../dedup/reader.js';
+import { openChunkedDump } from '../chunked-payload.js';
 
 /** How to verify: with a key for a deep check, and where pg_restore is. */
 export interface VerifyOptions {
@@ -130,15 +135,38 @@ async function check(
     );
     return;
   }
+  if (isChunked(manifest))
+    await checkPacks(manifest, reader, { deep: options.decrypt !== undefined, now, ...signalOf(options) }, result);
   const sealed = options.decrypt ? await openSealedPart(manifest, options.decrypt, result) : undefined;
   if (sealed) result.sealed = sealed;
   const deep = options.decrypt && sealed ? await deepPass(manifest, options.decrypt, options) : undefined;
-  const stream = await reader.getStream(payload.key, {
-    versionId: payload.versionId,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  compare(await measurePayload(stream, deep, options.signal), manifest, sealed, result);
+  const stream = await reader.getStream(payload.key, { versionId: payload.versionId, ...signalOf(options) });
+  if (!isChunked(manifest)) {
+    compare(await measurePayload(stream, deep, options.signal), manifest, sealed, result);
+    return;
+  }
+  compare(await measurePayload(stream, undefined, options.signal), manifest, undefined, result);
+  // The dump itself, reassembled from the packs: only when they all checked out, and with the key.
+  if (!deep || !options.decrypt || result.problems.length > 0) return;
+  let dump: Readable;
+  try {
+    dump = await openChunkedDump(manifest, { reader, decrypt: options.decrypt, ...signalOf(options) });
+  } catch (error) {
+    if (!(error instanceof PackError)) throw error;
+    result.problems.push(error.message);
+    return;
+  }
+  const pass = await measurePayload(dump, { ...deep, decode: undefined }, options.signal);
+  compare(
+    { ...(pass.problem ? { problem: pass.problem } : {}), ...(pass.plaintext ? { plaintext: pass.plaintext } : {}) },
+    manifest,
+    sealed,
+    result,
+  );
 }
+
+const signalOf = (options: VerifyOptions): { signal?: AbortSignal } =>
+  options.signal ? { signal: options.signal } : {};
 
 async function loadManifest(
   version: ObjectVersion,
@@ -199,7 +227,7 @@ async function openSealedPart(
 }
 
 async function deepPass(manifest: Manifest, decrypt: DecryptSpec, options: VerifyOptions): Promise<DeepPass> {
-  const base = { decrypt, compression: manifest.payload.compression };
+  const base = { decode: { decrypt, compression: manifest.payload.compression } };
   if (manifest.payload.dumpFormat !== 'custom') return base;
   const env = options.childEnv ?? {};
   const major = Number(manifest.payload.pgDumpVersion.split('.')[0]);

@@ -14,7 +14,7 @@ import { TaskPool } from '../../concurrency/task-pool.js';
 import type { VerifyOptions, VerifyResult } from './db.js';
 import { checkRetention, RETENTION_UNREADABLE } from './retention.js';
 import { measurePayload } from './payload.js';
-import { LOCK_PRECISION_MS, mayReuseBlob } from '../backup-files/reuse.js';
+import { LOCK_PRECISION_MS, mayReuseBlob } from '../../format/reuse.js';
 
 const BLOB_CONCURRENCY = 8;
 const MAX_PROBLEMS = 20;

@@ -12,10 +12,9 @@ import { createDecryptStream, type DecryptSpec } from '../../pipeline/cipher.js'
 import { createMeter, type Measurement } from '../../pipeline/meter.js';
 import { drainingInput, watchChild, type WatchedChild } from '../../processes/child-stream.js';
 
-/** What a deep pass needs: the key, the compression, and pg_restore for custom archives. */
+/** What a deep pass needs: the key and the compression (absent: the payload is the dump itself, as a chunked backup's is), and pg_restore for custom archives. */
 export interface DeepPass {
-  decrypt: DecryptSpec;
-  compression: Compression;
+  decode?: { decrypt: DecryptSpec; compression: Compression };
   /** For custom archives: the pg_restore to list the archive with, and its environment. */
   pgRestore?: { binary: string; env: NodeJS.ProcessEnv };
 }
@@ -52,10 +51,10 @@ export async function measurePayload(
     ['source', payload],
     ['stored', stored.stream],
   ];
-  if (deep)
+  if (deep?.decode)
     stages.push(
-      ['decrypt', createDecryptStream(deep.decrypt)],
-      ['decompress', createDecompressStream(deep.compression)],
+      ['decrypt', createDecryptStream(deep.decode.decrypt)],
+      ['decompress', createDecompressStream(deep.decode.compression)],
       ['plaintext', plain.stream],
     );
   stages.push(['sink', lister?.sink ?? drain()]);
@@ -75,7 +74,7 @@ export async function measurePayload(
   const listed = lister ? await lister.watched.exited : undefined;
   return {
     stored: stored.result(),
-    ...(deep ? { plaintext: plain.result() } : {}),
+    ...(deep ? { plaintext: deep.decode ? plain.result() : stored.result() } : {}),
     ...(listed ? { problem: `pg_restore --list cannot read the archive: ${listed.message}` } : {}),
   };
 }

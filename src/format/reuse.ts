@@ -9,7 +9,7 @@
  * referenced again) and by `verify --files --deep` (whether the recorded and the real lock of
  * every blob reach its snapshot's).
  */
-import { retentionFor, type LockMode, type Retention } from '../../format/retention.js';
+import { retentionFor, type LockMode, type Retention } from './retention.js';
 
 const DAY_MS = 86_400_000;
 

@@ -1,0 +1,57 @@
+/**
+ * Reads a chunked backup's dump (restore, drill, verify with the key): the root object is checked
+ * against the manifest and opened, then the packs are fetched, checked and cut in recipe order.
+ * Any mismatch is a {@link PackError}: the backup is corrupt, and a restore falls back.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { isSettingsError, readChunked, PackError } from '../dedup/reader.js';
+import type { ChunkedManifest } from '../format/manifest.js';
+import { decompressBytes } from '../pipeline/compress.js';
+import { openSealed, type DecryptSpec } from '../pipeline/cipher.js';
+import type { ObjectReader } from '../store/store.js';
+
+/** Pack downloads at once: enough to keep a link busy while the main thread cuts and decompresses. */
+const PACKS_IN_FLIGHT = 4;
+/** Decrypted packs held ahead of use: about six 8 MiB packs, well inside the restore's memory goal. */
+const PACK_MEMORY_BUDGET = 48 * 1024 * 1024;
+
+export async function openChunkedDump(
+  manifest: ChunkedManifest,
+  deps: { reader: ObjectReader; decrypt: DecryptSpec; signal?: AbortSignal },
+): Promise<Readable> {
+  const root = await readRoot(manifest, deps);
+  const packs = new Map(manifest.payload.packs.map((pack) => [pack.id, pack]));
+  return Readable.from(
+    readChunked(root, {
+      reader: deps.reader,
+      packs,
+      decrypt: deps.decrypt,
+      inFlight: PACKS_IN_FLIGHT,
+      memoryBudget: PACK_MEMORY_BUDGET,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    }),
+    { objectMode: false },
+  );
+}
+
+async function readRoot(
+  manifest: ChunkedManifest,
+  deps: { reader: ObjectReader; decrypt: DecryptSpec },
+): Promise<string> {
+  const { key, versionId, size, sha256 } = manifest.payload;
+  let stored: Uint8Array;
+  try {
+    stored = await deps.reader.getBytes(key, { versionId, maxBytes: size });
+  } catch (error) {
+    if (isSettingsError(error)) throw error;
+    throw new PackError(`the root recipe ${key} cannot be read (${(error as Error).message})`, { cause: error });
+  }
+  if (stored.length !== size || createHash('sha256').update(stored).digest('hex') !== sha256)
+    throw new PackError(`the root recipe ${key} does not match its size and SHA-256 in the manifest`);
+  try {
+    return Buffer.from(decompressBytes('zstd', await openSealed(deps.decrypt, stored))).toString('utf8');
+  } catch (error) {
+    throw new PackError(`the root recipe ${key} cannot be opened (${(error as Error).message})`, { cause: error });
+  }
+}

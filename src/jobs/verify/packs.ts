@@ -1,0 +1,101 @@
+/**
+ * `verify`'s pack check for chunked backups, with reader credentials and no key: every pack the
+ * manifest lists exists in the version recorded, has its size, and stays locked at least until the
+ * backup's retain-until; with `deep`, its stored bytes also hash to the recorded SHA-256. A missing,
+ * damaged or under-locked pack makes the backup corrupt: this is what catches a poisoned or stale
+ * writer index, which could otherwise produce backups that look complete.
+ */
+import { createHash } from 'node:crypto';
+import { TaskPool } from '../../concurrency/task-pool.js';
+import { packsFolderOf } from '../../format/chunked.js';
+import type { ChunkedManifest, PackRecord } from '../../format/manifest.js';
+import { LOCK_PRECISION_MS, mayReuseBlob } from '../../format/reuse.js';
+import { StoreError, type ObjectReader } from '../../store/store.js';
+import { RETENTION_UNREADABLE, type Findings } from './retention.js';
+
+const CHECKS_AT_ONCE = 8;
+/** A pack is read whole for its hash: a few of them at once. */
+const DEEP_BUDGET = 64 * 1024 * 1024;
+
+export async function checkPacks(
+  manifest: ChunkedManifest,
+  reader: ObjectReader,
+  options: { deep: boolean; now: Date; signal?: AbortSignal },
+  findings: Findings,
+): Promise<void> {
+  const listed = await listPacks(manifest, reader);
+  const pool = new TaskPool({ slots: CHECKS_AT_ONCE, budget: DEEP_BUDGET });
+  const locks = { readable: true };
+  const problemsBefore = findings.problems.length;
+  for (const pack of manifest.payload.packs) {
+    const size = listed.get(versionKey(pack.key, pack.versionId));
+    if (size === undefined) {
+      findings.problems.push(`pack ${pack.key} (version ${pack.versionId ?? 'null'}) is missing`);
+      continue;
+    }
+    if (size !== pack.size) {
+      findings.problems.push(`pack ${pack.key} is ${size} bytes, the manifest says ${pack.size}: corrupt or replaced`);
+      continue;
+    }
+    await pool.run(options.deep ? pack.size : 1, async () => {
+      options.signal?.throwIfAborted();
+      if (locks.readable) locks.readable = await checkLock(pack, manifest, reader, findings);
+      if (options.deep) await checkHash(pack, reader, findings);
+    });
+  }
+  await pool.drain();
+  if (!locks.readable) findings.notes.push(RETENTION_UNREADABLE);
+  const broken = findings.problems.length - problemsBefore;
+  if (broken > 0)
+    findings.problems.push(`${broken} of ${manifest.payload.packs.length} packs fail: the backup cannot be restored`);
+}
+
+const versionKey = (key: string, versionId: string | null): string => `${key}\u0000${versionId ?? 'null'}`;
+
+/** One listing of the environment's packs, rather than a request per pack. */
+async function listPacks(manifest: ChunkedManifest, reader: ObjectReader): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  const folders = new Set(manifest.payload.packs.map((pack) => packsFolderOf(pack.key)));
+  for (const folder of folders)
+    for await (const version of reader.listVersions(folder))
+      sizes.set(versionKey(version.key, version.versionId), version.size);
+  return sizes;
+}
+
+/** @returns false when these credentials may not read locks (a note, once, not a failure). */
+async function checkLock(
+  pack: PackRecord,
+  manifest: ChunkedManifest,
+  reader: ObjectReader,
+  findings: Findings,
+): Promise<boolean> {
+  let lock: { mode: string; retainUntil: Date } | undefined;
+  try {
+    lock = await reader.getRetention(pack.key, { versionId: pack.versionId });
+  } catch (error) {
+    if (error instanceof StoreError && error.kind === 'config') return false;
+    throw error;
+  }
+  if (!lock) findings.problems.push(`pack ${pack.key} has no Object Lock retention: it can be deleted`);
+  else if (lock.mode !== manifest.retention.mode)
+    findings.problems.push(
+      `pack ${pack.key} is locked in ${lock.mode} mode, the manifest says ${manifest.retention.mode}`,
+    );
+  else if (
+    !mayReuseBlob({
+      blobLockedUntil: lock.retainUntil,
+      snapshotRetainUntil: manifest.retention.retainUntil,
+      toleranceMs: LOCK_PRECISION_MS,
+    })
+  )
+    findings.problems.push(
+      `pack ${pack.key} is locked only until ${lock.retainUntil.toISOString()}, before the backup's ${manifest.retention.retainUntil}: it can be deleted while the backup is kept`,
+    );
+  return true;
+}
+
+async function checkHash(pack: PackRecord, reader: ObjectReader, findings: Findings): Promise<void> {
+  const bytes = await reader.getBytes(pack.key, { versionId: pack.versionId, maxBytes: pack.size });
+  if (createHash('sha256').update(bytes).digest('hex') !== pack.sha256)
+    findings.problems.push(`pack ${pack.key} does not match its SHA-256 in the manifest: the stored bytes changed`);
+}
