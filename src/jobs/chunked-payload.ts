@@ -18,7 +18,13 @@ const PACK_MEMORY_BUDGET = 48 * 1024 * 1024;
 
 export async function openChunkedDump(
   manifest: ChunkedManifest,
-  deps: { reader: ObjectReader; decrypt: DecryptSpec; signal?: AbortSignal },
+  deps: {
+    reader: ObjectReader;
+    decrypt: DecryptSpec;
+    signal?: AbortSignal;
+    /** Tests: other limits than {@link PACKS_IN_FLIGHT} and {@link PACK_MEMORY_BUDGET}. */
+    tuning?: { inFlight: number; memoryBudget: number };
+  },
 ): Promise<Readable> {
   const root = await readRoot(manifest, deps);
   const packs = new Map(manifest.payload.packs.map((pack) => [pack.id, pack]));
@@ -27,8 +33,8 @@ export async function openChunkedDump(
       reader: deps.reader,
       packs,
       decrypt: deps.decrypt,
-      inFlight: PACKS_IN_FLIGHT,
-      memoryBudget: PACK_MEMORY_BUDGET,
+      inFlight: deps.tuning?.inFlight ?? PACKS_IN_FLIGHT,
+      memoryBudget: deps.tuning?.memoryBudget ?? PACK_MEMORY_BUDGET,
       ...(deps.signal ? { signal: deps.signal } : {}),
     }),
     { objectMode: false },
