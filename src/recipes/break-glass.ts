@@ -10,11 +10,19 @@
 import type { Compression, DumpFormat, Encryption } from '../format/layout.js';
 import { carriesPassword } from '../processes/connection.js';
 
-export interface BreakGlassInput {
+/** What every break-glass script needs: where the bucket is, where to restore, and how. */
+export interface BreakGlassTarget {
   bucket: string;
   /** S3 endpoint URL for non-AWS servers (adds --endpoint-url). */
   endpoint?: string;
   region: string;
+  /** Target database URL WITHOUT password (PGPASSWORD comes from the environment). */
+  target: string;
+  options: { schemaOnly?: boolean; dataOnly?: boolean; tables?: string[]; noOwner: boolean; noPrivileges: boolean };
+}
+
+/** A single-object backup (manifest version 1, or the old pipeline's object). */
+export interface BreakGlassInput extends BreakGlassTarget {
   payload: {
     key: string;
     versionId: string | null;
@@ -26,9 +34,6 @@ export interface BreakGlassInput {
   manifestKey?: string;
   /** The stored bytes' SHA-256 from the manifest, checked before decrypting. */
   sha256?: string;
-  /** Target database URL WITHOUT password (PGPASSWORD comes from the environment). */
-  target: string;
-  options: { schemaOnly?: boolean; dataOnly?: boolean; tables?: string[]; noOwner: boolean; noPrivileges: boolean };
 }
 
 /** The input cannot make a safe script (a password in the target, contradicting options, ...). */
@@ -65,23 +70,48 @@ export function breakGlassScript(input: BreakGlassInput): string {
   return `${sections.map((lines) => lines.join('\n')).join('\n\n')}\n`;
 }
 
-interface Checked extends BreakGlassInput {
-  tables: { schema?: string; name: string }[];
+/** A table of the selection, split into schema and name. */
+export interface TableName {
+  schema?: string;
+  name: string;
 }
 
-const RULE = '# ------------------------------------------------------------------------------------------------';
+interface Checked extends BreakGlassInput {
+  tables: TableName[];
+}
+
+export const RULE =
+  '# ------------------------------------------------------------------------------------------------';
 
 function validate(input: BreakGlassInput): Checked {
+  const tables = validateTarget(input, {
+    named: [['payload key', input.payload.key]],
+    values: [input.payload.key, input.payload.versionId ?? '', input.manifestKey ?? ''],
+  });
+  checkVersionId(input.payload.versionId, 'the version id');
+  const sha256 = input.sha256 === undefined ? undefined : checkedSha256(input.sha256);
+  return { ...input, ...(sha256 === undefined ? {} : { sha256 }), tables };
+}
+
+/**
+ * The checks every script's input needs: nothing empty, an http(s) endpoint, no password in the
+ * target, options that fit together, table names, no NUL anywhere (`named` and `values` are the
+ * caller's own settings, checked the same way).
+ * @returns the table selection, parsed.
+ * @throws BreakGlassError naming what is wrong.
+ */
+export function validateTarget(
+  input: BreakGlassTarget,
+  extra: { named: (readonly [string, string])[]; values: string[] },
+): TableName[] {
   for (const [name, value] of [
     ['bucket', input.bucket],
     ['region', input.region],
-    ['payload key', input.payload.key],
+    ...extra.named,
     ['target', input.target],
   ] as const) {
     if (value.trim() === '') throw new BreakGlassError(`the ${name} is empty`);
   }
-  if (input.payload.versionId === '')
-    throw new BreakGlassError('the version id is empty (use null when there is none)');
   if (input.endpoint !== undefined && !/^https?:\/\/\S+$/.test(input.endpoint))
     throw new BreakGlassError(`the S3 endpoint "${input.endpoint}" is not an http(s) URL`);
   if (carriesPassword(input.target))
@@ -90,12 +120,6 @@ function validate(input: BreakGlassInput): Checked {
     );
   if (input.options.schemaOnly && input.options.dataOnly)
     throw new BreakGlassError('schema-only and data-only exclude each other');
-  let sha256: string | undefined;
-  if (input.sha256 !== undefined) {
-    if (!/^[0-9a-fA-F]{64}$/.test(input.sha256))
-      throw new BreakGlassError(`"${input.sha256}" is not a SHA-256 hex digest`);
-    sha256 = input.sha256.toLowerCase();
-  }
   const tables = (input.options.tables ?? []).map((table) => {
     const dot = table.indexOf('.');
     const parsed = dot < 0 ? { name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
@@ -107,16 +131,25 @@ function validate(input: BreakGlassInput): Checked {
   for (const value of [
     input.bucket,
     input.region,
-    input.payload.key,
-    input.payload.versionId ?? '',
     input.endpoint ?? '',
-    input.manifestKey ?? '',
     input.target,
     ...(input.options.tables ?? []),
+    ...extra.values,
   ]) {
     if (value.includes('\0')) throw new BreakGlassError('a setting contains a NUL character');
   }
-  return { ...input, ...(sha256 === undefined ? {} : { sha256 }), tables };
+  return tables;
+}
+
+/** @throws BreakGlassError for an empty version id (null says there is none). */
+export function checkVersionId(versionId: string | null, what: string): void {
+  if (versionId === '') throw new BreakGlassError(`${what} is empty (use null when there is none)`);
+}
+
+/** The digest in lower case. @throws BreakGlassError when it is not a SHA-256 hex digest. */
+export function checkedSha256(sha256: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(sha256)) throw new BreakGlassError(`"${sha256}" is not a SHA-256 hex digest`);
+  return sha256.toLowerCase();
 }
 
 const tools = (input: Checked): { decrypt: string; decompress?: string; restore: string } => ({
@@ -127,28 +160,13 @@ const tools = (input: Checked): { decrypt: string; decompress?: string; restore:
 
 function header(input: Checked): string[] {
   const t = tools(input);
-  const secrets: [string, string][] = [
-    ['read -r AWS_ACCESS_KEY_ID && export AWS_ACCESS_KEY_ID', "the READER's S3 credentials"],
-    ['read -rs AWS_SECRET_ACCESS_KEY && export AWS_SECRET_ACCESS_KEY', '  (or: export AWS_PROFILE=NAME)'],
-    input.payload.encryption === 'age'
-      ? ['export AGE_IDENTITY_FILE=/path/to/identity.txt', 'the age private key (a file path)']
-      : ['read -rs OFFSITE_ENCRYPTION_PASSWORD && export OFFSITE_ENCRYPTION_PASSWORD', 'the backup password'],
-    ['read -rs PGPASSWORD && export PGPASSWORD', "the target user's password (or ~/.pgpass)"],
-  ];
-  const width = Math.max(...secrets.map(([command]) => command.length));
   return [
     '#!/usr/bin/env bash',
     '# Offsite break-glass restore: puts one database backup back into PostgreSQL with standard tools',
     `# only (aws, sha256sum, ${[t.decrypt, t.decompress, t.restore, ...(t.restore === 'psql' ? [] : ['psql'])].filter(Boolean).join(', ')}), without Offsite.`,
     '# Printed by `offsite restore db --print-commands`; the runbook is docs/restore.md.',
     '#',
-    '# How to use it:',
-    '#   1. Save this text to a file (e.g. restore.sh) and read it: every step is explained.',
-    '#   2. Check the settings below, above all TARGET: the database that receives the data.',
-    '#   3. Put the secrets into your shell environment, never into this file (`read -rs` keeps them',
-    '#      off the screen and out of your shell history):',
-    ...secrets.map(([command, doc]) => `#        ${command.padEnd(width)}  # ${doc}`),
-    '#   4. Run it: bash restore.sh',
+    ...usage(input.payload.encryption),
     '#',
     `# What it does: (1) downloads ${input.payload.versionId !== null ? 'this exact version of ' : ''}the backup object into a private temporary`,
     ...(input.sha256 !== undefined
@@ -158,8 +176,35 @@ function header(input: Checked): string[] {
     '# the target database is left exactly as it was; (4) prints the row count of every table.',
     '# The decrypted data never touches the disk; the temporary directory is deleted however the script ends.',
     '',
-    'set -euo pipefail   # stop at the first failing command, also inside a pipeline or on an unset variable',
-    'umask 077           # files this script creates are readable by you only',
+    ...SHELL_OPTIONS,
+  ];
+}
+
+/** The shell options every script runs with. */
+export const SHELL_OPTIONS = [
+  'set -euo pipefail   # stop at the first failing command, also inside a pipeline or on an unset variable',
+  'umask 077           # files this script creates are readable by you only',
+];
+
+/** The header's "How to use it": save, check the settings, put the secrets into the environment, run. */
+export function usage(encryption: Encryption): string[] {
+  const secrets: [string, string][] = [
+    ['read -r AWS_ACCESS_KEY_ID && export AWS_ACCESS_KEY_ID', "the READER's S3 credentials"],
+    ['read -rs AWS_SECRET_ACCESS_KEY && export AWS_SECRET_ACCESS_KEY', '  (or: export AWS_PROFILE=NAME)'],
+    encryption === 'age'
+      ? ['export AGE_IDENTITY_FILE=/path/to/identity.txt', 'the age private key (a file path)']
+      : ['read -rs OFFSITE_ENCRYPTION_PASSWORD && export OFFSITE_ENCRYPTION_PASSWORD', 'the backup password'],
+    ['read -rs PGPASSWORD && export PGPASSWORD', "the target user's password (or ~/.pgpass)"],
+  ];
+  const width = Math.max(...secrets.map(([command]) => command.length));
+  return [
+    '# How to use it:',
+    '#   1. Save this text to a file (e.g. restore.sh) and read it: every step is explained.',
+    '#   2. Check the settings below, above all TARGET: the database that receives the data.',
+    '#   3. Put the secrets into your shell environment, never into this file (`read -rs` keeps them',
+    '#      off the screen and out of your shell history):',
+    ...secrets.map(([command, doc]) => `#        ${command.padEnd(width)}  # ${doc}`),
+    '#   4. Run it: bash restore.sh',
   ];
 }
 
@@ -195,18 +240,37 @@ function settings(input: Checked): string[] {
   } else {
     lines.push('# This backup has no manifest (made by the old pg_dump | openssl shell pipeline).');
   }
-  lines.push(
-    "# The database to restore into. No password here: PostgreSQL's tools read PGPASSWORD (or ~/.pgpass).",
-    `TARGET=${shellQuote(input.target)}`,
-  );
+  lines.push(...targetSetting(input.target));
   return lines;
 }
 
+/** The settings block's last lines: the target database. */
+export const targetSetting = (target: string): string[] => [
+  "# The database to restore into. No password here: PostgreSQL's tools read PGPASSWORD (or ~/.pgpass).",
+  `TARGET=${shellQuote(target)}`,
+];
+
 function preflight(input: Checked): string[] {
   const t = tools(input);
+  return preflightChecks(
+    [
+      'aws',
+      'sha256sum',
+      t.decrypt,
+      ...(t.decompress ? [t.decompress] : []),
+      ...(t.restore === 'pg_restore' ? ['pg_restore'] : []),
+      'psql',
+    ],
+    input.payload.encryption,
+  );
+}
+
+/** Step 0: `fail` and `need`, each tool checked, then the secret for `encryption`. */
+export function preflightChecks(needed: readonly string[], encryption: Encryption): string[] {
   const packages: Record<string, string> = {
     aws: 'awscli',
     sha256sum: 'coreutils',
+    dd: 'coreutils',
     age: 'age',
     openssl: 'openssl',
     zstd: 'zstd',
@@ -214,14 +278,6 @@ function preflight(input: Checked): string[] {
     pg_restore: 'postgresql-client',
     psql: 'postgresql-client',
   };
-  const needed = [
-    'aws',
-    'sha256sum',
-    t.decrypt,
-    ...(t.decompress ? [t.decompress] : []),
-    ...(t.restore === 'pg_restore' ? ['pg_restore'] : []),
-    'psql',
-  ];
   const lines = [
     RULE,
     '# 0. Check that the tools and secrets are there, before anything is downloaded or written.',
@@ -231,7 +287,7 @@ function preflight(input: Checked): string[] {
     'need() { command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed (Debian/Ubuntu: apt-get install -y $2)"; }',
     ...needed.map((tool) => `need ${tool} ${packages[tool] ?? tool}`),
   ];
-  if (input.payload.encryption === 'age') {
+  if (encryption === 'age') {
     lines.push(
       "# (Offsite's own name for it, OFFSITE_AGE_IDENTITY_FILE, works too.)",
       'AGE_IDENTITY_FILE="${AGE_IDENTITY_FILE:-${OFFSITE_AGE_IDENTITY_FILE:-}}"',
@@ -337,16 +393,64 @@ function restore(input: Checked): string[] {
     decrypt.doc,
     ...(decompress ? [decompress.doc] : ['(the backup is not compressed: no decompression step)']),
   ];
-  const lines = [
+  return [
     RULE,
     '# 3. Decrypt, decompress and restore as one stream (the decrypted data never touches the disk):',
     ...docs.map((doc) => `#      ${doc}`),
+    ...restoreStep(input.payload.dumpFormat, input, stream, SINGLE_WORDS),
   ];
-  if (input.payload.dumpFormat === 'custom') return [...lines, ...customRestore(input, stream)];
-  return [...lines, ...plainRestore(input, stream)];
 }
 
-function customRestore(input: Checked, stream: string[]): string[] {
+/** What the restore step's comments and progress say about the stream that feeds it. */
+export interface RestoreWords {
+  /** The progress label of the restore step, e.g. `3/4`. */
+  progress: string;
+  /** Where the stored bytes were checked, said after the note on reading the rest of the archive. */
+  checked: string;
+  /** Comment text (each line without its `#    `): when a --data-only restore sends COMMIT. */
+  dataOnlyCommit: string[];
+  /** Comment text (each line without its `#    `): when a plain SQL restore sends COMMIT. */
+  plainCommit: string[];
+}
+
+const SINGLE_WORDS: RestoreWords = {
+  progress: '3/4',
+  checked: 'The whole file was already checked in step 2.',
+  dataOnlyCommit: [
+    'One transaction: BEGIN goes first, and COMMIT only once the whole stream was decrypted,',
+    'decompressed and converted without error; otherwise PostgreSQL rolls everything back.',
+  ],
+  plainCommit: [
+    'One transaction: BEGIN goes first, and COMMIT only once the whole stream was decrypted and',
+    'decompressed without error. On any error psql stops, or its input ends without COMMIT, and',
+    'PostgreSQL rolls everything back. (psql --single-transaction is not used: it would commit',
+    'whatever arrived even when decryption failed halfway.)',
+  ],
+};
+
+/** What the restore step restores: the options and table selection, and whether the backup has a manifest. */
+export interface RestoreSelection {
+  options: BreakGlassTarget['options'];
+  tables: TableName[];
+  manifestKey?: string;
+}
+
+/**
+ * The restore step after its heading: pg_restore (custom format) or psql (plain SQL) fed by `stream`,
+ * a pipeline whose output is the dump, in ONE transaction; with the comments explaining each flag.
+ */
+export function restoreStep(
+  dumpFormat: DumpFormat,
+  selection: RestoreSelection,
+  stream: string[],
+  words: RestoreWords,
+): string[] {
+  return dumpFormat === 'custom'
+    ? customRestore(selection, stream, words)
+    : plainRestore(selection, stream, words);
+}
+
+function customRestore(input: RestoreSelection, stream: string[], words: RestoreWords): string[] {
   const { options } = input;
   const dataOnly = options.dataOnly === true;
   const tables = tableFlags(input.tables);
@@ -387,7 +491,7 @@ function customRestore(input: Checked, stream: string[]): string[] {
       : []),
     '#    pg_restore may stop reading before the end of the archive (with --schema-only or a table',
     '#    selection); `cat > /dev/null` then reads the rest, so that the steps before it do not fail',
-    '#    with "broken pipe". The whole file was already checked in step 2.',
+    `#    with "broken pipe". ${words.checked}`,
     ...tables.notes,
   ];
   if (!dataOnly) {
@@ -395,7 +499,7 @@ function customRestore(input: Checked, stream: string[]): string[] {
       ...lines,
       '#    The target must be an empty database (create one with: createdb -h HOST -U USER NAME). If the',
       '#    application already created its tables there, see docs/restore.md (restore before it starts).',
-      'printf \'break-glass: 3/4 restoring into %s\\n\' "$TARGET" >&2',
+      `printf 'break-glass: ${words.progress} restoring into %s\\n' "$TARGET" >&2`,
       [...stream, restoreCommand].join(' \\\n  | '),
     ];
   }
@@ -404,12 +508,11 @@ function customRestore(input: Checked, stream: string[]): string[] {
     '#    --data-only: the tables must exist and be EMPTY. Rows the application created at start-up (a',
     '#    default admin user, say) clash with the restored ones: empty those tables first (TRUNCATE), or',
     '#    use `offsite restore db --data-only --truncate-first`.',
-    '#    One transaction: BEGIN goes first, and COMMIT only once the whole stream was decrypted,',
-    '#    decompressed and converted without error; otherwise PostgreSQL rolls everything back.',
+    ...words.dataOnlyCommit.map((line) => `#    ${line}`),
     "#    pg_restore writes the rows table by table in the archive's order, not in foreign-key order, so",
     "#    the target's foreign keys are dropped first and added back at the end, inside the transaction:",
     '#    adding them back checks every row. (pg_restore --disable-triggers would need a superuser.)',
-    'printf \'break-glass: 3/4 restoring into %s\\n\' "$TARGET" >&2',
+    `printf 'break-glass: ${words.progress} restoring into %s\\n' "$TARGET" >&2`,
     '{',
     "  cat <<'SQL'",
     'BEGIN;',
@@ -444,7 +547,7 @@ function customRestore(input: Checked, stream: string[]): string[] {
 }
 
 /** pg_restore -t takes a bare table name (matched in every schema); -n limits the selection to one schema. */
-function tableFlags(tables: Checked['tables']): { flags: [string, string, string][]; notes: string[] } {
+function tableFlags(tables: TableName[]): { flags: [string, string, string][]; notes: string[] } {
   if (tables.length === 0) return { flags: [], notes: [] };
   const schemas = new Set(tables.map((t) => t.schema));
   const [only] = schemas;
@@ -467,7 +570,7 @@ function tableFlags(tables: Checked['tables']): { flags: [string, string, string
   return { flags, notes };
 }
 
-function plainRestore(input: Checked, stream: string[]): string[] {
+function plainRestore(input: RestoreSelection, stream: string[], words: RestoreWords): string[] {
   const { options } = input;
   const ignored = [
     options.schemaOnly ? 'schema-only' : '',
@@ -476,10 +579,7 @@ function plainRestore(input: Checked, stream: string[]): string[] {
   ].filter(Boolean);
   return [
     '#      psql              runs the SQL: -X ignores ~/.psqlrc, -q is quiet, ON_ERROR_STOP=1 stops at the first error',
-    '#    One transaction: BEGIN goes first, and COMMIT only once the whole stream was decrypted and',
-    '#    decompressed without error. On any error psql stops, or its input ends without COMMIT, and',
-    '#    PostgreSQL rolls everything back. (psql --single-transaction is not used: it would commit',
-    '#    whatever arrived even when decryption failed halfway.)',
+    ...words.plainCommit.map((line) => `#    ${line}`),
     '#    The backup is plain SQL, which restores only whole, into an empty database: schema-only,',
     '#    data-only and table selection need a custom-format backup (.dump) and do not apply here.',
     ...(ignored.length > 0
@@ -492,7 +592,7 @@ function plainRestore(input: Checked, stream: string[]): string[] {
           '#    `role "..." does not exist`, create that role in the target first, or drop those lines by',
           "#    inserting  | grep -v -E '^(ALTER .* OWNER TO |GRANT |REVOKE )'  before `&& printf`.",
         ]),
-    'printf \'break-glass: 3/4 restoring into %s\\n\' "$TARGET" >&2',
+    `printf 'break-glass: ${words.progress} restoring into %s\\n' "$TARGET" >&2`,
     '{',
     "  printf 'BEGIN;\\n'",
     `  ${stream.join(' \\\n    | ')} \\\n    && printf '\\nCOMMIT;\\n'`,
@@ -500,12 +600,13 @@ function plainRestore(input: Checked, stream: string[]): string[] {
   ];
 }
 
-function summary(): string[] {
+/** The last step, number `step` of `step`: every table of the target with its row count. */
+export function summary(step = 4): string[] {
   return [
     RULE,
-    '# 4. What the target holds now: every table with its row count. Compare them with the counts the',
+    `# ${step}. What the target holds now: every table with its row count. Compare them with the counts the`,
     '#    backup recorded (the manifest\'s sealed part; see docs/restore.md, "after the restore").',
-    "printf 'break-glass: 4/4 restored; rows per table in the target:\\n' >&2",
+    `printf 'break-glass: ${step}/${step} restored; rows per table in the target:\\n' >&2`,
     "psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 -d \"$TARGET\" <<'SQL'",
     "SELECT format('SELECT %L, count(*) FROM ONLY %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname)",
     'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace',

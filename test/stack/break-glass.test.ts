@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { breakGlassScript, type BreakGlassInput } from '../../src/recipes/break-glass.js';
-import { parseManifest, type Manifest } from '../../src/format/manifest.js';
+import { parseManifest, type ChunkedManifest, type Manifest } from '../../src/format/manifest.js';
 import { generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { assertSameDatabase, backupDb } from '../helpers/fixture.js';
 import { readAsAdmin } from '../helpers/s3.js';
@@ -18,6 +18,9 @@ import { fillSampleDatabase, tableChecksums, userTableCount, testDatabases } fro
 import { stack, uniqueName } from '../helpers/stack.js';
 
 const execFileAsync = promisify(execFile);
+
+/** These tests are about the single-object layout (manifest version 1); the chunked one has its own file. */
+type SingleManifest = Exclude<Manifest, ChunkedManifest>;
 
 interface ScriptRun {
   code: number | null;
@@ -29,20 +32,22 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
   let dir: TempDir;
   let sourceUrl: string;
   let identity: { file: string; recipient: string };
-  let ageManifest: Manifest;
+  let ageManifest: SingleManifest;
   const password = `pa$$ 'word' ö ${uniqueName('x')}`;
   const databases = testDatabases(stack().pgUrlBase);
 
   const newDatabase = databases.create;
 
-  const backup = async (args: string[], extra: Record<string, string>): Promise<Manifest> => {
+  const backup = async (args: string[], extra: Record<string, string>): Promise<SingleManifest> => {
     const summary = await backupDb(writerEnv(sourceUrl, extra), args);
-    return parseManifest(await readAsAdmin(String(summary.manifestKey)));
+    const manifest = parseManifest(await readAsAdmin(String(summary.manifestKey)));
+    assert.ok(manifest.version === 1, 'a single-object backup (manifest version 1)');
+    return manifest;
   };
 
   /** The script's input for a backup, as `offsite restore db --print-commands` would build it from the manifest. */
   const scriptInput = (
-    manifest: Manifest,
+    manifest: SingleManifest,
     manifestKey: string | undefined,
     target: string,
     options: Partial<BreakGlassInput['options']> = {},
