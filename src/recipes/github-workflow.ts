@@ -1,8 +1,9 @@
 /**
  * The GitHub Actions workflow `offsite init github-actions` writes (pure: options → YAML text and the
  * secrets and variables it uses). It replaces the original pipeline (docs/dev/original-pipeline.md): hourly
- * database backups per environment, daily files backups and restore drills, and an hourly freshness check.
- * Secrets reach only the one step that runs offsite, through its environment, never argv.
+ * database backups per environment, each verified with the reader's key right after it, daily files backups and
+ * restore drills, and an hourly freshness check. Secrets reach only the steps that run offsite, through their
+ * environment, never argv.
  */
 import { Document, isMap, isScalar, Scalar, type Node } from 'yaml';
 import { isValidEnvironment } from '../format/layout.js';
@@ -107,6 +108,25 @@ export function githubWorkflow(options: GithubWorkflowOptions): GithubWorkflow {
     doc,
     ['jobs', 'backup-db', 'concurrency'],
     'A run still going makes the next one wait: never two backups of one database at once.',
+  );
+  const dbSetup = setupSteps(options, true).length;
+  comment(
+    doc,
+    ['jobs', 'backup-db', 'steps', dbSetup],
+    [
+      'The chunk index: which chunks of earlier dumps are already in which pack. Without it every backup uploads the',
+      'whole dump again (correct, only slower and bigger). Saved only when the job succeeds, so an index that failed',
+      'the verify below is never kept. It holds chunk ids and pack names, no data and no key.',
+    ].join('\n'),
+  );
+  comment(
+    doc,
+    ['jobs', 'backup-db', 'steps', dbSetup + 2],
+    [
+      'The writer can only put objects, so it trusts its chunk index blindly: a stale or tampered index could make a',
+      'backup that references packs the bucket does not have. The reader checks, with no key, that every pack of the',
+      'new backup exists, has its size and stays locked long enough, and fails the job when not.',
+    ].join('\n'),
   );
   if (options.files) {
     comment(
@@ -234,7 +254,12 @@ const matrixOf = (options: GithubWorkflowOptions, extra: Record<string, unknown>
   matrix: { environment: options.environments, ...extra },
 });
 
+/** The cached folder of the database backup's chunk index, relative to the workspace. */
+const DB_INDEX_DIR = '.offsite-db-index';
+
 function backupDbJob(options: GithubWorkflowOptions): Record<string, unknown> {
+  // "/" cannot occur in an environment name, so one environment's prefix never restores another's index.
+  const cacheKey = 'offsite-db-chunk-index/${{ matrix.environment }}/';
   return {
     name: 'backup db (${{ matrix.environment }})',
     if: runsIf(options, 'db'),
@@ -246,17 +271,52 @@ function backupDbJob(options: GithubWorkflowOptions): Record<string, unknown> {
     env: {
       OFFSITE_ENVIRONMENT: '${{ matrix.environment }}',
       OFFSITE_AGE_RECIPIENTS: variable('OFFSITE_AGE_RECIPIENTS'),
+      OFFSITE_DB_CHUNK_INDEX: `\${{ github.workspace }}/${DB_INDEX_DIR}/chunk.index`,
     },
     steps: [
       ...setupSteps(options, true),
+      {
+        uses: 'actions/cache@v4',
+        with: {
+          path: DB_INDEX_DIR,
+          // A cache entry never changes, so every run saves a new one and restores the newest.
+          key: `${cacheKey}\${{ github.run_id }}-\${{ github.run_attempt }}`,
+          'restore-keys': cacheKey,
+        },
+      },
       {
         name: 'Back up the database',
         env: {
           DATABASE_URL: secret('DATABASE_URL'),
           AWS_ACCESS_KEY_ID: secret('OFFSITE_WRITER_ACCESS_KEY_ID'),
           AWS_SECRET_ACCESS_KEY: secret('OFFSITE_WRITER_SECRET_ACCESS_KEY'),
+          OFFSITE_DEDUP_KEY: secret('OFFSITE_DEDUP_KEY'),
         },
-        run: 'offsite backup db',
+        shell: 'bash',
+        run: [
+          `mkdir -p ${DB_INDEX_DIR}`,
+          // Outside the cached folder: the key never goes into the Actions cache.
+          'if [ -n "$OFFSITE_DEDUP_KEY" ]; then',
+          '  dedup_key="$RUNNER_TEMP/offsite-dedup.key"',
+          '  trap \'rm -f "$dedup_key"\' EXIT',
+          '  umask 077',
+          '  printf \'%s\\n\' "$OFFSITE_DEDUP_KEY" > "$dedup_key"',
+          '  chmod 600 "$dedup_key"',
+          '  export OFFSITE_DEDUP_KEY_FILE="$dedup_key"',
+          'else',
+          '  echo "No OFFSITE_DEDUP_KEY secret: the backup is one object of the whole dump (the single layout)."',
+          'fi',
+          'unset OFFSITE_DEDUP_KEY',
+          'offsite backup db',
+        ].join('\n'),
+      },
+      {
+        name: "Verify the new backup with the reader's key",
+        env: {
+          AWS_ACCESS_KEY_ID: secret('OFFSITE_READER_ACCESS_KEY_ID'),
+          AWS_SECRET_ACCESS_KEY: secret('OFFSITE_READER_SECRET_ACCESS_KEY'),
+        },
+        run: 'offsite verify latest',
       },
     ],
   };
@@ -419,9 +479,15 @@ function workflowInputs(options: GithubWorkflowOptions): WorkflowInput[] {
       'secret',
       'OFFSITE_READER_ACCESS_KEY_ID',
       true,
-      `the reader's access key, for the freshness check${options.drill ? ' and drills' : ''}`,
+      `the reader's access key, to verify each database backup, for the freshness check${options.drill ? ' and drills' : ''}`,
     ),
     repo('secret', 'OFFSITE_READER_SECRET_ACCESS_KEY', true, "the reader's secret key"),
+    repo(
+      'secret',
+      'OFFSITE_DEDUP_KEY',
+      false,
+      'the dedup key, for deduplicated (chunked) database backups: offsite keys generate --dedup -o dedup.key, then gh secret set OFFSITE_DEDUP_KEY < dedup.key; without it every backup is the whole dump',
+    ),
     ...(options.drill
       ? [
           repo(
