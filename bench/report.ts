@@ -6,19 +6,43 @@ export interface Sample {
   storedBytes?: number;
 }
 
-export interface Contender {
+/** A row of the results table. */
+export interface Row {
   group: string;
   name: string;
   /** Offsite's own commands, whose ratios are reported. */
   subject?: boolean;
   /** The contender the group's ratios are taken against. */
   baselineFor?: string;
+}
+
+export interface Contender extends Row {
   run(): Promise<Sample>;
 }
 
+/** A line of the targets table: met when `value` is at most `limit` (at least, with `atLeast`). */
+export interface Target {
+  name: string;
+  value: number;
+  limit: number;
+  atLeast?: boolean;
+  /** How the value reads: a ratio (the default), MB or MB/s. */
+  unit?: 'ratio' | 'MB' | 'MB/s';
+}
+
+/** What another part of the bench adds to the report (bench/dedup-report.ts). */
+export interface ReportPart {
+  ratios: Record<string, number>;
+  targets: Target[];
+  /** Markdown appended after the targets. */
+  markdown: string[];
+}
+
 interface Input {
-  contenders: Contender[];
-  samples: Map<Contender, Sample[]>;
+  contenders: Row[];
+  samples: Map<Row, Sample[]>;
+  /** Parts whose targets and sections follow the peer bench's own. */
+  parts?: ReportPart[];
   machine: string;
   workload: {
     dbBytes: number;
@@ -30,7 +54,7 @@ interface Input {
   };
 }
 
-const median = (values: number[]): number => {
+export const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
@@ -66,14 +90,22 @@ export function renderResults(input: Input): { markdown: string; svg: string; ra
     backupFilesVsRclone: ratio('offsite backup files (first run)', 'rclone sync (crypt)'),
     secondRunVsFirst: ratio('offsite backup files (after 1% changed)', 'offsite backup files (first run)'),
   };
-  const targets: [string, number, number][] = [
-    ['backup db ≤ 0.6× the original pipeline', ratios.backupDbVsOriginal ?? NaN, 0.6],
-    ['backup db ≤ 1.3× pg_dump to /dev/null', ratios.backupDbVsPgDump ?? NaN, 1.3],
-    ['bytes stored ≤ 0.5× the original pipeline', ratios.storedVsOriginal ?? NaN, 0.5],
-    ['restore db ≤ 0.7× the original restore', ratios.restoreDbVsOriginal ?? NaN, 0.7],
-    ['backup files (first run) ≤ 1.0× rclone crypt', ratios.backupFilesVsRclone ?? NaN, 1.0],
-    ['backup files (second run) ≤ 0.1× the first', ratios.secondRunVsFirst ?? NaN, 0.1],
+  const target = (name: string, value: number | undefined, limit: number): Target => ({
+    name,
+    value: value ?? NaN,
+    limit,
+  });
+  const parts = input.parts ?? [];
+  const targets: Target[] = [
+    target('backup db ≤ 0.6× the original pipeline', ratios.backupDbVsOriginal, 0.6),
+    target('backup db ≤ 1.3× pg_dump to /dev/null', ratios.backupDbVsPgDump, 1.3),
+    target('bytes stored ≤ 0.5× the original pipeline', ratios.storedVsOriginal, 0.5),
+    target('restore db ≤ 0.7× the original restore', ratios.restoreDbVsOriginal, 0.7),
+    target('backup files (first run) ≤ 1.0× rclone crypt', ratios.backupFilesVsRclone, 1.0),
+    target('backup files (second run) ≤ 0.1× the first', ratios.secondRunVsFirst, 0.1),
+    ...parts.flatMap((part) => part.targets),
   ];
+  for (const part of parts) Object.assign(ratios, part.ratios);
   const w = input.workload;
   const markdown = [
     '# Benchmark results',
@@ -109,13 +141,16 @@ export function renderResults(input: Input): { markdown: string; svg: string; ra
     '',
     '## Targets',
     '',
-    '| target | ratio | met |',
+    '| target | measured | met |',
     '|---|---|---|',
-    ...targets.map(
-      ([name, value, limit]) =>
-        `| ${name} | ${Number.isNaN(value) ? 'n/a' : value.toFixed(2)} | ${Number.isNaN(value) ? '–' : value <= limit ? 'yes' : '**no**'} |`,
-    ),
+    ...targets.map(({ name, value, limit, atLeast, unit }) => {
+      const met = atLeast ? value >= limit : value <= limit;
+      const shown =
+        unit === 'MB' ? `${value.toFixed(0)} MB` : unit === 'MB/s' ? `${value.toFixed(0)} MB/s` : value.toFixed(2);
+      return `| ${name} | ${Number.isFinite(value) ? shown : 'n/a'} | ${Number.isFinite(value) ? (met ? 'yes' : '**no**') : '–'} |`;
+    }),
     '',
+    ...parts.flatMap((part) => part.markdown),
   ].join('\n');
   return {
     markdown,

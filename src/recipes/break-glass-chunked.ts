@@ -45,7 +45,7 @@ export interface StoredObject {
 
 export interface ChunkedBreakGlassInput extends BreakGlassTarget {
   /** The manifest's key: where the hashes below come from. */
-  manifestKey?: string;
+  manifestKey: string;
   dumpFormat: DumpFormat;
   /** The root object: the recipe of the recipe, zstd-compressed, then age-encrypted. */
   root: StoredObject;
@@ -84,10 +84,11 @@ function validate(input: ChunkedBreakGlassInput): Checked {
   const objects = [input.root, ...input.packs];
   const tables = validateTarget(input, {
     named: [
+      ['manifest key', input.manifestKey],
       ['root key', input.root.key],
       ...input.packs.map((pack) => [`key of pack ${pack.id}`, pack.key] as const),
     ],
-    values: [...objects.flatMap((object) => [object.key, object.versionId ?? '']), input.manifestKey ?? ''],
+    values: [...objects.flatMap((object) => [object.key, object.versionId ?? '']), input.manifestKey],
   });
   const ids = new Set<string>();
   for (const pack of input.packs) {
@@ -139,13 +140,13 @@ function header(input: Checked): string[] {
     '#',
     ...usage('age'),
     '#',
-    `# What it does: (1) downloads the root object and the ${plural(input.packs.length, 'pack')} this backup needs${exact ? ' (the exact' : ''}`,
-    ...(exact ? ['# versions the manifest recorded)'] : ['#']),
-    '# into a private temporary directory, and checks the SHA-256 of each against the hash the',
-    '# manifest recorded: it stops at the first that differs; (2) decrypts them there; (3) rebuilds the',
-    "# recipe from the root and checks every line of it; (4) cuts the dump's chunks out of the packs in",
-    '# recipe order, decompresses and restores them as one stream, in ONE transaction: if anything',
-    '# fails, the target database is left exactly as it was; (5) prints the row count of every table.',
+    `# What it does: (1) downloads the root object and the ${plural(input.packs.length, 'pack')} this backup needs${exact ? ',' : ''}`,
+    `# ${exact ? 'the exact versions the manifest recorded, ' : ''}into a private temporary directory, and checks the`,
+    '# SHA-256 of each against the hash the manifest recorded: it stops at the first that differs;',
+    '# (2) decrypts them there; (3) rebuilds the recipe from the root and checks every line of it;',
+    "# (4) cuts the dump's chunks out of the packs in recipe order, decompresses and restores them as",
+    '# one stream, in ONE transaction: if anything fails, the target database is left exactly as it',
+    '# was; (5) prints the row count of every table.',
     '# The decrypted packs lie in the temporary directory, readable by you only, while the script runs;',
     '# the dump itself never touches the disk. The directory is deleted however the script ends.',
     '',
@@ -165,12 +166,9 @@ function settings(input: Checked): string[] {
   ];
   if (input.endpoint !== undefined)
     lines.push('# The S3 server (not AWS itself).', `ENDPOINT=${shellQuote(input.endpoint)}`);
-  if (input.manifestKey !== undefined)
-    lines.push(
-      '# The manifest: written last, it proves the backup complete and holds the hashes below.',
-      `MANIFEST_KEY=${shellQuote(input.manifestKey)}`,
-    );
   lines.push(
+    '# The manifest: written last, it proves the backup complete and holds the hashes below.',
+    `MANIFEST_KEY=${shellQuote(input.manifestKey)}`,
     '# The root object (the recipe of the recipe); the exact version of it (with versioning, Object Lock,',
     "# one key can hold several; '' when none was recorded: the current version is downloaded); and the",
     '# SHA-256 of its stored (encrypted) bytes, as the manifest recorded it.',
@@ -241,9 +239,7 @@ function download(input: Checked): string[] {
     '    fail "the SHA-256 of $5 (s3://$BUCKET/$1) is $actual but the manifest recorded $3: the backup is damaged or was replaced. Nothing was restored; pick another backup (offsite list)."',
     '  fi',
     '}',
-    ...(input.manifestKey !== undefined
-      ? ['printf \'break-glass: backup manifest s3://%s/%s\\n\' "$BUCKET" "$MANIFEST_KEY" >&2']
-      : []),
+    'printf \'break-glass: backup manifest s3://%s/%s\\n\' "$BUCKET" "$MANIFEST_KEY" >&2',
     `printf 'break-glass: 1/${STEPS} downloading and checking the root object and %s pack(s)\\n' "$((\${#PACKS[@]} / 4))" >&2`,
     'download_checked "$ROOT_KEY" "$ROOT_VERSION_ID" "$ROOT_SHA256" "$WORKDIR/stored/root" \'the root object\'',
     'for ((i = 0; i < ${#PACKS[@]}; i += 4)); do',

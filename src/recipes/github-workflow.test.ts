@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { DEFAULT_WORKFLOW_OPTIONS, githubWorkflow, type GithubWorkflowOptions } from './github-workflow.js';
 
@@ -94,7 +98,43 @@ describe('the GitHub Actions workflow', () => {
       'cancel-in-progress': false,
     });
     assert.ok(db['timeout-minutes'] > 0 && db['timeout-minutes'] < 60, 'an hourly job ends before the next one is due');
-    assert.equal(offsiteStep(db).run, 'offsite backup db');
+    assert.equal(offsiteStep(db).run?.split('\n').at(-1), 'offsite backup db');
+  });
+
+  it('keeps the chunk index between runs with actions/cache, a new entry per run, restored per environment', () => {
+    const db = job(generate().parsed, 'backup-db');
+    const cache = db.steps.find((s) => s.uses === 'actions/cache@v4');
+    assert.ok(cache?.with, 'the db job uses actions/cache');
+    const folder = cache.with.path;
+    assert.equal(typeof folder, 'string');
+    assert.equal(db.env.OFFSITE_DB_CHUNK_INDEX, `\${{ github.workspace }}/${String(folder)}/chunk.index`);
+    const key = String(cache.with.key);
+    const restore = String(cache.with['restore-keys']);
+    assert.match(key, /\$\{\{ matrix\.environment \}\}/, 'one index per environment');
+    assert.match(key, /\$\{\{ github\.run_id \}\}-\$\{\{ github\.run_attempt \}\}$/, 'entries are immutable: a key per run');
+    assert.ok(key.startsWith(restore) && restore.length < key.length, 'the newest entry of the environment is restored');
+    assert.match(restore, /\/\$\{\{ matrix\.environment \}\}\/$/, 'no environment restores another one whose name it starts');
+    const steps = db.steps;
+    assert.ok(steps.indexOf(cache) < steps.indexOf(offsiteStep(db)), 'the index is restored before the backup');
+    const files = job(generate().parsed, 'backup-files').steps.find((s) => s.uses === 'actions/cache@v4');
+    assert.notEqual(files?.with?.path, folder, 'the db index and the files state are cached apart');
+    assert.ok(!restore.startsWith(String(files?.with?.['restore-keys'])), 'and under keys of their own');
+  });
+
+  it("verifies every database backup with the reader's key right after it, and only after a backup that succeeded", () => {
+    const db = job(generate().parsed, 'backup-db');
+    const backup = offsiteStep(db);
+    const verify = db.steps[db.steps.indexOf(backup) + 1];
+    assert.ok(verify, 'a step follows the backup');
+    assert.equal(verify.run, 'offsite verify latest');
+    assert.equal(verify.if, undefined, 'the default success() condition: no verify of a backup that failed');
+    assert.deepEqual(verify.env, {
+      AWS_ACCESS_KEY_ID: '${{ secrets.OFFSITE_READER_ACCESS_KEY_ID }}',
+      AWS_SECRET_ACCESS_KEY: '${{ secrets.OFFSITE_READER_SECRET_ACCESS_KEY }}',
+    });
+    assert.equal(db.steps.at(-1), verify, 'nothing runs between it and the end of the job');
+    assert.equal(db.env.OFFSITE_ENVIRONMENT, '${{ matrix.environment }}', 'it verifies the environment just backed up');
+    assert.ok(!JSON.stringify(backup.env).includes('READER'), 'the backup never holds the reader key');
   });
 
   it('installs a tarball only after its SHA-256 matched, in the same step', () => {
@@ -174,6 +214,8 @@ describe('the GitHub Actions workflow', () => {
         offsiteStep(job(parsed, name)).env?.AWS_ACCESS_KEY_ID,
         '${{ secrets.OFFSITE_READER_ACCESS_KEY_ID }}',
       );
+    const verify = job(parsed, 'backup-db').steps.find((s) => s.run?.startsWith('offsite verify'));
+    assert.equal(verify?.env?.AWS_ACCESS_KEY_ID, '${{ secrets.OFFSITE_READER_ACCESS_KEY_ID }}');
     for (const [name, j] of Object.entries(parsed.jobs)) {
       assert.ok(
         !JSON.stringify(j.env).includes('secrets.'),
@@ -269,6 +311,69 @@ describe('the GitHub Actions workflow', () => {
     assert.equal(scope('OFFSITE_SOURCE_SECRET_ACCESS_KEY'), 'environment');
     assert.equal(scope('OFFSITE_WRITER_ACCESS_KEY_ID'), 'repository');
     assert.equal(scope('OFFSITE_BUCKET'), 'repository');
+  });
+
+  describe("the backup step's script, run by bash as the runner runs it, with a stand-in offsite", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'offsite-workflow-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const script = offsiteStep(job(generate().parsed, 'backup-db')).run ?? '';
+    const bin = join(dir, 'bin');
+    const seen = join(dir, 'seen.json');
+    // Records what offsite would see: its argv, the dedup variables, and the key file's mode and text.
+    writeFileSync(
+      join(dir, 'offsite.mjs'),
+      [
+        "import { readFileSync, statSync, writeFileSync } from 'node:fs';",
+        'const file = process.env.OFFSITE_DEDUP_KEY_FILE;',
+        'writeFileSync(process.env.SEEN, JSON.stringify({',
+        '  argv: process.argv.slice(2), file, secret: process.env.OFFSITE_DEDUP_KEY ?? null,',
+        "  mode: file ? (statSync(file).mode & 0o777).toString(8) : null, text: file ? readFileSync(file, 'utf8') : null,",
+        '}));',
+      ].join('\n'),
+    );
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'offsite'), `#!/bin/sh\nexec "${process.execPath}" "${join(dir, 'offsite.mjs')}" "$@"\n`);
+    chmodSync(join(bin, 'offsite'), 0o755);
+    const run = (dedupKey: string) => {
+      const workspace = mkdtempSync(join(dir, 'workspace-'));
+      const runnerTemp = mkdtempSync(join(dir, 'runner-temp-'));
+      // GitHub runs a `shell: bash` step as `bash --noprofile --norc -eo pipefail {0}`.
+      writeFileSync(join(runnerTemp, 'step.sh'), script);
+      const result = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', join(runnerTemp, 'step.sh')], {
+        cwd: workspace,
+        encoding: 'utf8',
+        env: { PATH: `${bin}:${process.env.PATH ?? ''}`, RUNNER_TEMP: runnerTemp, SEEN: seen, OFFSITE_DEDUP_KEY: dedupKey },
+      });
+      assert.equal(result.status, 0, result.stderr);
+      const recorded = JSON.parse(readFileSync(seen, 'utf8')) as {
+        argv: string[];
+        file?: string;
+        secret: string | null;
+        mode: string | null;
+        text: string | null;
+      };
+      return { ...recorded, workspace, runnerTemp, stdout: result.stdout };
+    };
+    const KEY = 'offsite-dedup-key-1:c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IHNlY3JldCE=';
+
+    it('hands a set secret to offsite as a 0600 key file outside the cached folder, and removes it afterwards', () => {
+      const seenRun = run(KEY);
+      assert.deepEqual(seenRun.argv, ['backup', 'db']);
+      assert.equal(seenRun.text, `${KEY}\n`);
+      assert.equal(seenRun.mode, '600');
+      assert.equal(seenRun.secret, null, 'the secret itself is out of offsite\'s environment');
+      assert.ok(seenRun.file?.startsWith(seenRun.runnerTemp), `${seenRun.file ?? ''} is in RUNNER_TEMP`);
+      assert.equal(existsSync(seenRun.file ?? ''), false, 'the key file is gone when the step ends');
+      assert.ok(existsSync(join(seenRun.workspace, '.offsite-db-index')), 'the cached folder exists for the cache to save');
+      assert.doesNotMatch(seenRun.stdout, /c2VjcmV0/, 'the key is never printed');
+    });
+
+    it('falls back to the single layout when the secret is empty or not configured', () => {
+      const seenRun = run('');
+      assert.deepEqual(seenRun.argv, ['backup', 'db']);
+      assert.equal(seenRun.file, undefined, 'no OFFSITE_DEDUP_KEY_FILE: offsite chooses the single layout');
+      assert.match(seenRun.stdout, /single layout/);
+    });
   });
 
   it('refuses bad options with a message naming them', () => {

@@ -162,7 +162,7 @@ function describeBackup(result: BackupDbResult): string {
 
 function describeDedup(dedup: DedupSummary): string[] {
   return [
-    `  ${dedup.newChunks} of ${dedup.chunks} chunks new (${formatBytes(dedup.newBytes)}), ${dedup.packsWritten} packs written, ${dedup.packsReferenced} referenced`,
+    `  ${dedup.newChunks} of ${dedup.chunks} chunks new (${formatBytes(dedup.newBytes)}), ${dedup.packsWritten} ${dedup.packsWritten === 1 ? 'pack' : 'packs'} written, ${dedup.packsReferenced} referenced`,
     ...(dedup.indexWarning ? [`  warning: chunk index: ${dedup.indexWarning}`] : []),
   ];
 }

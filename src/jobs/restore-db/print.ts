@@ -1,8 +1,12 @@
 /**
  * Break-glass: the shell commands that restore the chosen backup with only the standard CLIs
- * (aws, age or openssl, zstd or gzip, pg_restore or psql). Needs reader credentials, not the key.
+ * (aws, age or openssl, zstd or gzip, pg_restore or psql; dd for a chunked backup). Needs reader
+ * credentials, not the key: everything the script needs is in the manifest's plain part.
  */
 import { breakGlassScript, type BreakGlassInput } from '../../recipes/break-glass.js';
+import { chunkedBreakGlassScript } from '../../recipes/break-glass-chunked.js';
+import type { CatalogEntry } from '../../format/catalog.js';
+import { isChunked, type ChunkedManifest } from '../../format/manifest.js';
 import { jobFailed } from '../../errors.js';
 import { childConnection } from '../../processes/connection.js';
 import type { Reporter } from '../../report/reporter.js';
@@ -59,6 +63,7 @@ export async function restoreCommands(
         deps.reporter.warn(`skipping backup ${entry.id}: ${manifest}`);
         continue;
       }
+      if (isChunked(manifest)) return chunkedBreakGlassScript({ ...common, ...chunkedInput(manifest, entry) });
       const input: BreakGlassInput = {
         ...common,
         payload: {
@@ -77,4 +82,22 @@ export async function restoreCommands(
     throw error instanceof StoreError ? fromStoreError(error) : error;
   }
   throw jobFailed(`no complete backup to print commands for in environment ${options.environment}; see 'offsite list'`);
+}
+
+/** What a chunked backup's script needs from its manifest: the root object and every pack, with their hashes. */
+function chunkedInput(manifest: ChunkedManifest, entry: CatalogEntry) {
+  const { payload } = manifest;
+  // readCandidate returns a manifest only for an entry that has one.
+  if (!entry.manifest) throw new Error(`internal error: backup ${entry.id} has no manifest`);
+  return {
+    manifestKey: entry.manifest.key,
+    dumpFormat: payload.dumpFormat,
+    root: {
+      key: payload.key,
+      versionId: payload.versionId ?? entry.payload?.versionId ?? null,
+      size: payload.size,
+      sha256: payload.sha256,
+    },
+    packs: payload.packs.map(({ id, key, versionId, size, sha256 }) => ({ id, key, versionId, size, sha256 })),
+  };
 }
