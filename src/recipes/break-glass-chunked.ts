@@ -140,8 +140,10 @@ function header(input: Checked): string[] {
     '#',
     ...usage('age'),
     '#',
-    `# What it does: (1) downloads the root object and the ${plural(input.packs.length, 'pack')} this backup needs${exact ? ',' : ''}`,
-    `# ${exact ? 'the exact versions the manifest recorded, ' : ''}into a private temporary directory, and checks the`,
+    `# What it does: (1) downloads the root object and the ${plural(input.packs.length, 'pack')} this backup needs${exact ? ',' : ' into'}`,
+    ...(exact
+      ? ['# the exact versions the manifest recorded, into a private temporary directory, and checks the']
+      : ['# a private temporary directory, and checks the']),
     '# SHA-256 of each against the hash the manifest recorded: it stops at the first that differs;',
     '# (2) decrypts them there; (3) rebuilds the recipe from the root and checks every line of it;',
     "# (4) cuts the dump's chunks out of the packs in recipe order, decompresses and restores them as",
@@ -232,7 +234,8 @@ function download(input: Checked): string[] {
     '  local args=(--bucket "$BUCKET" --key "$1")',
     '  if [ -n "$2" ]; then args+=(--version-id "$2"); fi',
     `  args+=(--region "$REGION"${input.endpoint !== undefined ? ' --endpoint-url "$ENDPOINT"' : ''})`,
-    '  aws s3api get-object "${args[@]}" "$4" >/dev/null',
+    '  aws s3api get-object "${args[@]}" "$4" >/dev/null ||',
+    '    fail "cannot download $5 (s3://$BUCKET/$1): see the error above. Nothing was restored."',
     '  local actual',
     '  actual="$(sha256sum "$4" | cut -d \' \' -f 1)"',
     '  if [ "$actual" != "$3" ]; then',

@@ -55,6 +55,8 @@ describe('no secret in argv, output, logs or metrics', { timeout: 600_000 }, () 
     const identity = await generateIdentity(dir.path);
     const signingKey = join(dir.path, 'signing.key');
     assert.equal((await runCli(['keys', 'generate', '--signing', '--output', signingKey], { env: {} })).code, 0);
+    const dedupKey = join(dir.path, 'dedup.key');
+    assert.equal((await runCli(['keys', 'generate', '--dedup', '--output', dedupKey], { env: {} })).code, 0);
     const source = await createSourceBucket();
     await putObjects(
       source,
@@ -81,6 +83,8 @@ describe('no secret in argv, output, logs or metrics', { timeout: 600_000 }, () 
       AWS_SECRET_ACCESS_KEY: s.writer.secretAccessKey,
       OFFSITE_AGE_RECIPIENTS: identity.recipient,
       OFFSITE_SIGNING_KEY_FILE: signingKey,
+      OFFSITE_DEDUP_KEY_FILE: dedupKey,
+      OFFSITE_DB_CHUNK_INDEX: join(dir.path, 'db.index'),
       OFFSITE_WEBHOOK_URL: `http://127.0.0.1:9/${webhookToken}`,
     };
     reader = {
@@ -106,6 +110,7 @@ describe('no secret in argv, output, logs or metrics', { timeout: 600_000 }, () 
       { name: 'the openssl password', value: password },
       { name: 'the age identity', value: fileSecret(identity.file, /^AGE-SECRET-KEY-/) },
       { name: 'the signing key', value: fileSecret(signingKey, /^[^#]/) },
+      { name: 'the dedup key', value: fileSecret(dedupKey, /^offsite-dedup-key-1:/).split(':')[1] ?? '' },
       { name: 'the webhook token', value: webhookToken },
     ];
   });

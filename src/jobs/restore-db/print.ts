@@ -3,8 +3,8 @@
  * (aws, age or openssl, zstd or gzip, pg_restore or psql; dd for a chunked backup). Needs reader
  * credentials, not the key: everything the script needs is in the manifest's plain part.
  */
-import { breakGlassScript, type BreakGlassInput } from '../../recipes/break-glass.js';
-import { chunkedBreakGlassScript } from '../../recipes/break-glass-chunked.js';
+import { breakGlassScript, type BreakGlassInput, type BreakGlassTarget } from '../../recipes/break-glass.js';
+import { chunkedBreakGlassScript, type ChunkedBreakGlassInput } from '../../recipes/break-glass-chunked.js';
 import type { CatalogEntry } from '../../format/catalog.js';
 import { isChunked, type ChunkedManifest } from '../../format/manifest.js';
 import { jobFailed } from '../../errors.js';
@@ -85,7 +85,10 @@ export async function restoreCommands(
 }
 
 /** What a chunked backup's script needs from its manifest: the root object and every pack, with their hashes. */
-function chunkedInput(manifest: ChunkedManifest, entry: CatalogEntry) {
+function chunkedInput(
+  manifest: ChunkedManifest,
+  entry: CatalogEntry,
+): Omit<ChunkedBreakGlassInput, keyof BreakGlassTarget> {
   const { payload } = manifest;
   // readCandidate returns a manifest only for an entry that has one.
   if (!entry.manifest) throw new Error(`internal error: backup ${entry.id} has no manifest`);
