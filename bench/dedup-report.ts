@@ -18,7 +18,11 @@ export const DEDUP_ROWS = {
   singleFirst: { group: GROUP.first, name: 'offsite backup db (single, base state)', baselineFor: GROUP.first },
   resticFirst: { group: GROUP.first, name: 'restic --stdin (first run)' },
   chunkedNewest: { group: GROUP.newest, name: 'offsite backup db (chunked, after newest 1 %)', subject: true },
-  singleNewest: { group: GROUP.newest, name: 'offsite backup db (single, after newest 1 %)', baselineFor: GROUP.newest },
+  singleNewest: {
+    group: GROUP.newest,
+    name: 'offsite backup db (single, after newest 1 %)',
+    baselineFor: GROUP.newest,
+  },
   resticNewest: { group: GROUP.newest, name: 'restic --stdin (after newest 1 %)' },
   chunkedScattered: { group: GROUP.scattered, name: 'offsite backup db (chunked, after 1 % scattered)', subject: true },
   singleScattered: {
@@ -27,8 +31,16 @@ export const DEDUP_ROWS = {
     baselineFor: GROUP.scattered,
   },
   resticScattered: { group: GROUP.scattered, name: 'restic --stdin (after 1 % scattered)' },
-  chunkedNewestLink: { group: GROUP.link, name: 'offsite backup db (chunked, after newest 1 %, 100 Mbit/s)', subject: true },
-  resticNewestLink: { group: GROUP.link, name: 'restic --stdin (after newest 1 %, 100 Mbit/s)', baselineFor: GROUP.link },
+  chunkedNewestLink: {
+    group: GROUP.link,
+    name: 'offsite backup db (chunked, after newest 1 %, 100 Mbit/s)',
+    subject: true,
+  },
+  resticNewestLink: {
+    group: GROUP.link,
+    name: 'restic --stdin (after newest 1 %, 100 Mbit/s)',
+    baselineFor: GROUP.link,
+  },
   restoreChunked: { group: GROUP.restore, name: 'offsite restore db (chunked)', subject: true },
   restoreSingle: { group: GROUP.restore, name: 'offsite restore db (single)', baselineFor: GROUP.restore },
 } satisfies Record<string, Row>;
@@ -107,9 +119,7 @@ export function dedupReport(input: DedupInput): ReportPart {
     chunkedPeakRssMB: Number(
       peakMB([R.chunkedFirst, R.chunkedNewest, R.chunkedScattered, R.chunkedNewestLink, R.restoreChunked]).toFixed(1),
     ),
-    singlePeakRssMB: Number(
-      peakMB([R.singleFirst, R.singleNewest, R.singleScattered, R.restoreSingle]).toFixed(1),
-    ),
+    singlePeakRssMB: Number(peakMB([R.singleFirst, R.singleNewest, R.singleScattered, R.restoreSingle]).toFixed(1)),
     chunkerMBps: input.chunker?.alone ?? NaN,
   };
   const here = loopback ? 'loopback' : `${input.linkMbit} Mbit/s link`;

@@ -6,20 +6,26 @@
  * 5 GB). `--smoke` (20 MB, 100 objects, 2 runs) is what the test suite runs: that the bench
  * works, not what it measures. `--link-mbit N` puts the backup bucket behind a shared link of
  * N Mbit/s each way (bench/link.ts), as to an S3 provider elsewhere. `--only db|files` runs one half; `--runs N` sets the runs.
+ * The db half includes the chunked layout's series (bench/dedup.ts): first and second backups
+ * after two change patterns beside the single-object layout and restic, restores of both layouts,
+ * the chunker micro-benchmark and the storage model (bench/dedup-report.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { settingDefaults } from '../src/config/settings.js';
 import { generateIdentity, libpqEnv, tempDir, writerEnv } from '../test/helpers/backup-env.js';
 import { s3As } from '../test/helpers/s3.js';
 import { createDatabase, dropDatabase } from '../test/helpers/sample-db.js';
 import { bytesOf, putObjects } from '../test/helpers/source-bucket.js';
 import { REPO_DIR, stack, uniqueName } from '../test/helpers/stack.js';
 import { benchDatabase } from './database.js';
+import { dedupReport } from './dedup-report.js';
+import { startDedupSeries } from './dedup.js';
 import { startLinkProcess } from './link.js';
 import { runMeasured } from './measure.js';
-import { renderResults, type Contender } from './report.js';
+import { renderResults, type Contender, type Row, type Sample } from './report.js';
 
 const smoke = process.argv.includes('--smoke');
 const quick = smoke || process.argv.includes('--quick');
@@ -285,23 +291,56 @@ const contenders: Contender[] = [
   },
 ];
 
-const chosen = contenders.filter((c) => wants(c.group.endsWith(' db') ? 'db' : 'files'));
+const dbContenders = wants('db') ? contenders.filter((c) => c.group.endsWith(' db')) : [];
+const filesContenders = wants('files') ? contenders.filter((c) => !c.group.endsWith(' db')) : [];
+const series = wants('db')
+  ? await startDedupSeries({
+      templateUrl: dbUrl,
+      dir: dir.path,
+      recipient,
+      identityFile,
+      restoreEndpoint: backupEndpoint,
+      linkMbit: LINK_MBIT,
+      runs: RUNS,
+      chunkerGib: smoke ? 0.0625 : 1,
+      adminS3,
+      resticPassword: PASSWORD,
+      tools: { measuredShell, shell, freshBucket, dropBucket, bucketBytes },
+    })
+  : undefined;
 // Alternate: run 1 of every contender, then run 2 of every contender, ...
-const samples = new Map<Contender, Awaited<ReturnType<Contender['run']>>[]>();
+const samples = new Map<Row, Sample[]>();
+const add = (row: Row, sample: Sample) => samples.set(row, [...(samples.get(row) ?? []), sample]);
+const runContender = async (run: number, contender: Contender) => {
+  process.stderr.write(`run ${run}/${RUNS}: ${contender.name}\n`);
+  add(contender, await contender.run());
+};
 for (let run = 1; run <= RUNS; run += 1) {
-  for (const contender of chosen) {
-    process.stderr.write(`run ${run}/${RUNS}: ${contender.name}\n`);
-    samples.set(contender, [...(samples.get(contender) ?? []), await contender.run()]);
-  }
+  for (const contender of dbContenders) await runContender(run, contender);
+  for (const [row, sample] of (await series?.run(run)) ?? []) add(row, sample);
+  for (const contender of filesContenders) await runContender(run, contender);
 }
+const chunker = await series?.finish();
 for (const name of restoreDatabases) await dropDatabase(s.pgUrlBase, name);
 if (rcloneBucket) dropBucket(rcloneBucket);
 await link?.close();
 dir.remove();
 
 const { markdown, svg, ratios } = renderResults({
-  contenders: chosen,
+  contenders: [...dbContenders, ...(series?.rows ?? []), ...filesContenders],
   samples,
+  parts: series
+    ? [
+        dedupReport({
+          samples,
+          details: series.details,
+          chunker,
+          linkMbit: LINK_MBIT,
+          retentionDays: settingDefaults().retentionDays,
+          defaultReuseDays: settingDefaults().dbReuseDays,
+        }),
+      ]
+    : [],
   machine: machineLine(),
   workload: {
     dbBytes: wants('db') ? DB_BYTES : 0,

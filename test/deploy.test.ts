@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
@@ -22,16 +22,26 @@ interface EnvVar {
   valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
 }
 interface Container {
+  name: string;
+  command?: string[];
   args?: string[];
   env?: EnvVar[];
   envFrom?: { secretRef?: { name: string } }[];
   securityContext?: { readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean };
   volumeMounts?: { name: string; mountPath: string }[];
 }
+interface Volume {
+  name: string;
+  emptyDir?: { medium?: string };
+  persistentVolumeClaim?: { claimName: string };
+  secret?: { secretName: string; defaultMode?: number };
+}
 interface PodSpec {
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+  restartPolicy?: string;
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; fsGroup?: number };
+  initContainers?: Container[];
   containers: Container[];
-  volumes?: { name: string; emptyDir?: object }[];
+  volumes?: Volume[];
 }
 interface JobSpec {
   completionMode?: string;
@@ -77,6 +87,18 @@ function podSpecOf(m: Manifest): PodSpec | undefined {
 
 const SECRET_LIKE = /(SECRET|PASSWORD|ACCESS_KEY_ID|DATABASE_URL|TOKEN|IDENTITY$)/;
 
+/** Every container of a pod, init containers (which run first, one after the other) included. */
+const allContainers = (pod: PodSpec): Container[] => [...(pod.initContainers ?? []), ...pod.containers];
+const envValue = (container: Container | undefined, name: string): EnvVar | undefined =>
+  container?.env?.find((e) => e.name === name);
+const secretOf = (container: Container | undefined, name: string): string | undefined =>
+  envValue(container, name)?.valueFrom?.secretKeyRef?.name;
+/** The volume mounted at the folder holding `path`, in that container. */
+function volumeHolding(pod: PodSpec, container: Container | undefined, path: string): Volume | undefined {
+  const mount = container?.volumeMounts?.find((m) => path.startsWith(`${m.mountPath}/`));
+  return pod.volumes?.find((v) => v.name === mount?.name);
+}
+
 describe('Kubernetes manifests', () => {
   it('are the expected kinds, all parseable', () => {
     const kinds = manifests().map(({ file, manifest: m }) => `${file}:${m.kind}`);
@@ -85,7 +107,9 @@ describe('Kubernetes manifests', () => {
       'cronjob-files-sharded.yaml:CronJob',
       'deployment-schedule.yaml:Deployment',
       'indexed-job-files.yaml:Job',
+      'pvc-db-chunk-index.yaml:PersistentVolumeClaim',
       'pvc-files-state.yaml:PersistentVolumeClaim',
+      'pvc-schedule-cache.yaml:PersistentVolumeClaim',
     ]);
   });
 
@@ -93,8 +117,85 @@ describe('Kubernetes manifests', () => {
     const cron = manifest('cronjob-db.yaml');
     assert.equal(cron.spec.schedule, '17 * * * *');
     assert.equal(cron.spec.concurrencyPolicy, 'Forbid');
-    assert.deepEqual(podSpecOf(cron)?.containers[0]?.args, ['backup', 'db']);
+    const backup = podSpecOf(cron)?.initContainers?.find((c) => c.name === 'backup');
+    assert.deepEqual(backup?.args, ['backup', 'db']);
   });
+
+  it("cronjob-db.yaml: verifies each backup with the reader's key after it, in a container that starts only once the backup succeeded", () => {
+    const pod = podSpecOf(manifest('cronjob-db.yaml'));
+    assert.ok(pod);
+    // Init containers run in order, each only after the one before exited 0; the app containers after all of them.
+    // With restartPolicy Never a failed one fails the pod, and so the Job.
+    assert.equal(pod.restartPolicy, 'Never');
+    assert.deepEqual(
+      pod.initContainers?.map((c) => c.name),
+      ['dedup-key', 'backup'],
+    );
+    assert.deepEqual(
+      pod.containers.map((c) => [c.name, c.args]),
+      [['verify', ['verify', 'latest']]],
+    );
+    const backup = pod.initContainers.find((c) => c.name === 'backup');
+    const verify = pod.containers[0];
+    const writerSecret = secretOf(backup, 'AWS_ACCESS_KEY_ID');
+    const readerSecret = secretOf(verify, 'AWS_ACCESS_KEY_ID');
+    assert.ok(writerSecret && readerSecret);
+    assert.notEqual(readerSecret, writerSecret, 'the verify uses the reader, from a Secret of its own');
+    assert.equal(secretOf(verify, 'AWS_SECRET_ACCESS_KEY'), readerSecret);
+    for (const name of ['OFFSITE_ENVIRONMENT', 'OFFSITE_BUCKET', 'AWS_REGION'])
+      assert.equal(envValue(verify, name)?.value, envValue(backup, name)?.value, `the verify reads the same ${name}`);
+    for (const name of ['DATABASE_URL', 'OFFSITE_DEDUP_KEY_FILE'])
+      assert.equal(envValue(verify, name), undefined, `the verify does not get ${name}`);
+    assert.equal(
+      backup?.env?.some((e) => e.valueFrom?.secretKeyRef?.name === readerSecret),
+      false,
+      'the backup never holds the reader key',
+    );
+  });
+
+  it('cronjob-db.yaml: keeps the chunk index on the persistent volume of pvc-db-chunk-index.yaml', () => {
+    const pod = podSpecOf(manifest('cronjob-db.yaml'));
+    assert.ok(pod);
+    const backup = pod.initContainers?.find((c) => c.name === 'backup');
+    const index = envValue(backup, 'OFFSITE_DB_CHUNK_INDEX')?.value;
+    assert.ok(index, 'OFFSITE_DB_CHUNK_INDEX is set');
+    const claim = volumeHolding(pod, backup, index)?.persistentVolumeClaim?.claimName;
+    assert.equal(claim, manifest('pvc-db-chunk-index.yaml').metadata.name, `${index} is on the claim`);
+    assert.equal(pod.securityContext?.fsGroup, 10001, 'user 10001 may write the volume');
+  });
+
+  for (const file of ['cronjob-db.yaml', 'deployment-schedule.yaml']) {
+    it(`${file}: hands the dedup key from a Secret to offsite as a file only its user can read`, () => {
+      const pod = podSpecOf(manifest(file));
+      assert.ok(pod);
+      const offsite = allContainers(pod).find((c) => envValue(c, 'OFFSITE_DEDUP_KEY_FILE'));
+      const keyFile = envValue(offsite, 'OFFSITE_DEDUP_KEY_FILE')?.value ?? '';
+      const keys = volumeHolding(pod, offsite, keyFile);
+      assert.equal(keys?.emptyDir?.medium, 'Memory', `${keyFile} is on a memory-only volume`);
+      // A Secret volume cannot give user 10001 a file of mode 0600 (with fsGroup it is 0440, which offsite refuses):
+      // an init container copies it, with umask 077, before offsite starts.
+      const copy = pod.initContainers?.[0];
+      assert.equal(copy?.name, 'dedup-key');
+      const script = copy.command?.at(-1) ?? '';
+      assert.deepEqual(copy.command?.slice(0, 2), ['/bin/sh', '-c']);
+      const [, from, to] = /^umask 077 && cp (\S+) (\S+)$/.exec(script) ?? [];
+      assert.equal(to, keyFile, 'the copy is the file offsite reads');
+      assert.ok(volumeHolding(pod, copy, to)?.name === keys?.name, 'into the same volume');
+      const secret = volumeHolding(pod, copy, from ?? '')?.secret;
+      assert.ok(secret?.secretName, `${from ?? ''} comes from a Secret`);
+      assert.equal(secret.defaultMode, 0o440);
+      assert.ok(!offsite?.volumeMounts?.some((m) => m.name === volumeHolding(pod, copy, from ?? '')?.name));
+      if (file === 'deployment-schedule.yaml') {
+        // The scheduler keeps one chunk index per environment under its cache folder: no one path for all.
+        assert.equal(envValue(offsite, 'OFFSITE_DB_CHUNK_INDEX'), undefined);
+        const cache = envValue(offsite, 'XDG_CACHE_HOME')?.value ?? '';
+        assert.equal(
+          volumeHolding(pod, offsite, `${cache}/offsite/x.index`)?.persistentVolumeClaim?.claimName,
+          manifest('pvc-schedule-cache.yaml').metadata.name,
+        );
+      }
+    });
+  }
 
   for (const file of ['indexed-job-files.yaml', 'cronjob-files-sharded.yaml']) {
     it(`${file}: an Indexed Job whose pods take their shard from the completion index and share the Job's name as run id`, () => {
@@ -133,7 +234,7 @@ describe('Kubernetes manifests', () => {
       pods += 1;
       assert.equal(pod.securityContext?.runAsNonRoot, true, file);
       assert.ok((pod.securityContext.runAsUser ?? 0) > 0, `${file}: a numeric non-root user`);
-      for (const container of pod.containers) {
+      for (const container of allContainers(pod)) {
         assert.equal(container.securityContext?.readOnlyRootFilesystem, true, file);
         assert.equal(container.securityContext.allowPrivilegeEscalation, false, file);
         const tmp = container.volumeMounts?.find((v) => v.mountPath === '/tmp');
@@ -148,7 +249,8 @@ describe('Kubernetes manifests', () => {
     let references = 0;
     for (const { file, manifest: m } of manifests()) {
       assert.notEqual(m.kind, 'Secret', `${file} must not carry a Secret`);
-      for (const container of podSpecOf(m)?.containers ?? []) {
+      const pod = podSpecOf(m);
+      for (const container of pod ? allContainers(pod) : []) {
         for (const env of container.env ?? []) {
           if (!SECRET_LIKE.test(env.name)) continue;
           assert.equal(env.value, undefined, `${file}: ${env.name} has an inline value`);
@@ -204,13 +306,15 @@ describe('systemd units', () => {
     }
   });
 
-  // verify checks that ExecStart's binary exists: a root with a stand-in /usr/local/bin/offsite supplies it.
+  // verify checks that the Exec lines' binaries exist: a root with stand-ins for them supplies them.
   async function verify(files: Record<string, string>): Promise<{ code: number; output: string }> {
     const root = join(dir.path, `root-${Math.random().toString(36).slice(2)}`);
-    mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
     mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
-    writeFileSync(join(root, 'usr/local/bin/offsite'), '#!/bin/sh\n');
-    chmodSync(join(root, 'usr/local/bin/offsite'), 0o755);
+    for (const command of ['usr/local/bin/offsite', 'usr/bin/env', 'bin/sh']) {
+      mkdirSync(join(root, command, '..'), { recursive: true });
+      writeFileSync(join(root, command), '#!/bin/sh\n');
+      chmodSync(join(root, command), 0o755);
+    }
     for (const [name, text] of Object.entries(files)) writeFileSync(join(root, 'etc/systemd/system', name), text);
     const instances = Object.keys(files).map((name) => name.replace('@.', '@production.'));
     try {
@@ -232,6 +336,94 @@ describe('systemd units', () => {
     const result = await verify(files);
     assert.equal(result.output, '');
     assert.equal(result.code, 0);
+  });
+
+  describe('offsite-backup-db@.service', () => {
+    const text = readFileSync(join(DEPLOY, 'systemd', 'offsite-backup-db@.service'), 'utf8');
+    const settings = (key: string): string[] =>
+      text
+        .split('\n')
+        .filter((line) => line.startsWith(`${key}=`))
+        .map((line) => line.slice(key.length + 1));
+    const environment = new Map(
+      settings('Environment').map((assignment) => [assignment.split('=')[0], assignment.slice(assignment.indexOf('=') + 1)]),
+    );
+    // A stand-in offsite that records its arguments and the environment it was given.
+    const seen = join(dir.path, 'systemd-seen.json');
+    const standIn = join(dir.path, 'offsite-stand-in');
+    writeFileSync(join(dir.path, 'stand-in.mjs'), 'import { writeFileSync } from "node:fs";\nwriteFileSync(process.env.SEEN, JSON.stringify({ argv: process.argv.slice(2), env: process.env }));\n');
+    writeFileSync(standIn, `#!/bin/sh\nexec "${process.execPath}" "${join(dir.path, 'stand-in.mjs')}" "$@"\n`);
+    chmodSync(standIn, 0o755);
+    // What systemd puts in the environment: both env files and the Environment= lines.
+    const unitEnv = {
+      PATH: '/usr/bin:/bin',
+      SEEN: seen,
+      OFFSITE_BUCKET: 'acme-offsite-backups',
+      AWS_ACCESS_KEY_ID: 'AKIA-writer',
+      AWS_SECRET_ACCESS_KEY: 'writer-secret',
+      DATABASE_URL: 'postgres://backup:pw@db/app',
+      OFFSITE_READER_ACCESS_KEY_ID: 'AKIA-reader',
+      OFFSITE_READER_SECRET_ACCESS_KEY: 'reader-secret',
+      OFFSITE_ENVIRONMENT: 'production',
+      OFFSITE_DEDUP_KEY_FILE: '/run/credentials/offsite-backup-db@production.service/dedup.key',
+    };
+    /** An Exec line as systemd runs it for instance "production": specifiers and "$$" resolved; no other "$" may be left. */
+    const argvOf = (line: string): string[] => {
+      assert.doesNotMatch(line.replaceAll('$$', ''), /\$/, 'no variable is expanded by systemd into a command line');
+      assert.doesNotMatch(line.replaceAll('%i', ''), /%/, 'no specifier but %i');
+      const resolved = line.replaceAll('$$', '$').replaceAll('%i', 'production').replaceAll('/usr/local/bin/offsite', standIn);
+      const shell = /^\/bin\/sh -c '([^']*)'$/.exec(resolved);
+      return shell ? ['/bin/sh', '-c', shell[1] ?? ''] : resolved.split(' ');
+    };
+    const run = (line: string, env: Record<string, string>) => {
+      rmSync(seen, { force: true });
+      const [command = '', ...args] = argvOf(line);
+      const result = spawnSync(command, args, { env, encoding: 'utf8' });
+      const recorded = existsSync(seen)
+        ? (JSON.parse(readFileSync(seen, 'utf8')) as { argv: string[]; env: Record<string, string> })
+        : undefined;
+      return { status: result.status, stderr: result.stderr, recorded };
+    };
+
+    it('keeps the chunk index in its CacheDirectory, and reads the dedup key as a credential', () => {
+      assert.deepEqual(settings('CacheDirectory'), ['offsite/%i']);
+      assert.match(environment.get('OFFSITE_DB_CHUNK_INDEX') ?? '', /^%C\/offsite\/%i\/[^/]+$/);
+      assert.deepEqual(settings('LoadCredential'), ['dedup.key:/etc/offsite/%i-dedup.key']);
+      assert.equal(environment.get('OFFSITE_DEDUP_KEY_FILE'), '%d/dedup.key');
+    });
+
+    it('backs up with the writer only: the reader key is taken out of its environment', () => {
+      const [start] = settings('ExecStart');
+      assert.ok(start);
+      const { status, stderr, recorded } = run(start, unitEnv);
+      assert.equal(status, 0, stderr);
+      assert.deepEqual(recorded?.argv, ['backup', 'db']);
+      assert.equal(recorded.env.AWS_ACCESS_KEY_ID, 'AKIA-writer');
+      assert.equal(recorded.env.OFFSITE_DEDUP_KEY_FILE, unitEnv.OFFSITE_DEDUP_KEY_FILE);
+      assert.ok(!Object.values(recorded.env).some((v) => v.includes('reader')), 'no reader key');
+    });
+
+    it("verifies after the backup with the reader's key only, and fails the unit without it", () => {
+      const post = settings('ExecStartPost');
+      assert.equal(post.length, 1, 'one ExecStartPost=: systemd runs it only after ExecStart= succeeded');
+      const verify = run(post[0] ?? '', unitEnv);
+      assert.equal(verify.status, 0, verify.stderr);
+      assert.deepEqual(verify.recorded?.argv, ['verify', 'latest']);
+      assert.equal(verify.recorded.env.AWS_ACCESS_KEY_ID, 'AKIA-reader');
+      assert.equal(verify.recorded.env.AWS_SECRET_ACCESS_KEY, 'reader-secret');
+      assert.equal(verify.recorded.env.OFFSITE_ENVIRONMENT, 'production');
+      assert.equal(verify.recorded.env.OFFSITE_BUCKET, 'acme-offsite-backups');
+      for (const gone of ['DATABASE_URL', 'OFFSITE_DEDUP_KEY_FILE', 'OFFSITE_READER_SECRET_ACCESS_KEY'])
+        assert.equal(verify.recorded.env[gone], undefined, gone);
+      assert.ok(!Object.values(verify.recorded.env).some((v) => v.includes('writer')), 'no writer key');
+
+      const { OFFSITE_READER_ACCESS_KEY_ID: _, ...withoutReader } = unitEnv;
+      const missing = run(post[0] ?? '', withoutReader);
+      assert.notEqual(missing.status, 0);
+      assert.equal(missing.recorded, undefined, 'offsite never runs with the writer key instead');
+      assert.match(missing.stderr, /OFFSITE_READER_ACCESS_KEY_ID: is not set in \/etc\/offsite\/production-verify\.env/);
+      assert.match(text, /^EnvironmentFile=-\/etc\/offsite\/%i-verify\.env$/m);
+    });
   });
 
   it('(control) systemd-analyze verify does reject a broken unit', { skip }, async () => {

@@ -87,11 +87,11 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
             /^offsite: restore failed: the payload's SHA-256 or size does not match its manifest \(stored \d+ bytes\); the payload is corrupt or was replaced; the target was left as it was$/,
         },
         {
-          name: 'a manifest of format version 2',
-          damage: async (b) => rewriteManifest(String(b.manifestKey), (m) => ({ ...m, version: 2 })),
-          verify: /^manifest format version 2 is not supported \(this Offsite reads version 1\); upgrade Offsite$/,
+          name: 'a manifest of format version 3',
+          damage: async (b) => rewriteManifest(String(b.manifestKey), (m) => ({ ...m, version: 3 })),
+          verify: /^manifest format version 3 is not supported \(this Offsite reads versions 1 and 2\); upgrade Offsite$/,
           restore:
-            /^offsite: backup \S+ cannot be restored: manifest format version 2 is not supported \(this Offsite reads version 1\); upgrade Offsite$/,
+            /^offsite: backup \S+ cannot be restored: manifest format version 3 is not supported \(this Offsite reads versions 1 and 2\); upgrade Offsite$/,
         },
       ];
       const damaged: string[] = [];
@@ -307,6 +307,9 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
         'garbage-signing.pem',
         '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n',
       );
+      const dedupKey = `offsite-dedup-key-1:${Buffer.alloc(32, 7).toString('base64')}\n`;
+      const looseDedupKey = file('loose-dedup.key', dedupKey, 0o644);
+      const goodDedupKey = file('dedup.key', dedupKey);
       const targetUrl = await newDatabase('badconfigtarget');
       const source = `badconfig-source-${Date.now().toString(36)}`;
       const s = stack();
@@ -484,6 +487,42 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
           env: { OFFSITE_SIGNING_KEY_FILE: garbageSigningKey },
           message: new RegExp(
             `^${label('signingKeyFile', 'OFFSITE_SIGNING_KEY_FILE', 'signing-key-file')}: not a PEM private key`,
+          ),
+        },
+        {
+          command: 'backup db',
+          env: { OFFSITE_DB_LAYOUT: 'chunked' },
+          message: new RegExp(
+            `^the chunked layout needs a dedup key: run 'offsite keys generate --dedup -o <file>' and set ${label('dedupKeyFile', 'OFFSITE_DEDUP_KEY_FILE', 'dedup-key-file')}`,
+          ),
+        },
+        {
+          command: 'backup db',
+          env: {
+            OFFSITE_DB_LAYOUT: 'chunked',
+            OFFSITE_DEDUP_KEY_FILE: goodDedupKey,
+            OFFSITE_ENCRYPTION: 'openssl',
+            OFFSITE_ENCRYPTION_PASSWORD: 'a long enough password',
+          },
+          message: /^the chunked layout needs age encryption; set dbLayout \(OFFSITE_DB_LAYOUT or --layout\) to single/,
+        },
+        {
+          command: 'backup db',
+          env: { OFFSITE_DEDUP_KEY_FILE: goodDedupKey, OFFSITE_COMPRESSION: 'gzip' },
+          message: /^the chunked layout compresses every chunk with zstd/,
+        },
+        {
+          command: 'backup db',
+          env: { OFFSITE_DEDUP_KEY_FILE: looseDedupKey },
+          message: new RegExp(
+            `^${label('dedupKeyFile', 'OFFSITE_DEDUP_KEY_FILE', 'dedup-key-file')}: \\S+ is readable by other users; run chmod 600`,
+          ),
+        },
+        {
+          command: 'backup db',
+          env: { OFFSITE_DEDUP_KEY_FILE: garbageSigningKey },
+          message: new RegExp(
+            `^${label('dedupKeyFile', 'OFFSITE_DEDUP_KEY_FILE', 'dedup-key-file')}: not an Offsite dedup key file`,
           ),
         },
         {

@@ -149,8 +149,8 @@ describe('verifyBackup', () => {
     ],
     [
       'a manifest of an unknown version',
-      (s) => s.reader.put(s.keys.manifest, '{"format":"offsite-manifest","version":2}'),
-      /version 2 is not supported/,
+      (s) => s.reader.put(s.keys.manifest, '{"format":"offsite-manifest","version":3}'),
+      /version 3 is not supported/,
     ],
     [
       'a manifest of another backup',
