@@ -178,13 +178,13 @@ describe('Kubernetes manifests', () => {
       assert.equal(copy?.name, 'dedup-key');
       const script = copy.command?.at(-1) ?? '';
       assert.deepEqual(copy.command?.slice(0, 2), ['/bin/sh', '-c']);
-      const [, from, to] = /^umask 077 && cp (\S+) (\S+)$/.exec(script) ?? [];
+      const [, from = '', to = ''] = /^umask 077 && cp (\S+) (\S+)$/.exec(script) ?? [];
       assert.equal(to, keyFile, 'the copy is the file offsite reads');
-      assert.ok(volumeHolding(pod, copy, to)?.name === keys?.name, 'into the same volume');
-      const secret = volumeHolding(pod, copy, from ?? '')?.secret;
-      assert.ok(secret?.secretName, `${from ?? ''} comes from a Secret`);
-      assert.equal(secret.defaultMode, 0o440);
-      assert.ok(!offsite?.volumeMounts?.some((m) => m.name === volumeHolding(pod, copy, from ?? '')?.name));
+      assert.equal(volumeHolding(pod, copy, to)?.name, keys.name, 'into the same volume');
+      const source = volumeHolding(pod, copy, from);
+      assert.ok(source?.secret?.secretName, `${from} comes from a Secret`);
+      assert.equal(source.secret.defaultMode, 0o440, 'readable by root and group 10001 only');
+      assert.ok(!offsite?.volumeMounts?.some((m) => m.name === source.name), 'offsite itself never mounts the Secret');
       if (file === 'deployment-schedule.yaml') {
         // The scheduler keeps one chunk index per environment under its cache folder: no one path for all.
         assert.equal(envValue(offsite, 'OFFSITE_DB_CHUNK_INDEX'), undefined);
@@ -346,12 +346,18 @@ describe('systemd units', () => {
         .filter((line) => line.startsWith(`${key}=`))
         .map((line) => line.slice(key.length + 1));
     const environment = new Map(
-      settings('Environment').map((assignment) => [assignment.split('=')[0], assignment.slice(assignment.indexOf('=') + 1)]),
+      settings('Environment').map((assignment) => [
+        assignment.split('=')[0],
+        assignment.slice(assignment.indexOf('=') + 1),
+      ]),
     );
     // A stand-in offsite that records its arguments and the environment it was given.
     const seen = join(dir.path, 'systemd-seen.json');
     const standIn = join(dir.path, 'offsite-stand-in');
-    writeFileSync(join(dir.path, 'stand-in.mjs'), 'import { writeFileSync } from "node:fs";\nwriteFileSync(process.env.SEEN, JSON.stringify({ argv: process.argv.slice(2), env: process.env }));\n');
+    writeFileSync(
+      join(dir.path, 'stand-in.mjs'),
+      'import { writeFileSync } from "node:fs";\nwriteFileSync(process.env.SEEN, JSON.stringify({ argv: process.argv.slice(2), env: process.env }));\n',
+    );
     writeFileSync(standIn, `#!/bin/sh\nexec "${process.execPath}" "${join(dir.path, 'stand-in.mjs')}" "$@"\n`);
     chmodSync(standIn, 0o755);
     // What systemd puts in the environment: both env files and the Environment= lines.
@@ -371,7 +377,10 @@ describe('systemd units', () => {
     const argvOf = (line: string): string[] => {
       assert.doesNotMatch(line.replaceAll('$$', ''), /\$/, 'no variable is expanded by systemd into a command line');
       assert.doesNotMatch(line.replaceAll('%i', ''), /%/, 'no specifier but %i');
-      const resolved = line.replaceAll('$$', '$').replaceAll('%i', 'production').replaceAll('/usr/local/bin/offsite', standIn);
+      const resolved = line
+        .replaceAll('$$', '$')
+        .replaceAll('%i', 'production')
+        .replaceAll('/usr/local/bin/offsite', standIn);
       const shell = /^\/bin\/sh -c '([^']*)'$/.exec(resolved);
       return shell ? ['/bin/sh', '-c', shell[1] ?? ''] : resolved.split(' ');
     };
@@ -421,7 +430,10 @@ describe('systemd units', () => {
       const missing = run(post[0] ?? '', withoutReader);
       assert.notEqual(missing.status, 0);
       assert.equal(missing.recorded, undefined, 'offsite never runs with the writer key instead');
-      assert.match(missing.stderr, /OFFSITE_READER_ACCESS_KEY_ID: is not set in \/etc\/offsite\/production-verify\.env/);
+      assert.match(
+        missing.stderr,
+        /OFFSITE_READER_ACCESS_KEY_ID: is not set in \/etc\/offsite\/production-verify\.env/,
+      );
       assert.match(text, /^EnvironmentFile=-\/etc\/offsite\/%i-verify\.env$/m);
     });
   });

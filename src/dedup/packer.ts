@@ -42,9 +42,9 @@ export class Packer {
     this.#uploads = new TaskPool({ slots: options.inFlight, budget: Number.POSITIVE_INFINITY });
   }
 
-  /** Puts a chunk's frame into the open pack; waits while too many packs are uploading. */
-  async add(frame: Uint8Array, plainLength: number): Promise<ChunkRef> {
-    const ref = { pack: this.#id, offset: this.#bytes, length: frame.length, plainLength };
+  /** Puts a zstd frame into the open pack; waits while too many packs are uploading. @returns where it lies. */
+  async add(frame: Uint8Array): Promise<Pick<ChunkRef, 'pack' | 'offset'>> {
+    const ref = { pack: this.#id, offset: this.#bytes };
     this.#frames.push(frame);
     this.#bytes += frame.length;
     if (this.#bytes >= this.#options.targetBytes) await this.#seal();

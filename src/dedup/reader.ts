@@ -34,6 +34,7 @@ interface CompactRecipe {
   pack: Uint32Array;
   offset: Float64Array;
   length: Uint32Array;
+  skip: Uint32Array;
   plainLength: Uint32Array;
 }
 
@@ -44,6 +45,7 @@ function compact(refs: readonly ChunkRef[]): CompactRecipe {
     pack: new Uint32Array(refs.length),
     offset: new Float64Array(refs.length),
     length: new Uint32Array(refs.length),
+    skip: new Uint32Array(refs.length),
     plainLength: new Uint32Array(refs.length),
   };
   refs.forEach((ref, i) => {
@@ -56,6 +58,7 @@ function compact(refs: readonly ChunkRef[]): CompactRecipe {
     recipe.pack[i] = packIndex;
     recipe.offset[i] = ref.offset;
     recipe.length[i] = ref.length;
+    recipe.skip[i] = ref.skip;
     recipe.plainLength[i] = ref.plainLength;
   });
   return recipe;
@@ -82,24 +85,35 @@ function checkedRecipe(text: string, what: string): ChunkRef[] {
 export async function* readRecipe(refs: readonly ChunkRef[], source: PackSource): AsyncGenerator<Buffer> {
   const recipe = compact(refs);
   const cache = new PackCache(recipe, source);
-  const decompressor = new Decompressor();
+  const frames = new FrameCache();
   for (let i = 0; i < recipe.pack.length; i++) {
     const pack = await cache.use(i);
-    const start = recipe.offset[i] ?? 0;
-    const end = start + (recipe.length[i] ?? 0);
-    if (end > pack.length)
-      throw new PackError(`a recipe entry reaches past the end of pack ${recipe.packIds[recipe.pack[i] ?? 0] ?? ''}`);
-    let chunk: Buffer;
-    try {
-      chunk = decompressor.decompress(pack.subarray(start, end));
-    } catch {
-      throw new PackError(`a chunk in pack ${cache.idOf(i)} is not a zstd frame: the recipe or the pack is damaged`);
-    }
+    const frame = frames.get(cache.idOf(i), pack, recipe.offset[i] ?? 0, recipe.length[i] ?? 0);
+    const skip = recipe.skip[i] ?? 0;
+    const chunk = frame.subarray(skip, skip + (recipe.plainLength[i] ?? 0));
     if (chunk.length !== recipe.plainLength[i])
-      throw new PackError(
-        `a chunk in pack ${cache.idOf(i)} has ${chunk.length} bytes, the recipe says ${recipe.plainLength[i] ?? 0}`,
-      );
+      throw new PackError(`a recipe entry reaches past the end of its frame in pack ${cache.idOf(i)}`);
     yield chunk;
+  }
+}
+
+/** The last frame decompressed: a frame holds many consecutive chunks, and a recipe mostly takes them in order. */
+class FrameCache {
+  readonly #decompressor = new Decompressor();
+  #key = '';
+  #content: Buffer = Buffer.alloc(0);
+
+  get(packId: string, pack: Buffer, offset: number, length: number): Buffer {
+    const key = `${packId}:${offset}:${length}`;
+    if (key === this.#key) return this.#content;
+    if (offset + length > pack.length) throw new PackError(`a recipe entry reaches past the end of pack ${packId}`);
+    try {
+      this.#content = this.#decompressor.decompress(pack.subarray(offset, offset + length));
+    } catch {
+      throw new PackError(`a frame in pack ${packId} is not zstd: the recipe or the pack is damaged`);
+    }
+    this.#key = key;
+    return this.#content;
   }
 }
 

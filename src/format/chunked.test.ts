@@ -36,17 +36,17 @@ describe('chunked layout format', () => {
 
   it('writes and reads recipe lines, and refuses anything else', () => {
     const refs = [
-      { pack: '0123456789abcdef', offset: 0, length: 1234, plainLength: 8192 },
-      { pack: 'fedcba9876543210', offset: 8_000_000, length: 1, plainLength: 65536 },
+      { pack: '0123456789abcdef', offset: 0, length: 1234, skip: 0, plainLength: 8192 },
+      { pack: 'fedcba9876543210', offset: 8_000_000, length: 1, skip: 8192, plainLength: 65536 },
     ];
     const text = refs.map(formatRecipeLine).join('');
-    assert.equal(text, '0123456789abcdef 0 1234 8192\nfedcba9876543210 8000000 1 65536\n');
+    assert.equal(text, '0123456789abcdef 0 1234 0 8192\nfedcba9876543210 8000000 1 8192 65536\n');
     assert.deepEqual(parseRecipe(text), refs);
     assert.deepEqual(parseRecipe(''), []);
     assert.throws(() => parseRecipe(text.slice(0, -1)), RecipeError);
-    assert.throws(() => parseRecipe('0123456789abcdef 0 1234\n'), /line 1/);
-    assert.throws(() => parseRecipe(`${text}0123456789ABCDEF 0 1 1\n`), /line 3/);
-    assert.throws(() => parseRecipe('0123456789abcdef -1 1 1\n'), RecipeError);
+    assert.throws(() => parseRecipe('0123456789abcdef 0 1234 8192\n'), /line 1/);
+    assert.throws(() => parseRecipe(`${text}0123456789ABCDEF 0 1 0 1\n`), /line 3/);
+    assert.throws(() => parseRecipe('0123456789abcdef -1 1 0 1\n'), RecipeError);
   });
 
   it('names packs at random beside the backups, never inside the folder that list pages through', () => {

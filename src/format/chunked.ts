@@ -1,27 +1,34 @@
 /**
  * The chunked layout of database backups (docs/format.md, "Chunked layout"). Pure.
  *
- * The dump is cut into content-defined chunks; each chunk is compressed as its own zstd frame and
- * stored once, inside a **pack**: an age file of many such frames, with a random name, padded to a
- * size class. A **recipe** lists, in dump order, where each chunk lies. Recipes are text lines so
- * that a shell script can read them (`<pack id> <offset> <stored length> <plain length>`), and are
- * themselves chunked and packed: the backup's root object holds the recipe of its recipe.
+ * The dump is cut into content-defined chunks; new chunks are compressed together into zstd frames
+ * and stored once, inside a **pack**: an age file of many such frames, with a random name, padded to
+ * a size class. A **recipe** lists, in dump order, where each chunk lies. Recipes are text lines so
+ * that a shell script can read them (`<pack id> <frame offset> <frame length> <skip> <length>`), and
+ * are themselves chunked and packed: the backup's root object holds the recipe of its recipe.
  */
 import { randomBytes } from 'node:crypto';
 import { datePath, type BackupLocation } from './layout.js';
 
-/** Where one chunk's stored bytes (a zstd frame) lie inside a pack's plaintext. */
+/**
+ * Where one chunk lies: in the zstd frame at `offset` (`length` bytes) of a pack's plaintext, at
+ * `skip` bytes into the frame's decompressed content, `plainLength` bytes long. New chunks are
+ * compressed together, up to {@link FRAME_PLAIN_BYTES} a frame: one frame per 8 KiB chunk would
+ * store 56 % more than a single stream, one per MiB 14 % (measured on a 183 MB dump).
+ */
 export interface ChunkRef {
   pack: string;
   offset: number;
-  /** Bytes of the zstd frame in the pack. */
   length: number;
-  /** Bytes of the chunk once decompressed. */
+  skip: number;
   plainLength: number;
 }
 
+/** New chunks are gathered into frames of about this much plaintext. */
+export const FRAME_PLAIN_BYTES = 1024 * 1024;
+
 const PACK_ID = /^[0-9a-f]{16}$/;
-const RECIPE_LINE = /^([0-9a-f]{16}) (\d{1,15}) (\d{1,15}) (\d{1,15})$/;
+const RECIPE_LINE = /^([0-9a-f]{16}) (\d{1,15}) (\d{1,15}) (\d{1,15}) (\d{1,15})$/;
 
 /** A new pack id: 64 random bits in hex. Random, never derived from content: a name must not confirm a guess. */
 export const newPackId = (random: Uint8Array = randomBytes(8)): string =>
@@ -44,7 +51,7 @@ export function packKey(location: Omit<BackupLocation, 'id' | 'kind'>, time: Dat
 }
 
 export const formatRecipeLine = (ref: ChunkRef): string =>
-  `${ref.pack} ${ref.offset} ${ref.length} ${ref.plainLength}\n`;
+  `${ref.pack} ${ref.offset} ${ref.length} ${ref.skip} ${ref.plainLength}\n`;
 
 export class RecipeError extends Error {
   override name = 'RecipeError';
@@ -60,9 +67,15 @@ export function parseRecipe(text: string): ChunkRef[] {
   const lines = text.slice(0, -1).split('\n');
   return lines.map((line, index) => {
     const match = RECIPE_LINE.exec(line);
-    if (!match?.[1] || !match[2] || !match[3] || !match[4])
-      throw new RecipeError(`recipe line ${index + 1} is not "<pack> <offset> <length> <plain length>"`);
-    return { pack: match[1], offset: Number(match[2]), length: Number(match[3]), plainLength: Number(match[4]) };
+    if (!match?.[1] || !match[2] || !match[3] || !match[4] || !match[5])
+      throw new RecipeError(`recipe line ${index + 1} is not "<pack> <offset> <length> <skip> <plain length>"`);
+    return {
+      pack: match[1],
+      offset: Number(match[2]),
+      length: Number(match[3]),
+      skip: Number(match[4]),
+      plainLength: Number(match[5]),
+    };
   });
 }
 

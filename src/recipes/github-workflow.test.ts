@@ -111,9 +111,20 @@ describe('the GitHub Actions workflow', () => {
     const key = String(cache.with.key);
     const restore = String(cache.with['restore-keys']);
     assert.match(key, /\$\{\{ matrix\.environment \}\}/, 'one index per environment');
-    assert.match(key, /\$\{\{ github\.run_id \}\}-\$\{\{ github\.run_attempt \}\}$/, 'entries are immutable: a key per run');
-    assert.ok(key.startsWith(restore) && restore.length < key.length, 'the newest entry of the environment is restored');
-    assert.match(restore, /\/\$\{\{ matrix\.environment \}\}\/$/, 'no environment restores another one whose name it starts');
+    assert.match(
+      key,
+      /\$\{\{ github\.run_id \}\}-\$\{\{ github\.run_attempt \}\}$/,
+      'entries are immutable: a key per run',
+    );
+    assert.ok(
+      key.startsWith(restore) && restore.length < key.length,
+      'the newest entry of the environment is restored',
+    );
+    assert.match(
+      restore,
+      /\/\$\{\{ matrix\.environment \}\}\/$/,
+      'no environment restores another one whose name it starts',
+    );
     const steps = db.steps;
     assert.ok(steps.indexOf(cache) < steps.indexOf(offsiteStep(db)), 'the index is restored before the backup');
     const files = job(generate().parsed, 'backup-files').steps.find((s) => s.uses === 'actions/cache@v4');
@@ -342,7 +353,12 @@ describe('the GitHub Actions workflow', () => {
       const result = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', join(runnerTemp, 'step.sh')], {
         cwd: workspace,
         encoding: 'utf8',
-        env: { PATH: `${bin}:${process.env.PATH ?? ''}`, RUNNER_TEMP: runnerTemp, SEEN: seen, OFFSITE_DEDUP_KEY: dedupKey },
+        env: {
+          PATH: `${bin}:${process.env.PATH ?? ''}`,
+          RUNNER_TEMP: runnerTemp,
+          SEEN: seen,
+          OFFSITE_DEDUP_KEY: dedupKey,
+        },
       });
       assert.equal(result.status, 0, result.stderr);
       const recorded = JSON.parse(readFileSync(seen, 'utf8')) as {
@@ -361,10 +377,13 @@ describe('the GitHub Actions workflow', () => {
       assert.deepEqual(seenRun.argv, ['backup', 'db']);
       assert.equal(seenRun.text, `${KEY}\n`);
       assert.equal(seenRun.mode, '600');
-      assert.equal(seenRun.secret, null, 'the secret itself is out of offsite\'s environment');
+      assert.equal(seenRun.secret, null, "the secret itself is out of offsite's environment");
       assert.ok(seenRun.file?.startsWith(seenRun.runnerTemp), `${seenRun.file ?? ''} is in RUNNER_TEMP`);
       assert.equal(existsSync(seenRun.file ?? ''), false, 'the key file is gone when the step ends');
-      assert.ok(existsSync(join(seenRun.workspace, '.offsite-db-index')), 'the cached folder exists for the cache to save');
+      assert.ok(
+        existsSync(join(seenRun.workspace, '.offsite-db-index')),
+        'the cached folder exists for the cache to save',
+      );
       assert.doesNotMatch(seenRun.stdout, /c2VjcmV0/, 'the key is never printed');
     });
 

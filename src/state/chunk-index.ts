@@ -6,7 +6,7 @@
  *
  * Format (text): a header line
  * `{"format":"offsite-chunk-index","version":1,"scope":"<hash>","sha256":"<hex of the rest>"}`,
- * then `P <pack JSON>` lines, then `C <chunk id> <pack> <offset> <length> <plain length>` lines.
+ * then `P <pack JSON>` lines, then `C <chunk id> <pack> <offset> <length> <skip> <plain length>` lines.
  * Replaced whole (temporary file, rename) after a complete backup.
  */
 import { createHash } from 'node:crypto';
@@ -44,7 +44,8 @@ export class ChunkIndex {
     const body: string[] = [];
     for (const pack of this.packs.values()) body.push(`P ${JSON.stringify(pack)}\n`);
     for (const [id, ref] of this.#chunks)
-      if (this.packs.has(ref.pack)) body.push(`C ${id} ${ref.pack} ${ref.offset} ${ref.length} ${ref.plainLength}\n`);
+      if (this.packs.has(ref.pack))
+        body.push(`C ${id} ${ref.pack} ${ref.offset} ${ref.length} ${ref.skip} ${ref.plainLength}\n`);
     const text = body.join('');
     const sha256 = createHash('sha256').update(text).digest('hex');
     return `${JSON.stringify({ format: INDEX_FORMAT, version: 1, scope, sha256 })}\n${text}`;
@@ -107,9 +108,12 @@ function parseIndex(text: string, scope: string, usable: (pack: PackRecord) => b
       if (usable(pack)) index.addPack(pack);
       else expiredPacks++;
     } else if (line.startsWith('C ')) {
-      const [, id, pack, offset, length, plainLength] = line.split(' ');
+      const [, id, pack, offset, length, skip, plainLength] = line.split(' ');
       if (id === undefined || pack === undefined || !index.packs.has(pack)) continue;
-      index.set(id, { pack, offset: Number(offset), length: Number(length), plainLength: Number(plainLength) });
+      const numbers = [offset, length, skip, plainLength].map(Number);
+      if (numbers.some((n) => !Number.isSafeInteger(n) || n < 0)) throw new Error('it has a damaged chunk line');
+      const [o = 0, l = 0, k = 0, p = 0] = numbers;
+      index.set(id, { pack, offset: o, length: l, skip: k, plainLength: p });
     } else if (line !== '') {
       throw new Error('it has a line that is neither a pack nor a chunk');
     }

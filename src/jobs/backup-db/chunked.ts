@@ -98,8 +98,14 @@ export class ChunkedUploader {
   async upload(plaintext: AsyncIterable<Buffer>): Promise<ChunkedUpload> {
     const run = this.#run;
     const dedup = new Deduplicator(this.#options.dedupKey, this.#index, this.#packer, this.#options.averageChunkSize);
-    const recipe = await dedup.storeStream(plaintext);
-    const root = await dedup.storeStream(Readable.from([Buffer.from(recipe)]));
+    let recipe: string;
+    let root: string;
+    try {
+      recipe = await dedup.storeStream(plaintext);
+      root = await dedup.storeStream(Readable.from([Buffer.from(recipe)]));
+    } finally {
+      await dedup.close();
+    }
     const written = await this.#packer.finish();
     for (const pack of written) this.#index.addPack(pack);
     const sealedRoot = await sealBytes(run.encrypt, compressBytes('zstd', Buffer.from(root)));
@@ -111,7 +117,7 @@ export class ChunkedUploader {
     return {
       upload,
       stored: { bytes: sealedRoot.length, sha256: createHash('sha256').update(sealedRoot).digest('hex') },
-      packs: packsOf(dedup.referencedPacks, this.#index),
+      packs: packsOf(dedup.referencedPacks(), this.#index),
       stats: { ...dedup.stats, packsWritten: written.length, packBytes: this.#packer.storedBytes },
     };
   }
