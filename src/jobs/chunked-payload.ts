@@ -12,9 +12,12 @@ import { openSealed, type DecryptSpec } from '../pipeline/cipher.js';
 import type { ObjectReader } from '../store/store.js';
 
 /** Pack downloads at once: enough to keep a link busy while the main thread cuts and decompresses. */
-const PACKS_IN_FLIGHT = 4;
-/** Decrypted packs held ahead of use: about six 8 MiB packs, well inside the restore's memory goal. */
-const PACK_MEMORY_BUDGET = 48 * 1024 * 1024;
+const PACKS_IN_FLIGHT = 3;
+/**
+ * Decrypted packs held ahead of use: four 8 MiB packs. A download in flight holds its stored and
+ * its decrypted bytes for a moment too, so the packs' share of the restore's memory is ~80 MiB.
+ */
+const PACK_MEMORY_BUDGET = 32 * 1024 * 1024;
 
 export async function openChunkedDump(
   manifest: ChunkedManifest,
