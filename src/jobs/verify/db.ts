@@ -22,7 +22,7 @@ import { StoreError, type ObjectReader, type ObjectVersion } from '../../store/s
 import { fromStoreError } from '../store-errors.js';
 import { checkRetention, type Findings } from './retention.js';
 import { measurePayload, type DeepPass, type PassResult } from './payload.js';
-import { checkPacks } from './packs.js';
+import { checkPacks, PackListings } from './packs.js';
 import type { Readable } from 'node:stream';
 import { PackError } from '../../dedup/reader.js';
 import { openChunkedDump } from '../chunked-payload.js';
@@ -41,6 +41,8 @@ export interface VerifyOptions {
   now?: () => Date;
   /** When set, a backup whose manifest none of these keys signed fails verification. */
   trustedSigners?: TrustedSigners;
+  /** Listings of pack folders, shared by the backups of one run. */
+  packListings?: PackListings;
 }
 
 /** The verdict on one backup (one payload version): `ok` exactly when `problems` is empty. */
@@ -136,7 +138,16 @@ async function check(
     return;
   }
   if (isChunked(manifest))
-    await checkPacks(manifest, reader, { deep: options.decrypt !== undefined, now, ...signalOf(options) }, result);
+    await checkPacks(
+      manifest,
+      reader,
+      {
+        deep: options.decrypt !== undefined,
+        listings: options.packListings ?? new PackListings(),
+        ...signalOf(options),
+      },
+      result,
+    );
   const sealed = options.decrypt ? await openSealedPart(manifest, options.decrypt, result) : undefined;
   if (sealed) result.sealed = sealed;
   const deep = options.decrypt && sealed ? await deepPass(manifest, options.decrypt, options) : undefined;

@@ -6,6 +6,7 @@ import type { BackupKind } from '../../format/layout.js';
 import type { ObjectReader } from '../../store/store.js';
 import { listBackups } from '../list.js';
 import { verifyBackup, type VerifyOptions, type VerifyResult } from './db.js';
+import { PackListings } from './packs.js';
 import { verifyFilesSnapshot } from './files.js';
 
 /** Which backups `verify` checks. */
@@ -70,8 +71,9 @@ export async function verifyBackups(options: VerifyBackupsOptions, reader: Objec
       results.push(await verifyFilesSnapshot(snapshot, reader, options));
     return results;
   }
+  const packListings = new PackListings(); // one listing of the packs for all the backups checked
   for (const entry of selectForVerify(catalog, options.selection, options.environment)) {
-    results.push(await verifyBackup(entry, reader, options));
+    results.push(await verifyBackup(entry, reader, { ...options, packListings }));
   }
   return results;
 }

@@ -20,10 +20,10 @@ const DEEP_BUDGET = 64 * 1024 * 1024;
 export async function checkPacks(
   manifest: ChunkedManifest,
   reader: ObjectReader,
-  options: { deep: boolean; now: Date; signal?: AbortSignal },
+  options: { deep: boolean; listings: PackListings; signal?: AbortSignal },
   findings: Findings,
 ): Promise<void> {
-  const listed = await listPacks(manifest, reader);
+  const listed = await options.listings.sizes(manifest, reader);
   const pool = new TaskPool({ slots: CHECKS_AT_ONCE, budget: DEEP_BUDGET });
   const locks = { readable: true };
   const problemsBefore = findings.problems.length;
@@ -52,13 +52,28 @@ export async function checkPacks(
 
 const versionKey = (key: string, versionId: string | null): string => `${key}\u0000${versionId ?? 'null'}`;
 
-/** One listing of the environment's packs, rather than a request per pack. */
-async function listPacks(manifest: ChunkedManifest, reader: ObjectReader): Promise<Map<string, number>> {
+/** The sizes of every pack version, from one listing per packs folder (not a request per pack), kept for the run. */
+export class PackListings {
+  readonly #folders = new Map<string, Promise<Map<string, number>>>();
+
+  async sizes(manifest: ChunkedManifest, reader: ObjectReader): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    for (const folder of new Set(manifest.payload.packs.map((pack) => packsFolderOf(pack.key)))) {
+      let listing = this.#folders.get(folder);
+      if (!listing) {
+        listing = listFolder(folder, reader);
+        this.#folders.set(folder, listing);
+      }
+      for (const [key, size] of await listing) sizes.set(key, size);
+    }
+    return sizes;
+  }
+}
+
+async function listFolder(folder: string, reader: ObjectReader): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();
-  const folders = new Set(manifest.payload.packs.map((pack) => packsFolderOf(pack.key)));
-  for (const folder of folders)
-    for await (const version of reader.listVersions(folder))
-      sizes.set(versionKey(version.key, version.versionId), version.size);
+  for await (const version of reader.listVersions(folder))
+    sizes.set(versionKey(version.key, version.versionId), version.size);
   return sizes;
 }
 
