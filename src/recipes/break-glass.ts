@@ -6,6 +6,9 @@
  * Every value from the bucket or the user goes into the script single-quoted (shellQuote), once, in a
  * settings block at the top; the commands only use those variables. Secrets never appear in the
  * script: only the names of the environment variables that carry them.
+ *
+ * This file makes the single-object layout's script; break-glass-chunked.ts makes the chunked
+ * layout's with the pieces exported here (checks, settings, step 0, the restore step, the row counts).
  */
 import type { Compression, DumpFormat, Encryption } from '../format/layout.js';
 import { carriesPassword } from '../processes/connection.js';
@@ -445,9 +448,7 @@ export function restoreStep(
   stream: string[],
   words: RestoreWords,
 ): string[] {
-  return dumpFormat === 'custom'
-    ? customRestore(selection, stream, words)
-    : plainRestore(selection, stream, words);
+  return dumpFormat === 'custom' ? customRestore(selection, stream, words) : plainRestore(selection, stream, words);
 }
 
 function customRestore(input: RestoreSelection, stream: string[], words: RestoreWords): string[] {

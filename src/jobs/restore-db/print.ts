@@ -5,7 +5,6 @@
  */
 import { breakGlassScript, type BreakGlassInput, type BreakGlassTarget } from '../../recipes/break-glass.js';
 import { chunkedBreakGlassScript, type ChunkedBreakGlassInput } from '../../recipes/break-glass-chunked.js';
-import type { CatalogEntry } from '../../format/catalog.js';
 import { isChunked, type ChunkedManifest } from '../../format/manifest.js';
 import { jobFailed } from '../../errors.js';
 import { childConnection } from '../../processes/connection.js';
@@ -63,7 +62,11 @@ export async function restoreCommands(
         deps.reporter.warn(`skipping backup ${entry.id}: ${manifest}`);
         continue;
       }
-      if (isChunked(manifest)) return chunkedBreakGlassScript({ ...common, ...chunkedInput(manifest, entry) });
+      if (isChunked(manifest)) {
+        // readCandidate returns a manifest only for an entry that has one.
+        if (!entry.manifest) throw new Error(`internal error: backup ${entry.id} has no manifest`);
+        return chunkedBreakGlassScript({ ...common, ...chunkedScriptInput(manifest, entry.manifest.key) });
+      }
       const input: BreakGlassInput = {
         ...common,
         payload: {
@@ -84,23 +87,19 @@ export async function restoreCommands(
   throw jobFailed(`no complete backup to print commands for in environment ${options.environment}; see 'offsite list'`);
 }
 
-/** What a chunked backup's script needs from its manifest: the root object and every pack, with their hashes. */
-function chunkedInput(
+/**
+ * What a chunked backup's script needs from its manifest's plain part (no key): the root object and
+ * every pack, each with the version written and the SHA-256 of its stored bytes.
+ */
+export function chunkedScriptInput(
   manifest: ChunkedManifest,
-  entry: CatalogEntry,
+  manifestKey: string,
 ): Omit<ChunkedBreakGlassInput, keyof BreakGlassTarget> {
   const { payload } = manifest;
-  // readCandidate returns a manifest only for an entry that has one.
-  if (!entry.manifest) throw new Error(`internal error: backup ${entry.id} has no manifest`);
   return {
-    manifestKey: entry.manifest.key,
+    manifestKey,
     dumpFormat: payload.dumpFormat,
-    root: {
-      key: payload.key,
-      versionId: payload.versionId ?? entry.payload?.versionId ?? null,
-      size: payload.size,
-      sha256: payload.sha256,
-    },
+    root: { key: payload.key, versionId: payload.versionId, size: payload.size, sha256: payload.sha256 },
     packs: payload.packs.map(({ id, key, versionId, size, sha256 }) => ({ id, key, versionId, size, sha256 })),
   };
 }
