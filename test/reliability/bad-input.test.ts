@@ -89,7 +89,8 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
         {
           name: 'a manifest of format version 3',
           damage: async (b) => rewriteManifest(String(b.manifestKey), (m) => ({ ...m, version: 3 })),
-          verify: /^manifest format version 3 is not supported \(this Offsite reads versions 1 and 2\); upgrade Offsite$/,
+          verify:
+            /^manifest format version 3 is not supported \(this Offsite reads versions 1 and 2\); upgrade Offsite$/,
           restore:
             /^offsite: backup \S+ cannot be restored: manifest format version 3 is not supported \(this Offsite reads versions 1 and 2\); upgrade Offsite$/,
         },
