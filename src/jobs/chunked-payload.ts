@@ -14,8 +14,8 @@ import type { ObjectReader } from '../store/store.js';
 /** Pack downloads at once: enough to keep a link busy while the main thread cuts and decompresses. */
 const PACKS_IN_FLIGHT = 3;
 /**
- * Decrypted packs held ahead of use: four 8 MiB packs. A download in flight holds its stored and
- * its decrypted bytes for a moment too, so the packs' share of the restore's memory is ~80 MiB.
+ * Decrypted packs held ahead of use: eight 4 MiB packs. A download in flight holds its stored and
+ * its decrypted bytes for a moment too, so the packs' share of the restore's memory is ~60 MiB.
  */
 const PACK_MEMORY_BUDGET = 32 * 1024 * 1024;
 
