@@ -6,14 +6,13 @@
  * target when a pack does not match the manifest.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { chunkedBreakGlassScript } from '../../src/recipes/break-glass-chunked.js';
 import { chunkedScriptInput } from '../../src/jobs/restore-db/print.js';
 import { isChunked, parseManifest, type ChunkedManifest } from '../../src/format/manifest.js';
-import { libpqEnv, readerAwsEnv } from '../helpers/backup-env.js';
+import { libpqEnv } from '../helpers/backup-env.js';
 import { runCli } from '../helpers/cli.js';
 import { backupDb, dbBackupFixture, readerEnv } from '../helpers/fixture.js';
 import { readAsAdmin } from '../helpers/s3.js';
@@ -25,13 +24,8 @@ import {
   type SequenceValue,
   type TableChecksum,
 } from '../helpers/sample-db.js';
-import { stack, uniqueName } from '../helpers/stack.js';
-
-interface ScriptRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runBreakGlassScript, type ScriptRun } from '../helpers/break-glass.js';
+import { stack } from '../helpers/stack.js';
 
 interface Captured {
   id: string;
@@ -107,32 +101,8 @@ describe('break-glass script of a chunked backup on the real stack', { timeout: 
     return run.stdout;
   };
 
-  /** Runs the script in bash as a person would: reader credentials, the secrets in the environment, nothing else. */
-  const runScript = (script: string, env: Record<string, string>): Promise<ScriptRun> => {
-    const file = join(fixture.dir.path, `${uniqueName('restore')}.sh`);
-    writeFileSync(file, script, { mode: 0o700 });
-    const inherited = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !/^(AWS_|PG|OFFSITE_|DATABASE_URL$)/.test(name)),
-    );
-    const child = spawn('bash', [file], {
-      env: {
-        ...inherited,
-        PATH: `${stack().pgBin}:${process.env.PATH ?? ''}`,
-        ...readerAwsEnv(fixture.dir.path),
-        TMPDIR: fixture.dir.path,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    return new Promise((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  };
+  const runScript = (script: string, env: Record<string, string>): Promise<ScriptRun> =>
+    runBreakGlassScript(fixture.dir.path, script, env);
 
   const workdirsLeft = (): string[] =>
     readdirSync(fixture.dir.path).filter((name) => name.startsWith('offsite-restore.'));

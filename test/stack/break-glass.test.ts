@@ -4,29 +4,22 @@
  * touching the target when the downloaded bytes do not match the manifest.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { breakGlassScript, type BreakGlassInput } from '../../src/recipes/break-glass.js';
 import { parseManifest, type ChunkedManifest, type Manifest } from '../../src/format/manifest.js';
-import { generateIdentity, libpqEnv, readerAwsEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { generateIdentity, libpqEnv, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { assertSameDatabase, backupDb } from '../helpers/fixture.js';
 import { readAsAdmin } from '../helpers/s3.js';
 import { fillSampleDatabase, tableChecksums, userTableCount, testDatabases } from '../helpers/sample-db.js';
+import { runBreakGlassScript, type ScriptRun } from '../helpers/break-glass.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 const execFileAsync = promisify(execFile);
 
 /** These tests are about the single-object layout (manifest version 1); the chunked one has its own file. */
 type SingleManifest = Exclude<Manifest, ChunkedManifest>;
-
-interface ScriptRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
   let dir: TempDir;
@@ -68,32 +61,8 @@ describe('break-glass script on the real stack', { timeout: 600_000 }, () => {
     options: { noOwner: true, noPrivileges: true, ...options },
   });
 
-  /** Runs the script in bash as a person would: reader credentials, the secrets in the environment, nothing else. */
-  const runScript = (script: string, env: Record<string, string>): Promise<ScriptRun> => {
-    const file = join(dir.path, `${uniqueName('restore')}.sh`);
-    writeFileSync(file, script, { mode: 0o700 });
-    const inherited = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !/^(AWS_|PG|OFFSITE_|DATABASE_URL$)/.test(name)),
-    );
-    const child = spawn('bash', [file], {
-      env: {
-        ...inherited,
-        PATH: `${stack().pgBin}:${process.env.PATH ?? ''}`,
-        ...readerAwsEnv(dir.path),
-        TMPDIR: dir.path,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    return new Promise((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  };
+  const runScript = (script: string, env: Record<string, string>): Promise<ScriptRun> =>
+    runBreakGlassScript(dir.path, script, env);
 
   const assertSameAsSource = (targetUrl: string) => assertSameDatabase(targetUrl, sourceUrl);
 
