@@ -81,39 +81,61 @@ function checkedRecipe(text: string, what: string): ChunkRef[] {
   }
 }
 
-/** The chunks a recipe names, in order. */
+/**
+ * The chunks a recipe names, in order. Chunks that follow each other in one frame come out as one
+ * buffer: a dump is mostly long runs of unchanged chunks, and 8 KiB pieces would cost every stage
+ * downstream (hashes, pg_restore's pipe) a call each.
+ */
 export async function* readRecipe(refs: readonly ChunkRef[], source: PackSource): AsyncGenerator<Buffer> {
   const recipe = compact(refs);
   const cache = new PackCache(recipe, source);
   const frames = new FrameCache();
+  let run: { frame: Buffer; start: number; end: number } | undefined;
   for (let i = 0; i < recipe.pack.length; i++) {
     const pack = await cache.use(i);
     const frame = frames.get(cache.idOf(i), pack, recipe.offset[i] ?? 0, recipe.length[i] ?? 0);
-    const skip = recipe.skip[i] ?? 0;
-    const chunk = frame.subarray(skip, skip + (recipe.plainLength[i] ?? 0));
-    if (chunk.length !== recipe.plainLength[i])
+    const start = recipe.skip[i] ?? 0;
+    const end = start + (recipe.plainLength[i] ?? 0);
+    if (end > frame.length)
       throw new PackError(`a recipe entry reaches past the end of its frame in pack ${cache.idOf(i)}`);
-    yield chunk;
+    if (run?.frame === frame && run.end === start) {
+      run.end = end;
+      continue;
+    }
+    if (run) yield run.frame.subarray(run.start, run.end);
+    run = { frame, start, end };
   }
+  if (run) yield run.frame.subarray(run.start, run.end);
 }
 
-/** The last frame decompressed: a frame holds many consecutive chunks, and a recipe mostly takes them in order. */
+/**
+ * The frames decompressed last. A frame holds many consecutive chunks and a recipe mostly takes
+ * them in a row, but after scattered changes it alternates between an old frame and the frame of
+ * the new chunks: keeping a few (least recently used dropped first) decompresses each frame once.
+ */
 class FrameCache {
+  static readonly FRAMES = 8;
   readonly #decompressor = new Decompressor();
-  #key = '';
-  #content: Buffer = Buffer.alloc(0);
+  readonly #frames = new Map<string, Buffer>();
 
   get(packId: string, pack: Buffer, offset: number, length: number): Buffer {
     const key = `${packId}:${offset}:${length}`;
-    if (key === this.#key) return this.#content;
+    const held = this.#frames.get(key);
+    if (held) {
+      this.#frames.delete(key);
+      this.#frames.set(key, held);
+      return held;
+    }
     if (offset + length > pack.length) throw new PackError(`a recipe entry reaches past the end of pack ${packId}`);
+    let content: Buffer;
     try {
-      this.#content = this.#decompressor.decompress(pack.subarray(offset, offset + length));
+      content = this.#decompressor.decompress(pack.subarray(offset, offset + length));
     } catch {
       throw new PackError(`a frame in pack ${packId} is not zstd: the recipe or the pack is damaged`);
     }
-    this.#key = key;
-    return this.#content;
+    this.#frames.set(key, content);
+    if (this.#frames.size > FrameCache.FRAMES) this.#frames.delete(this.#frames.keys().next().value ?? '');
+    return content;
   }
 }
 
