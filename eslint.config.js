@@ -24,7 +24,7 @@ const BUILDING_BLOCKS = ['format', 'pipeline', 'processes', 'report', 'state', '
 const blocks = BUILDING_BLOCKS.map((folder) => `src/${folder}/**/*.ts`);
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.stack/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', '.stack/', 'coverage/', 'bench/work/'] },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {

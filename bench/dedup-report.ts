@@ -179,10 +179,10 @@ export function dedupReport(input: DedupInput): ReportPart {
       unit: 'MB/s',
     },
   ];
-  return { ratios, targets, markdown: [...seriesSection(input, here), ...modelSection(input, med)] };
+  return { ratios, targets, markdown: [...seriesSection(input), ...modelSection(input, med)] };
 }
 
-function seriesSection(input: DedupInput, here: string): string[] {
+function seriesSection(input: DedupInput): string[] {
   const mb = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1e6).toFixed(1)} MB` : '–');
   const chunkedRows = [
     DEDUP_ROWS.chunkedFirst,
@@ -203,7 +203,7 @@ function seriesSection(input: DedupInput, here: string): string[] {
   return [
     '## Chunked layout (write-only deduplication)',
     '',
-    `The series of bench/dedup.ts, in every run: two copies of the bench database made with \`CREATE DATABASE … TEMPLATE\` (identical pages, so every run starts from the same dump); on the base state the first chunked backup (empty chunk index), a single-object backup and restic's first run into a new repository; then one copy gets the **newest 1 %** change (the newest 0.5 % of the rows of each generated table updated and as many new rows inserted after them; tables without an easy new key: the newest 1 % updated), the other the **1 % scattered** change (1 % of the rows of each table updated, picked by a hash of the row), each followed by VACUUM and CHECKPOINT; on each state a second chunked backup (with a copy of the chunk index the first backup left), a single-object backup and restic's second run (into a copy of the repository holding only the base state). Last the scattered state's backups are restored, one per layout. Contenders of one state run in an order that rotates from run to run. The backups go through one link process (bench/link.ts): with no limit here (${here}) and at ${LINK_ROWS_MBIT} Mbit/s for the rows that say so, so that the chunk index, bound to the endpoint, serves both; restores read as the rest of the bench does. Uploaded bytes: \`bytesOut\` of \`offsite backup db --json\` (packs and root object; single: the payload), for restic the growth of its bucket.`,
+    `The series of bench/dedup.ts, in every run: two copies of the bench database made with \`CREATE DATABASE … TEMPLATE\` (identical pages, so every run starts from the same dump); on the base state the first chunked backup (empty chunk index), a single-object backup and restic's first run into a new repository; then one copy gets the **newest 1 %** change (the newest 0.5 % of the rows of each generated table updated and as many new rows inserted after them; tables without an easy new key: the newest 1 % updated), the other the **1 % scattered** change (1 % of the rows of each table updated, picked by a hash of the row), each followed by VACUUM and CHECKPOINT; on each state a second chunked backup (with a copy of the chunk index the first backup left), a single-object backup and restic's second run (into a copy of the repository holding only the base state). Last the scattered state's backups are restored, one per layout. Contenders of one state run in an order that rotates from run to run. The backups go through one link process of their own (bench/link.ts), ${input.linkMbit === undefined ? 'with no limit (a loopback hop)' : `at ${input.linkMbit} Mbit/s as the rest of the bench`}${input.linkMbit === LINK_ROWS_MBIT ? '' : `, and at ${LINK_ROWS_MBIT} Mbit/s for the rows that say so`}: one endpoint, to which the chunk index is bound, for all of them; restores read as the rest of the bench does. Uploaded bytes: \`bytesOut\` of \`offsite backup db --json\` (packs and root object; single: the payload), for restic the growth of its bucket.`,
     '',
     '| chunked backup | dumped | new chunks | new (plain) | packs | uploaded |',
     '|---|---|---|---|---|---|',
@@ -227,7 +227,7 @@ function modelSection(input: DedupInput, med: (row: Row, field: 'seconds' | 'sto
   ];
   if (!Number.isFinite(full) || patterns.some((p) => !Number.isFinite(p.d))) return [];
   const copies = (E: number, d: number) => (R + E) / E + 24 * (R + E) * d;
-  const gb = (bytes: number) => `${(bytes / 1e9).toFixed(bytes < 10e9 ? 2 : 1)} GB`;
+  const gb = (bytes: number) => (bytes < 1e9 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e9).toFixed(2)} GB`);
   const singleTotal = hourly * single;
   return [
     `### Bytes stored over ${R} days of hourly backups`,

@@ -10,7 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { libpqEnv, writerEnv } from '../test/helpers/backup-env.js';
-import { runCli } from '../test/helpers/cli.js';
 import { dropDatabase, withClient } from '../test/helpers/sample-db.js';
 import { REPO_DIR, stack, uniqueName } from '../test/helpers/stack.js';
 import { DEDUP_ROWS, LINK_ROWS_MBIT, dedupRows, type ChunkerFigures, type DedupDetail } from './dedup-report.js';
@@ -186,8 +185,7 @@ export async function startDedupSeries(options: DedupSeriesOptions): Promise<Ded
   const work = join(options.dir, 'dedup');
   mkdirSync(work, { recursive: true });
   const keyFile = join(work, 'dedup.key');
-  const generated = await runCli(['keys', 'generate', '--dedup', '-o', keyFile, '--json'], { env: {} });
-  if (generated.code !== 0) throw new Error(`offsite keys generate --dedup failed: ${generated.stderr}`);
+  await runMeasured(['keys', 'generate', '--dedup', '-o', keyFile, '--json'], {});
   // The series' own link: no limit (or the bench's), and 100 Mbit/s for the rows that say so.
   const baseMbit = options.linkMbit ?? 0;
   const link = await startLinkProcess(new URL(s.endpoint), baseMbit);
@@ -247,21 +245,26 @@ export async function startDedupSeries(options: DedupSeriesOptions): Promise<Ded
     RESTIC_REPOSITORY: `s3:${link.endpoint}/${repo.bucket}`,
     RESTIC_CACHE_DIR: repo.cache,
   });
-  const newRepo = async (): Promise<Repo> => {
+  /** A new bucket for a repository, listed in `repos` (dropped at the end of the run) at once. */
+  const repoBucket = async (repos: Repo[]): Promise<Repo> => {
     const bucket = await tools.freshBucket('bench-dedup-restic');
     const repo = { bucket, cache: join(work, `${bucket}-cache`) };
+    repos.push(repo);
+    return repo;
+  };
+  const newRepo = async (repos: Repo[]): Promise<Repo> => {
+    const repo = await repoBucket(repos);
     tools.shell('restic init --quiet', resticEnv(repo));
     return repo;
   };
-  const copyRepo = async (from: Repo): Promise<Repo> => {
-    const bucket = await tools.freshBucket('bench-dedup-restic');
+  const copyRepo = async (from: Repo, repos: Repo[]): Promise<Repo> => {
+    const repo = await repoBucket(repos);
     tools.shell('aws --endpoint-url "$E" s3 sync --only-show-errors "s3://$A" "s3://$B"', {
       ...options.adminS3,
       E: s.endpoint,
       A: from.bucket,
-      B: bucket,
+      B: repo.bucket,
     });
-    const repo = { bucket, cache: join(work, `${bucket}-cache`) };
     cpSync(from.cache, repo.cache, { recursive: true });
     return repo;
   };
@@ -314,8 +317,7 @@ export async function startDedupSeries(options: DedupSeriesOptions): Promise<Ded
     try {
       const newestDb = await copyDatabase(template, uniqueName('peers_dedup_newest'), databases);
       const scatteredDb = await copyDatabase(template, uniqueName('peers_dedup_scattered'), databases);
-      const first = await newRepo();
-      repos.push(first);
+      const first = await newRepo(repos);
 
       // The base state.
       await perform([
@@ -330,9 +332,8 @@ export async function startDedupSeries(options: DedupSeriesOptions): Promise<Ded
         copyFileSync(index('first'), index(name));
         return index(name);
       };
-      const forLink = linkRows ? await copyRepo(first) : undefined;
-      const forScattered = await copyRepo(first);
-      repos.push(...(forLink ? [forLink] : []), forScattered);
+      const forLink = linkRows ? await copyRepo(first, repos) : undefined;
+      const forScattered = await copyRepo(first, repos);
 
       // After the newest 1 % changed.
       await changeDatabase(newestDb, 'newest');

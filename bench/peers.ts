@@ -3,12 +3,13 @@
  * the same PostgreSQL and RGW, several runs each, alternating. Writes bench/RESULTS.md and
  * bench/results.svg (or into `--out DIR`) and prints one JSON line with the ratios. `-- --quick`:
  * 200 MB and 2,000 objects, 3 runs; otherwise 1 GB and 20,000 objects, 5 runs (`-- --large`:
- * 5 GB). `--smoke` (20 MB, 100 objects, 2 runs) is what the test suite runs: that the bench
- * works, not what it measures. `--link-mbit N` puts the backup bucket behind a shared link of
- * N Mbit/s each way (bench/link.ts), as to an S3 provider elsewhere. `--only db|files` runs one half; `--runs N` sets the runs.
- * The db half includes the chunked layout's series (bench/dedup.ts): first and second backups
- * after two change patterns beside the single-object layout and restic, restores of both layouts,
- * the chunker micro-benchmark and the storage model (bench/dedup-report.ts).
+ * 5 GB). `--smoke` (20 MB, 100 objects, 2 runs, one of the chunked-layout series) is what the
+ * test suite runs: that the bench works, not what it measures. `--link-mbit N` puts the backup
+ * bucket behind a shared link of N Mbit/s each way (bench/link.ts), as to an S3 provider
+ * elsewhere. `--only db|files` runs one half; `--runs N` sets the runs. The db half includes the
+ * chunked layout's series (bench/dedup.ts): first and second backups after two change patterns
+ * beside the single-object layout and restic, restores of both layouts, the chunker
+ * micro-benchmark and the storage model (bench/dedup-report.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -21,10 +22,10 @@ import { createDatabase, dropDatabase } from '../test/helpers/sample-db.js';
 import { bytesOf, putObjects } from '../test/helpers/source-bucket.js';
 import { REPO_DIR, stack, uniqueName } from '../test/helpers/stack.js';
 import { benchDatabase } from './database.js';
-import { dedupReport } from './dedup-report.js';
+import { dedupReport, type ChunkerFigures } from './dedup-report.js';
 import { startDedupSeries } from './dedup.js';
 import { startLinkProcess } from './link.js';
-import { runMeasured } from './measure.js';
+import { runMeasured, useBuildSnapshot } from './measure.js';
 import { renderResults, type Contender, type Row, type Sample } from './report.js';
 
 const smoke = process.argv.includes('--smoke');
@@ -55,6 +56,7 @@ for (const tool of ['restic', 'rclone', 'aws', 'openssl', '/usr/bin/time']) {
   }
 }
 
+useBuildSnapshot();
 const s = stack();
 const link = LINK_MBIT ? await startLinkProcess(new URL(s.endpoint), LINK_MBIT) : undefined;
 /** Where the backups go: through the link when there is one. The database and the source bucket stay local. */
@@ -315,16 +317,22 @@ const runContender = async (run: number, contender: Contender) => {
   process.stderr.write(`run ${run}/${RUNS}: ${contender.name}\n`);
   add(contender, await contender.run());
 };
-for (let run = 1; run <= RUNS; run += 1) {
-  for (const contender of dbContenders) await runContender(run, contender);
-  for (const [row, sample] of (await series?.run(run)) ?? []) add(row, sample);
-  for (const contender of filesContenders) await runContender(run, contender);
+let chunker: ChunkerFigures | undefined;
+try {
+  for (let run = 1; run <= RUNS; run += 1) {
+    for (const contender of dbContenders) await runContender(run, contender);
+    // --smoke checks that the series works, not what it measures: one run of it is enough.
+    if (!smoke || run === 1) for (const [row, sample] of (await series?.run(run)) ?? []) add(row, sample);
+    for (const contender of filesContenders) await runContender(run, contender);
+  }
+  chunker = await series?.finish();
+} finally {
+  // Also after a failure: the S3 server holds its buckets in memory.
+  for (const name of restoreDatabases) await dropDatabase(s.pgUrlBase, name);
+  for (const bucket of [rcloneBucket, resticBucket, source]) if (bucket) dropBucket(bucket);
+  await link?.close();
+  dir.remove();
 }
-const chunker = await series?.finish();
-for (const name of restoreDatabases) await dropDatabase(s.pgUrlBase, name);
-if (rcloneBucket) dropBucket(rcloneBucket);
-await link?.close();
-dir.remove();
 
 const { markdown, svg, ratios } = renderResults({
   contenders: [...dbContenders, ...(series?.rows ?? []), ...filesContenders],
