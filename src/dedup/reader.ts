@@ -81,12 +81,31 @@ function checkedRecipe(text: string, what: string): ChunkRef[] {
   }
 }
 
+/** Pieces are passed on in buffers of at least this much: each write into pg_restore's pipe costs a call. */
+const OUTPUT_BYTES = 256 * 1024;
+
 /**
- * The chunks a recipe names, in order. Chunks that follow each other in one frame come out as one
- * buffer: a dump is mostly long runs of unchanged chunks, and 8 KiB pieces would cost every stage
- * downstream (hashes, pg_restore's pipe) a call each.
+ * The chunks a recipe names, in order, in buffers of {@link OUTPUT_BYTES} or more: after scattered
+ * changes a dump alternates between old and new frames every few chunks, and 8 KiB pieces would
+ * cost every stage downstream (the hash, pg_restore's pipe) a call each (measured: 2 s of writes
+ * in a 26 s restore of 1 GB).
  */
 export async function* readRecipe(refs: readonly ChunkRef[], source: PackSource): AsyncGenerator<Buffer> {
+  let pieces: Buffer[] = [];
+  let bytes = 0;
+  for await (const piece of readRuns(refs, source)) {
+    pieces.push(piece);
+    bytes += piece.length;
+    if (bytes < OUTPUT_BYTES) continue;
+    yield pieces.length === 1 ? piece : Buffer.concat(pieces, bytes);
+    pieces = [];
+    bytes = 0;
+  }
+  if (bytes > 0) yield Buffer.concat(pieces, bytes);
+}
+
+/** The recipe's chunks, those that follow each other in one frame as one piece. */
+async function* readRuns(refs: readonly ChunkRef[], source: PackSource): AsyncGenerator<Buffer> {
   const recipe = compact(refs);
   const cache = new PackCache(recipe, source);
   const frames = new FrameCache();

@@ -64,7 +64,8 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
   const psql = startPsql({ binary: input.tools.psql, connection: input.target, env: input.childEnv });
   try {
     await psql.send(preludeSql(input.wrap));
-    const stored = createMeter();
+    // A chunked backup's packs are checked on the way in: no stored stream to hash here.
+    const stored = input.decode ? createMeter() : undefined;
     const plain = createMeter();
     const restore =
       input.format === 'custom' && input.tools.pgRestore
@@ -73,7 +74,7 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     const decrypt = input.decode ? createDecryptStream(input.decode.decrypt) : new PassThrough();
     const decompress = input.decode ? createDecompressStream(input.decode.compression) : new PassThrough();
     const stages = [
-      stored.stream,
+      ...(stored ? [stored.stream] : []),
       decrypt,
       decompress,
       plain.stream,
@@ -92,7 +93,7 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
       input.reporter.progress({
         phase: 'restoring',
         labels: ['downloaded', 'decrypted'],
-        bytesIn: stored.bytes(),
+        bytesIn: (stored ?? plain).bytes(),
         bytesOut: plain.bytes(),
         ...(input.storedTotal ? { totalIn: input.storedTotal } : {}),
       });
@@ -119,7 +120,7 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
       clearInterval(ticker);
       input.reporter.close();
     }
-    checkHashes(input.expected, stored.result(), plain.result());
+    checkHashes(input.expected, stored?.result(), plain.result());
     await psql.send(epilogueSql(input.wrap));
     const rows = await psql.query(countSql(input.countTables, MARKER), MARKER);
     const tables = rows
@@ -141,7 +142,7 @@ export async function attemptRestore(input: AttemptInput): Promise<AttemptResult
     }
     await psql.send('COMMIT;\n');
     await psql.finish();
-    return { tables, bytes: stored.result().bytes };
+    return { tables, bytes: (stored ?? plain).result().bytes };
   } catch (error) {
     input.payload.destroy();
     psql.kill();
@@ -170,11 +171,14 @@ async function pump(source: Readable, send: (chunk: Buffer) => Promise<void>): P
   for await (const chunk of source) await send(chunk as Buffer);
 }
 
-function checkHashes(expected: AttemptInput['expected'], stored: Measurement, plain: Measurement): void {
+function checkHashes(expected: AttemptInput['expected'], stored: Measurement | undefined, plain: Measurement): void {
   if (!expected) return;
-  if (expected.stored && (stored.sha256 !== expected.stored.sha256 || stored.bytes !== expected.stored.bytes)) {
+  if (
+    expected.stored &&
+    (!stored || stored.sha256 !== expected.stored.sha256 || stored.bytes !== expected.stored.bytes)
+  ) {
     throw new PayloadMismatch(
-      `the payload's SHA-256 or size does not match its manifest (stored ${stored.bytes} bytes); the payload is corrupt or was replaced`,
+      `the payload's SHA-256 or size does not match its manifest (stored ${stored?.bytes ?? 0} bytes); the payload is corrupt or was replaced`,
     );
   }
   if (plain.sha256 !== expected.plaintext.sha256 || plain.bytes !== expected.plaintext.bytes) {
