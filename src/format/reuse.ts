@@ -1,13 +1,16 @@
 /**
- * The blob reuse rule of files backups, in one place (docs/design.md, "Reuse only while locked"):
- * a snapshot may reference a blob only while the blob's lock reaches the snapshot's retain-until.
- * A blob asks for retain-until = start + retention + reuse days; what it is *guaranteed* is that,
+ * The reuse rule of file blobs and database packs, in one place (docs/design.md, "Reuse only while
+ * locked"): a snapshot or backup may reference a blob or pack only while its lock reaches the
+ * referencing one's retain-until. Packs go up in one PutObject each, so their lock is always the
+ * one asked for; for blobs:
+ * a blob asks for retain-until = start + retention + reuse days; what it is *guaranteed* is that,
  * unless it went up as a multipart upload to a server that ignores lock headers there (Ceph RGW 16),
  * where only the bucket's default (start + retention days) holds. Pure.
  *
  * Used by the backup (which lock a blob asks for and records, and whether a cached blob may be
  * referenced again) and by `verify --files --deep` (whether the recorded and the real lock of
- * every blob reach its snapshot's).
+ * every blob reach its snapshot's); for packs by the chunk index (which packs may still be
+ * referenced) and by `verify` (whether every pack's lock reaches its backup's).
  */
 import { retentionFor, type LockMode, type Retention } from './retention.js';
 

@@ -31,7 +31,8 @@ export interface ChunkedLayoutOptions {
 export const DEFAULT_AVERAGE_CHUNK_SIZE = 8 * 1024;
 /**
  * Packs of ~4 MiB: few requests (250 PUTs per GB of new data), and the packs being built, sealed and
- * uploaded (two in flight) hold ~20 MiB: 8 MiB packs cost the backup ~20 MiB more peak RSS.
+ * uploaded (two in flight) hold ~20 MiB. (8 MiB packs made no visible difference to the first
+ * backup's peak RSS of ~210 MiB on a 183 MB dump, which other buffers dominate.)
  */
 const PACK_TARGET_BYTES = 4 * 1024 * 1024;
 const PACKS_IN_FLIGHT = 2;
