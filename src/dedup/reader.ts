@@ -253,23 +253,35 @@ class PackCache {
 }
 
 /** Credentials that may not read are the user's to fix, not a damaged backup. */
-export const isSettingsError = (error: unknown): boolean => error instanceof StoreError && error.kind === 'config';
+const isSettingsError = (error: unknown): boolean => error instanceof StoreError && error.kind === 'config';
 
-async function fetchPack(record: PackRecord, source: PackSource): Promise<Buffer> {
+const fetchPack = (record: PackRecord, source: PackSource): Promise<Buffer> =>
+  fetchSealed(record, `pack ${record.key}`, source);
+
+/**
+ * An object a manifest recorded (a pack, the root recipe), read whole in that version, checked
+ * against the recorded size and SHA-256 and decrypted.
+ * @throws PackError when it is missing, different or cannot be decrypted; StoreError for settings.
+ */
+export async function fetchSealed(
+  object: { key: string; versionId: string | null; size: number; sha256: string },
+  what: string,
+  source: Pick<PackSource, 'reader' | 'decrypt' | 'signal'>,
+): Promise<Buffer> {
   let stored: Uint8Array;
   try {
-    stored = await source.reader.getBytes(record.key, { versionId: record.versionId, maxBytes: record.size });
+    stored = await source.reader.getBytes(object.key, { versionId: object.versionId, maxBytes: object.size });
   } catch (error) {
     if (source.signal?.aborted || isSettingsError(error)) throw error;
-    throw new PackError(`pack ${record.key} cannot be read (${(error as Error).message})`, { cause: error });
+    throw new PackError(`${what} cannot be read (${(error as Error).message})`, { cause: error });
   }
-  if (stored.length !== record.size)
-    throw new PackError(`pack ${record.key} is ${stored.length} bytes, the manifest says ${record.size}`);
-  if (createHash('sha256').update(stored).digest('hex') !== record.sha256)
-    throw new PackError(`pack ${record.key} does not match its SHA-256 in the manifest: it is damaged or was replaced`);
+  if (stored.length !== object.size)
+    throw new PackError(`${what} is ${stored.length} bytes, the manifest says ${object.size}`);
+  if (createHash('sha256').update(stored).digest('hex') !== object.sha256)
+    throw new PackError(`${what} does not match its SHA-256 in the manifest: it is damaged or was replaced`);
   try {
     return Buffer.from(await openSealed(source.decrypt, stored));
   } catch (error) {
-    throw new PackError(`pack ${record.key} cannot be decrypted (${(error as Error).message})`, { cause: error });
+    throw new PackError(`${what} cannot be decrypted (${(error as Error).message})`, { cause: error });
   }
 }

@@ -3,12 +3,11 @@
  * against the manifest and opened, then the packs are fetched, checked and cut in recipe order.
  * Any mismatch is a {@link PackError}: the backup is corrupt, and a restore falls back.
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { isSettingsError, readChunked, PackError } from '../dedup/reader.js';
+import { fetchSealed, readChunked, PackError } from '../dedup/reader.js';
 import type { ChunkedManifest } from '../format/manifest.js';
 import { decompressBytes } from '../pipeline/compress.js';
-import { openSealed, type DecryptSpec } from '../pipeline/cipher.js';
+import type { DecryptSpec } from '../pipeline/cipher.js';
 import type { ObjectReader } from '../store/store.js';
 
 /** Pack downloads at once: enough to keep a link busy while the main thread cuts and decompresses. */
@@ -49,21 +48,14 @@ export async function openChunkedDump(
 
 async function readRoot(
   manifest: ChunkedManifest,
-  deps: { reader: ObjectReader; decrypt: DecryptSpec },
+  deps: { reader: ObjectReader; decrypt: DecryptSpec; signal?: AbortSignal },
 ): Promise<string> {
-  const { key, versionId, size, sha256 } = manifest.payload;
-  let stored: Uint8Array;
+  const root = await fetchSealed(manifest.payload, `the root recipe ${manifest.payload.key}`, deps);
   try {
-    stored = await deps.reader.getBytes(key, { versionId, maxBytes: size });
+    return Buffer.from(decompressBytes('zstd', root)).toString('utf8');
   } catch (error) {
-    if (isSettingsError(error)) throw error;
-    throw new PackError(`the root recipe ${key} cannot be read (${(error as Error).message})`, { cause: error });
-  }
-  if (stored.length !== size || createHash('sha256').update(stored).digest('hex') !== sha256)
-    throw new PackError(`the root recipe ${key} does not match its size and SHA-256 in the manifest`);
-  try {
-    return Buffer.from(decompressBytes('zstd', await openSealed(deps.decrypt, stored))).toString('utf8');
-  } catch (error) {
-    throw new PackError(`the root recipe ${key} cannot be opened (${(error as Error).message})`, { cause: error });
+    throw new PackError(`the root recipe ${manifest.payload.key} does not decompress (${(error as Error).message})`, {
+      cause: error,
+    });
   }
 }

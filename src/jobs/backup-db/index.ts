@@ -114,7 +114,11 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
       throw classifyBackupError(error);
     });
     const id = newBackupId(startedAt);
-    const chunked = options.chunked && options.encrypt.scheme === 'age' ? options.encrypt : undefined;
+    // The chunked layout is age only (the CLI refuses it with openssl); `encrypt` narrowed for the packs.
+    const chunked =
+      options.chunked && options.encrypt.scheme === 'age'
+        ? { layout: options.chunked, encrypt: options.encrypt }
+        : undefined;
     const keys = backupKeys(
       { prefix: options.prefix, environment: options.environment, kind: 'db', id },
       {
@@ -130,22 +134,21 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
     const plain = createMeter();
     deps.signal?.throwIfAborted();
     const cancel = abortScope(deps.signal); // one failing stage cancels the others; so does the caller
-    const uploader =
-      chunked && options.chunked
-        ? await ChunkedUploader.open(
-            options.chunked,
-            {
-              location: { prefix: options.prefix, environment: options.environment },
-              startedAt,
-              retention,
-              packLock: retentionFor(startedAt, options.retentionDays + options.chunked.reuseDays, options.lockMode),
-              encrypt: chunked,
-              rootKey: keys.payload,
-              signal: cancel.signal,
-            },
-            deps.writer,
-          )
-        : undefined;
+    const uploader = chunked
+      ? await ChunkedUploader.open(
+          chunked.layout,
+          {
+            location: { prefix: options.prefix, environment: options.environment },
+            startedAt,
+            retention,
+            packLock: retentionFor(startedAt, options.retentionDays + chunked.layout.reuseDays, options.lockMode),
+            encrypt: chunked.encrypt,
+            rootKey: keys.payload,
+            signal: cancel.signal,
+          },
+          deps.writer,
+        )
+      : undefined;
     if (uploader?.indexIgnored) deps.reporter.warn('chunk index not used', { reason: uploader.indexIgnored });
     const stages = uploader
       ? []
@@ -214,8 +217,8 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
         encrypt: options.encrypt,
         plaintext: plain.result(),
         stored: payload.stored,
-        ...(payload.packs
-          ? { chunked: { packs: payload.packs, averageSize: options.chunked?.averageChunkSize ?? 0 } }
+        ...(payload.packs && chunked
+          ? { chunked: { packs: payload.packs, averageSize: chunked.layout.averageChunkSize } }
           : {}),
         session,
         rowCounts: options.rowCounts,

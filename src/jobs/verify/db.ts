@@ -141,11 +141,7 @@ async function check(
     await checkPacks(
       manifest,
       reader,
-      {
-        deep: options.decrypt !== undefined,
-        listings: options.packListings ?? new PackListings(),
-        ...signalOf(options),
-      },
+      { listings: options.packListings ?? new PackListings(), ...signalOf(options) },
       result,
     );
   const sealed = options.decrypt ? await openSealedPart(manifest, options.decrypt, result) : undefined;
