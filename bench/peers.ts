@@ -12,7 +12,7 @@
  * micro-benchmark and the storage model (bench/dedup-report.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { settingDefaults } from '../src/config/settings.js';
@@ -24,6 +24,7 @@ import { REPO_DIR, stack, uniqueName } from '../test/helpers/stack.js';
 import { benchDatabase } from './database.js';
 import { dedupReport, type ChunkerFigures } from './dedup-report.js';
 import { startDedupSeries } from './dedup.js';
+import { startLargeValueSeries } from './large-value.js';
 import { startLinkProcess } from './link.js';
 import { runMeasured, useBuildSnapshot } from './measure.js';
 import { renderResults, type Contender, type Row, type Sample } from './report.js';
@@ -129,6 +130,16 @@ const restoreDb = async (): Promise<string> => {
   return libpqEnv(`${s.pgUrlBase}/${name}`).url;
 };
 const restoreDatabases: string[] = [];
+/** The custom archive pg_dump writes to a pipe (as Offsite's backups hold it), made once, outside any timing. */
+const localArchive = (): string => {
+  const archive = join(dir.path, 'archive.dump');
+  if (!existsSync(archive)) shell(`pg_dump -Fc --compress=0 "$URL" > "$A"`, { ...pgEnv, URL: plainUrl, A: archive });
+  return archive;
+};
+const drill = async (args: string[]): Promise<Sample> => {
+  const m = await runMeasured(['drill', '--json', ...args], { ...readerEnv, OFFSITE_TARGET_URL: dbUrl });
+  return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB };
+};
 
 const contenders: Contender[] = [
   {
@@ -207,6 +218,45 @@ const contenders: Contender[] = [
       });
       return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB };
     },
+  },
+  {
+    // The machine's limit: the archive Offsite restores (custom format, uncompressed, written to a pipe) already on local disk.
+    group: 'restore db',
+    name: 'pg_restore -j 2 (local archive)',
+    run: async () => {
+      const target = await restoreDb();
+      return measuredShell(`pg_restore -j 2 --no-owner --exit-on-error -d "$T" "$A"`, {
+        ...pgEnv,
+        T: target,
+        A: localArchive(),
+      });
+    },
+  },
+  {
+    group: 'restore db',
+    name: 'offsite restore db --jobs 2',
+    subject: true,
+    run: async () => {
+      const name = uniqueName('peers_offsite_j2');
+      restoreDatabases.push(name);
+      const m = await runMeasured(['restore', 'db', '--jobs', '2', '--create-database', name, '--json'], {
+        ...readerEnv,
+        OFFSITE_TARGET_URL: dbUrl,
+      });
+      return { seconds: m.wallSeconds, peakRssMiB: m.peakRssMiB };
+    },
+  },
+  {
+    group: 'drill',
+    name: 'offsite drill --jobs 1 (one stream, as before)',
+    baselineFor: 'drill',
+    run: async () => drill(['--jobs', '1']),
+  },
+  {
+    group: 'drill',
+    name: 'offsite drill',
+    subject: true,
+    run: async () => drill([]),
   },
   {
     group: 'backup files',
@@ -310,6 +360,16 @@ const series = wants('db')
       tools: { measuredShell, shell, freshBucket, dropBucket, bucketBytes },
     })
   : undefined;
+// Issue 17: a restore of one large value beside pg_dump | pg_restore -f - | psql (bench/large-value.ts).
+const largeValue = wants('db')
+  ? await startLargeValueSeries({
+      valueBytes: smoke ? 4_000_000 : 24_000_000,
+      recipient,
+      identityFile,
+      backupEndpoint,
+      tools: { measuredShell },
+    })
+  : undefined;
 // Alternate: run 1 of every contender, then run 2 of every contender, ...
 const samples = new Map<Row, Sample[]>();
 const add = (row: Row, sample: Sample) => samples.set(row, [...(samples.get(row) ?? []), sample]);
@@ -323,6 +383,7 @@ try {
     for (const contender of dbContenders) await runContender(run, contender);
     // --smoke checks that the series works, not what it measures: one run of it is enough.
     if (!smoke || run === 1) for (const [row, sample] of (await series?.run(run)) ?? []) add(row, sample);
+    for (const [row, sample] of (await largeValue?.run(run)) ?? []) add(row, sample);
     for (const contender of filesContenders) await runContender(run, contender);
   }
   chunker = await series?.finish();
@@ -335,20 +396,23 @@ try {
 }
 
 const { markdown, svg, ratios } = renderResults({
-  contenders: [...dbContenders, ...(series?.rows ?? []), ...filesContenders],
+  contenders: [...dbContenders, ...(series?.rows ?? []), ...(largeValue?.rows ?? []), ...filesContenders],
   samples,
-  parts: series
-    ? [
-        dedupReport({
-          samples,
-          details: series.details,
-          chunker,
-          linkMbit: LINK_MBIT,
-          retentionDays: settingDefaults().retentionDays,
-          defaultReuseDays: settingDefaults().dbReuseDays,
-        }),
-      ]
-    : [],
+  parts: [
+    ...(series
+      ? [
+          dedupReport({
+            samples,
+            details: series.details,
+            chunker,
+            linkMbit: LINK_MBIT,
+            retentionDays: settingDefaults().retentionDays,
+            defaultReuseDays: settingDefaults().dbReuseDays,
+          }),
+        ]
+      : []),
+    ...(largeValue ? [largeValue.report(samples)] : []),
+  ],
   machine: machineLine(),
   workload: {
     dbBytes: wants('db') ? DB_BYTES : 0,

@@ -5,13 +5,14 @@
 import type { FlagValues } from '../config/load.js';
 import { SETTINGS, settingLabel, type SettingName, type Settings } from '../config/settings.js';
 import { readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDedupKey, type DedupKey } from '../format/dedup-key.js';
 import { cacheScope } from '../state/files-cache.js';
 import { configError, describe, isOffsiteError, usageError } from '../errors.js';
 import { isValidEnvironment, normalizePrefix } from '../format/layout.js';
 import { retentionFor } from '../format/retention.js';
+import { dropThresholds, type DropThresholds } from '../format/row-drops.js';
 import { parseSigningKey, parseTrustedSigners, type SigningKey, type TrustedSigners } from '../format/signature.js';
 import { assertAgeRecipient, parseAgeIdentityFile } from '../pipeline/age.js';
 import { OPENSSL_ITERATIONS, type DecryptSpec, type EncryptSpec } from '../pipeline/cipher.js';
@@ -217,6 +218,18 @@ export function cacheFileOf(env: NodeJS.ProcessEnv, name: string): string | unde
   return base ? join(base, 'offsite', name) : undefined;
 }
 
+/** The mass-deletion alarm's limits: the defaults and the per-table entries, checked before any work. */
+export function dropThresholdsOf(settings: Settings): DropThresholds {
+  try {
+    return dropThresholds(
+      { fraction: settings.dbDropFraction, minRows: settings.dbDropMinRows },
+      settings.dbDropTables ?? [],
+    );
+  } catch (error) {
+    throw configError(`${settingLabel('dbDropTables')}: ${describe(error)}`, error);
+  }
+}
+
 /** Local state depends on who can open what it points at: the recipients, or (hashed) the password. */
 export const encryptionScope = (encrypt: EncryptSpec): string =>
   encrypt.scheme === 'age'
@@ -299,3 +312,13 @@ const DEFAULT_PART_MIB = 32;
 
 /** Part size for file blobs: small files go in one request (and get their own lock on every server). */
 export const blobPartSizeOf = (settings: Settings): number => partSizeOf(settings) ?? DEFAULT_PART_MIB * 1024 * 1024;
+
+const MAX_RESTORE_JOBS = 32;
+
+/** How many pg_restore workers, and where their spool goes; `defaultJobs` differs between restore and drill. */
+export function parallelRestoreOf(settings: Settings, defaultJobs: number): { jobs: number; spoolDir: string } {
+  const jobs = settings.restoreJobs ?? defaultJobs;
+  if (jobs < 1 || jobs > MAX_RESTORE_JOBS)
+    throw configError(`${settingLabel('restoreJobs')} must be 1 to ${MAX_RESTORE_JOBS} (got ${jobs})`);
+  return { jobs, spoolDir: settings.spoolDir ?? tmpdir() };
+}

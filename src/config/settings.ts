@@ -193,6 +193,16 @@ export const SETTINGS = {
     default: 'exact',
     description: 'row counts in the manifest',
   }),
+  dbRowSecurity: spec({
+    name: 'dbRowSecurity',
+    env: 'OFFSITE_DB_ROW_SECURITY',
+    flag: 'row-security',
+    type: 'string',
+    choices: ['refuse', 'visible-rows'],
+    default: 'refuse',
+    description:
+      'tables whose row-level security hides rows from the backup role: refuse (the backup stops, naming them: grant the role BYPASSRLS) or visible-rows (back up only the rows the role can see; the manifest and offsite list say so)',
+  }),
   pgBinDir: spec({
     name: 'pgBinDir',
     env: 'OFFSITE_PG_BIN_DIR',
@@ -200,6 +210,22 @@ export const SETTINGS = {
     type: 'string',
     description:
       'directory holding pg_dump, pg_restore and psql (default: the oldest suitable major in /usr/lib/postgresql/*/bin and PATH)',
+  }),
+  restoreJobs: spec({
+    name: 'restoreJobs',
+    env: 'OFFSITE_RESTORE_JOBS',
+    flag: 'jobs',
+    type: 'integer',
+    description:
+      'parallel pg_restore workers for a restore into a new database (--create-database, --replace; the drill always restores into one): the dump is spooled to a local file first (default: 1 for restore db, one transaction; 2 for drill)',
+  }),
+  spoolDir: spec({
+    name: 'spoolDir',
+    env: 'OFFSITE_SPOOL_DIR',
+    flag: 'spool-dir',
+    type: 'string',
+    description:
+      'where a parallel restore spools the decrypted dump (owner-only, checked for room first, deleted afterwards; default: the system temporary directory)',
   }),
   sourceBucket: spec({
     name: 'sourceBucket',
@@ -333,6 +359,49 @@ export const SETTINGS = {
     type: 'string',
     description:
       "the chunked layout's local chunk index (default under ~/.cache/offsite); keep it between runs, or every backup uploads the whole dump again",
+  }),
+  dbRowCountState: spec({
+    name: 'dbRowCountState',
+    env: 'OFFSITE_DB_ROW_COUNT_STATE',
+    flag: 'row-count-state',
+    type: 'string',
+    description:
+      "the mass-deletion alarm's local state: each table's row count in the previous backup, to compare the next one with (default under ~/.cache/offsite, per environment); without it nothing is compared",
+  }),
+  dbDropFraction: spec({
+    name: 'dbDropFraction',
+    env: 'OFFSITE_DB_DROP_FRACTION',
+    flag: 'drop-fraction',
+    type: 'string',
+    pattern: { regex: /^(?:0(?:\.\d+)?|\.\d+)$/, expected: 'a decimal from 0 to below 1, e.g. 0.5' },
+    default: '0.5',
+    description:
+      'mass-deletion alarm: a table that lost more than this share of its rows since the previous backup (and at least dbDropMinRows) is reported; the backup is written all the same',
+  }),
+  dbDropMinRows: spec({
+    name: 'dbDropMinRows',
+    env: 'OFFSITE_DB_DROP_MIN_ROWS',
+    flag: 'drop-min-rows',
+    type: 'integer',
+    default: 1000,
+    description: 'mass-deletion alarm: and at least this many rows',
+  }),
+  dbDropTables: spec({
+    name: 'dbDropTables',
+    env: 'OFFSITE_DB_DROP_TABLES',
+    flag: 'drop-table',
+    type: 'list',
+    description:
+      'mass-deletion alarm, per table: schema.table=FRACTION:MIN_ROWS (or =FRACTION, =:MIN_ROWS), or schema.table=off to never report it; e.g. public.events=0.9:100,public.sessions=off',
+  }),
+  failOnAnomaly: spec({
+    name: 'failOnAnomaly',
+    env: 'OFFSITE_FAIL_ON_ANOMALY',
+    flag: 'fail-on-anomaly',
+    type: 'boolean',
+    default: false,
+    description:
+      'backup db exits 1 when a table lost more rows than the mass-deletion alarm allows (after the backup is written: it stays); the scheduler alarms either way',
   }),
   partSizeMiB: spec({
     name: 'partSizeMiB',

@@ -264,10 +264,35 @@ const fetchPack = (record: PackRecord, source: PackSource): Promise<Buffer> =>
  * @throws PackError when it is missing, different or cannot be decrypted; StoreError for settings.
  */
 export async function fetchSealed(
-  object: { key: string; versionId: string | null; size: number; sha256: string },
+  object: RecordedObject,
   what: string,
   source: Pick<PackSource, 'reader' | 'decrypt' | 'signal'>,
 ): Promise<Buffer> {
+  const stored = await fetchChecked(object, what, source);
+  try {
+    return Buffer.from(await openSealed(source.decrypt, stored));
+  } catch (error) {
+    throw new PackError(`${what} cannot be decrypted (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/** An object as a manifest recorded it: where, and what its stored bytes hash to. */
+export interface RecordedObject {
+  key: string;
+  versionId: string | null;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * The stored bytes of a recorded object, checked against its size and SHA-256 (no key needed).
+ * @throws PackError when it is missing or different; StoreError for settings.
+ */
+export async function fetchChecked(
+  object: RecordedObject,
+  what: string,
+  source: Pick<PackSource, 'reader' | 'signal'>,
+): Promise<Uint8Array> {
   let stored: Uint8Array;
   try {
     stored = await source.reader.getBytes(object.key, { versionId: object.versionId, maxBytes: object.size });
@@ -279,9 +304,5 @@ export async function fetchSealed(
     throw new PackError(`${what} is ${stored.length} bytes, the manifest says ${object.size}`);
   if (createHash('sha256').update(stored).digest('hex') !== object.sha256)
     throw new PackError(`${what} does not match its SHA-256 in the manifest: it is damaged or was replaced`);
-  try {
-    return Buffer.from(await openSealed(source.decrypt, stored));
-  } catch (error) {
-    throw new PackError(`${what} cannot be decrypted (${(error as Error).message})`, { cause: error });
-  }
+  return stored;
 }

@@ -41,6 +41,20 @@ describe('manifest', () => {
     assert.deepEqual(parseSealed(encodeSealed(sealed)), sealed);
   });
 
+  it('round-trips a backup of the visible rows only: the count plain, the table names sealed', () => {
+    const manifest: Manifest = { ...sampleManifest(), rowSecurity: { mode: 'visible-rows', tables: 2 } };
+    assert.deepEqual(parseManifest(encodeManifest(manifest)), manifest);
+    const sealed = {
+      source: { database: 'app', serverVersion: '15.20' },
+      plaintext: { size: 10, sha256: 'b'.repeat(64) },
+      rowCounts: 'exact' as const,
+      tables: [{ schema: 'public', name: 'notes', rows: 3 }],
+      rowSecurity: { mode: 'visible-rows' as const, tables: [{ schema: 'public', name: 'notes' }] },
+    };
+    assert.deepEqual(parseSealed(encodeSealed(sealed)), sealed);
+    assert.equal(parseManifest(encodeManifest(sampleManifest())).rowSecurity, undefined, 'older manifests: whole');
+  });
+
   const bad: [string, Uint8Array, RegExp][] = [
     ['text that is not JSON', new TextEncoder().encode('{"format": '), /manifest is not valid JSON/],
     ['bytes that are not UTF-8', Uint8Array.from([0xff, 0xfe, 0x00]), /manifest is not valid JSON/],
@@ -56,6 +70,21 @@ describe('manifest', () => {
       /field payload\.sha256/,
     ],
     ['an unknown field', encodeRaw({ ...sampleManifest(), extra: 1 }), /manifest field/],
+    [
+      'an unknown row security mode',
+      encodeRaw({ ...sampleManifest(), rowSecurity: { mode: 'some-rows', tables: 1 } }),
+      /manifest field rowSecurity\.mode/,
+    ],
+    [
+      'row security over no table',
+      encodeRaw({ ...sampleManifest(), rowSecurity: { mode: 'visible-rows', tables: 0 } }),
+      /manifest field rowSecurity\.tables/,
+    ],
+    [
+      'row security with table names in the plain part',
+      encodeRaw({ ...sampleManifest(), rowSecurity: { mode: 'visible-rows', tables: 1, names: ['public.notes'] } }),
+      /manifest field rowSecurity/,
+    ],
   ];
   for (const [name, bytes, message] of bad) {
     it(`rejects ${name} with a clear message`, () => {

@@ -35,6 +35,15 @@ export const signatureSchema = z
   .strictObject({ algorithm: z.literal('ed25519'), keyId: z.string(), value: z.string() })
   .optional();
 
+/**
+ * Optional: the backup holds only the rows its role could see of `tables` tables with row-level
+ * security (`pg_dump --enable-row-security`); absent, every row of every table. Plain so that
+ * `list` can say so without the key; which tables is in the sealed part.
+ */
+export const plainRowSecuritySchema = z
+  .strictObject({ mode: z.literal('visible-rows'), tables: z.number().int().positive() })
+  .optional();
+
 const baseFields = {
   format: z.literal(MANIFEST_FORMAT),
   kind: z.literal('db'),
@@ -44,6 +53,7 @@ const baseFields = {
   finishedAt: isoTime,
   tool: toolSchema,
   retention: retentionSchema,
+  rowSecurity: plainRowSecuritySchema,
   sealed: z.string().min(1),
   signature: signatureSchema,
 };
@@ -99,6 +109,13 @@ const sealedSchema = z.strictObject({
   plaintext: z.strictObject({ size: z.number().int().nonnegative(), sha256: sha256Hex }),
   rowCounts: z.enum(['exact', 'estimate']),
   tables: z.array(tableSchema),
+  /** With the plain part's `rowSecurity`: the tables of which only the visible rows were dumped and counted. */
+  rowSecurity: z
+    .strictObject({
+      mode: z.literal('visible-rows'),
+      tables: z.array(z.strictObject({ schema: z.string(), name: z.string() })).min(1),
+    })
+    .optional(),
 });
 
 export type Manifest = z.infer<typeof plainSchema>;
@@ -109,6 +126,7 @@ export const isChunked = (manifest: Manifest): manifest is ChunkedManifest =>
 export type SealedContents = z.infer<typeof sealedSchema>;
 export type TableCount = z.infer<typeof tableSchema>;
 export type EncryptionDetail = Manifest['payload']['encryption'];
+export type PlainRowSecurity = NonNullable<Manifest['rowSecurity']>;
 
 export class ManifestError extends Error {
   override name = 'ManifestError';

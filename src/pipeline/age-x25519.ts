@@ -50,6 +50,8 @@ export class NativeX25519Recipient implements Recipient {
 export class NativeX25519Identity implements Identity {
   readonly #privateKey: KeyObject;
   readonly #publicBytes: Buffer;
+  /** Its public half, the `age1…` recipient that files for it are encrypted to. */
+  readonly recipient: string;
 
   /** @param identity - an `AGE-SECRET-KEY-1…` whose checksum has already been verified. */
   constructor(identity: string) {
@@ -62,6 +64,7 @@ export class NativeX25519Identity implements Identity {
     this.#publicBytes = createPublicKey(this.#privateKey)
       .export({ format: 'der', type: 'spki' })
       .subarray(SPKI_X25519_PREFIX.length);
+    this.recipient = bech32.encode('age', bech32.toWords(this.#publicBytes), false);
   }
 
   /** The file key from the first X25519 stanza addressed to this identity; null when none is. */

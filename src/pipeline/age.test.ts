@@ -7,6 +7,7 @@ import { generateHybridIdentity, identityToRecipient } from 'age-encryption';
 import fc from 'fast-check';
 import {
   AgeError,
+  ageRecipientOf,
   assertAgeRecipient,
   createAgeDecryptStream,
   createAgeEncryptStream,
@@ -24,7 +25,11 @@ const SIZES = [0, 1, 15, 16, 17, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, MiB + 3];
 const SMALL_SIZES = [0, 1, 15, 16, 17];
 /** From a real `age-keygen` (public, so fine to keep here). */
 const AGE_KEYGEN_RECIPIENT = 'age10xd5thsq0zww9q4t890c0f2rcx48kneqv8wsw3l2j3h8emjf4a3qft8qwx';
-const WRONG_IDENTITY = 'no age identity matches this file (wrong identity file?)';
+/** What a file for other recipients fails with: the identity file's keys, shortened. */
+const wrongIdentity = (...keys: { recipient: string }[]): string =>
+  `no age identity matches this file (the identity file's ${keys.length === 1 ? 'key is' : 'keys are'} ${keys
+    .map((k) => `${k.recipient.slice(0, 12)}…${k.recipient.slice(-6)}`)
+    .join(', ')}; wrong identity file, or a recipient added after it was written?)`;
 const CORRUPT_DATA = 'age decryption failed: the data is corrupt or truncated';
 const CORRUPT_HEADER = 'age header is corrupt or truncated';
 const NOT_AGE = 'not an age-encrypted stream (no age-encryption.org/v1 header)';
@@ -73,7 +78,7 @@ describe('age in one call (small objects)', () => {
     const header = headerLength(sealed);
     const flipped = Buffer.from(sealed);
     flipped[header + 16 + 100]! ^= 0x01;
-    await assertFails(decryptAgeBytes([eve.identity], sealed), WRONG_IDENTITY);
+    await assertFails(decryptAgeBytes([eve.identity], sealed), wrongIdentity(eve));
     await assertFails(decryptAgeBytes([alice.identity], flipped), CORRUPT_DATA);
     await assertFails(decryptAgeBytes([alice.identity], sealed.subarray(0, sealed.length - 1)), CORRUPT_DATA);
     await assertFails(decryptAgeBytes([alice.identity], sealed.subarray(0, header + 16 + CHUNK + 16)), CORRUPT_DATA); // cut at a chunk edge
@@ -156,14 +161,33 @@ describe('age decrypt stream on bad input', () => {
   };
 
   it('fails with a wrong identity', async () => {
-    await assertFails(decrypt(sealed, [eve.identity]), WRONG_IDENTITY);
+    await assertFails(decrypt(sealed, [eve.identity]), wrongIdentity(eve));
+  });
+
+  it('tries every identity of the file, in any order: a file for any one of them opens', async () => {
+    const plain = payload(CHUNK + 7);
+    const forBoth = await encrypt(plain, [alice.recipient, bob.recipient]);
+    const forBob = await encrypt(plain, [bob.recipient]);
+    for (const identities of [
+      [alice.identity, bob.identity],
+      [bob.identity, alice.identity],
+      [eve.identity, bob.identity],
+      [eve.identity, alice.identity, bob.identity],
+    ]) {
+      assert.ok((await decrypt(forBob, identities)).equals(plain), 'stream');
+      assert.ok(Buffer.from(await decryptAgeBytes(identities, forBob)).equals(plain), 'bytes');
+    }
+    for (const identities of [[alice.identity], [bob.identity], [eve.identity, alice.identity]])
+      assert.ok((await decrypt(forBoth, identities)).equals(plain));
+    await assertFails(decrypt(forBob, [alice.identity, eve.identity]), wrongIdentity(alice, eve));
+    await assertFails(decryptAgeBytes([alice.identity, eve.identity], forBob), wrongIdentity(alice, eve));
   });
 
   it('fails with a wrong identity even when nobody reads its output', async () => {
     const stage = createAgeDecryptStream([eve.identity]);
     const failed = new Promise<Error>((resolve) => stage.once('error', resolve));
     stage.write(sealed);
-    assert.equal((await failed).message, WRONG_IDENTITY);
+    assert.equal((await failed).message, wrongIdentity(eve));
   });
 
   it('refuses input that is not age, without quoting it', async () => {
@@ -199,7 +223,7 @@ describe('age decrypt stream on bad input', () => {
     const stanzaBody = sealed.indexOf('\n', sealed.indexOf('-> X25519')) + 5;
     await assert.rejects(decrypt(flipped(stanzaBody)), (error: unknown) => {
       assert.ok(error instanceof AgeError);
-      assert.ok([WRONG_IDENTITY, CORRUPT_HEADER].includes(error.message), error.message);
+      assert.ok([wrongIdentity(alice), CORRUPT_HEADER].includes(error.message), error.message);
       return true;
     });
   });
@@ -402,6 +426,16 @@ describe('age recipients and identities', () => {
         (error: Error) => error.message === 'that is an age secret key, not a recipient: use its public key (age1…)',
       );
     }
+  });
+
+  it("derives an identity's recipient, as age-keygen -y does, without echoing a bad one", () => {
+    assert.equal(ageRecipientOf(alice.identity), alice.recipient);
+    assert.equal(ageRecipientOf(bob.identity), bob.recipient);
+    const broken = alice.identity.slice(0, -1);
+    assert.throws(
+      () => ageRecipientOf(broken),
+      (error: Error) => !error.message.includes(broken.slice(16)),
+    );
   });
 
   it('parses an age-keygen file: comments, blank lines, CRLF and several keys', () => {

@@ -72,6 +72,16 @@ export function parseAgeIdentityFile(text: string): string[] {
   return identities;
 }
 
+/**
+ * The public `age1…` recipient of an identity (what `age-keygen -y` prints).
+ * @throws AgeError for a malformed identity, without echoing it.
+ */
+export function ageRecipientOf(identity: string): string {
+  if (!IDENTITY_SHAPE.test(identity) || !isValidIdentity(identity))
+    throw new AgeError('not a valid X25519 identity (AGE-SECRET-KEY-1…)');
+  return new NativeX25519Identity(identity).recipient;
+}
+
 /** A new X25519 key pair: `identity` is the secret `AGE-SECRET-KEY-1…`, `recipient` its public `age1…`. */
 export async function generateAgeIdentity(): Promise<{ identity: string; recipient: string }> {
   const identity = await generateX25519Identity();
@@ -147,7 +157,7 @@ function encrypterFor(recipients: readonly string[], onFileKey: (fileKey: Uint8A
  *
  * @param identities - at least one `AGE-SECRET-KEY-1…`.
  * @throws AgeError synchronously for no identities or a malformed one; as a stream error for
- * "no age identity matches this file (wrong identity file?)", a non-age input, a corrupt header,
+ * "no age identity matches this file (the identity file's keys are …)", a non-age input, a corrupt header,
  * or corrupt or truncated data.
  */
 export function createAgeDecryptStream(identities: readonly string[]): Duplex {
@@ -161,12 +171,12 @@ export async function decryptAgeBytes(identities: readonly string[], bytes: Uint
 
 /** The file key from a header, by age-encryption, with our identities (checked now, used later). */
 function headerOpener(identities: readonly string[]): (header: Uint8Array) => Promise<Uint8Array> {
-  const decrypter = decrypterFor(identities);
+  const { decrypter, recipients } = decrypterFor(identities);
   return async (header) => {
     try {
       return await decrypter.decryptHeader(header);
     } catch (error) {
-      throw headerError(error);
+      throw headerError(error, recipients);
     }
   };
 }
@@ -181,28 +191,40 @@ const OPENER_ERRORS = {
 };
 
 // One Decrypter per identity list: building one derives each identity's public key, too slow to repeat per file.
-const decrypterCache = new Map<string, Decrypter>();
+// Each identity is tried on each file, in the order given: a file for any one of them opens.
+const decrypterCache = new Map<string, { decrypter: Decrypter; recipients: string[] }>();
 
-function decrypterFor(identities: readonly string[]): Decrypter {
+function decrypterFor(identities: readonly string[]): { decrypter: Decrypter; recipients: string[] } {
   if (identities.length === 0) throw new AgeError('age decryption needs at least one identity (AGE-SECRET-KEY-1…)');
   const cacheKey = identities.join('\n');
   const cached = decrypterCache.get(cacheKey);
   if (cached) return cached;
   const decrypter = new Decrypter();
+  const recipients: string[] = [];
   for (const [index, identity] of identities.entries()) {
     if (!IDENTITY_SHAPE.test(identity) || !isValidIdentity(identity))
       throw new AgeError(`age identity #${index + 1} is not a valid X25519 identity (AGE-SECRET-KEY-1…)`);
-    decrypter.addIdentity(new NativeX25519Identity(identity));
+    const native = new NativeX25519Identity(identity);
+    decrypter.addIdentity(native);
+    recipients.push(native.recipient);
   }
-  decrypterCache.set(cacheKey, decrypter);
-  return decrypter;
+  const built = { decrypter, recipients };
+  decrypterCache.set(cacheKey, built);
+  return built;
 }
 
-function headerError(error: unknown): AgeError {
+/** A recipient short enough for a one-line message, long enough to tell keys apart. */
+const shortRecipient = (recipient: string): string => `${recipient.slice(0, 12)}…${recipient.slice(-6)}`;
+
+function headerError(error: unknown, recipients: readonly string[]): AgeError {
   if (error instanceof AgeError) return error;
   const message = error instanceof Error ? error.message : '';
   if (message.startsWith('no identity matched')) {
-    return new AgeError('no age identity matches this file (wrong identity file?)', { cause: error });
+    const keys = recipients.map(shortRecipient).join(', ');
+    return new AgeError(
+      `no age identity matches this file (the identity file's ${recipients.length === 1 ? 'key is' : 'keys are'} ${keys}; wrong identity file, or a recipient added after it was written?)`,
+      { cause: error },
+    );
   }
   if (message.startsWith('invalid version')) {
     // The library's message quotes the first line of the input; keep that out of ours.

@@ -11,6 +11,11 @@ export interface PgDumpOptions {
   format: DumpFormat;
   /** From pg_export_snapshot(): the dump sees exactly what the row counts saw. */
   snapshot?: string;
+  /**
+   * `--enable-row-security`: pg_dump runs with row_security on and dumps only the rows the role can
+   * see, where it would otherwise stop at the first table whose row-level security applies to it.
+   */
+  visibleRowsOnly?: boolean;
   /** Added to the child's environment (PG* settings); never argv. */
   env: NodeJS.ProcessEnv;
 }
@@ -23,13 +28,16 @@ export interface PgDumpRun {
 }
 
 /** The arguments: the custom format with its own compression off (we compress outside), or plain SQL. */
-export function pgDumpArgs(options: Pick<PgDumpOptions, 'connection' | 'format' | 'snapshot'>): string[] {
+export function pgDumpArgs(
+  options: Pick<PgDumpOptions, 'connection' | 'format' | 'snapshot' | 'visibleRowsOnly'>,
+): string[] {
   const format =
     options.format === 'custom'
       ? ['--format=custom', '--compress=0']
       : ['--format=plain', '--no-owner', '--no-privileges'];
   const snapshot = options.snapshot ? [`--snapshot=${options.snapshot}`] : [];
-  return [...format, ...snapshot, '--no-password', `--dbname=${options.connection.url}`];
+  const rowSecurity = options.visibleRowsOnly ? ['--enable-row-security'] : [];
+  return [...format, ...snapshot, ...rowSecurity, '--no-password', `--dbname=${options.connection.url}`];
 }
 
 export function startPgDump(options: PgDumpOptions): PgDumpRun {

@@ -10,6 +10,19 @@ import { asDatabaseError } from './database-error.js';
 export type { TableCount };
 export type RowCountMode = 'exact' | 'estimate';
 
+/** Who the session (and pg_dump, with the same URL) runs as, and which tables row-level security hides rows of from it. */
+export interface RowSecurityFacts {
+  /** current_user: the role pg_dump and the row counts read as. */
+  role: string;
+  /** A superuser or a role with BYPASSRLS: row-level security never applies to it. */
+  bypasses: boolean;
+  /**
+   * The tables whose rows a query of this role may not all see: row-level security is enabled and
+   * the role is not their owner, or it is and FORCE ROW LEVEL SECURITY is set. Empty when `bypasses`.
+   */
+  restricted: { schema: string; name: string }[];
+}
+
 export interface SnapshotSession {
   snapshot: string;
   database: string;
@@ -17,18 +30,41 @@ export interface SnapshotSession {
   serverMajor: number;
   /** pg_database_size: an upper bound for sizing upload parts. */
   databaseBytes: number;
-  countRows(mode: RowCountMode): Promise<TableCount[]>;
+  /**
+   * Counts every table's rows in the snapshot. With `visibleRows`, row_security is on for the
+   * count (as `pg_dump --enable-row-security` sets it): a table's count is what the role can see.
+   */
+  countRows(mode: RowCountMode, options?: { visibleRows?: boolean }): Promise<TableCount[]>;
+  /** The tables row-level security keeps rows of from this role, read in the snapshot. */
+  rowSecurity(): Promise<RowSecurityFacts>;
   /** Drops the connection at once: a running count fails instead of finishing. */
   abort(): void;
   close(): Promise<void>;
 }
 
-const TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS estimate
+/** The tables whose rows pg_dump dumps and the manifest counts: ordinary tables and partitions, no system or extension ones. */
+const USER_TABLES = `
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS estimate ${USER_TABLES}
+  ORDER BY 1, 2`;
+
+/**
+ * PostgreSQL's rules (check_enable_rls): superusers and BYPASSRLS roles always bypass row-level
+ * security; a table's owner (or a member of the owning role, with its privileges) bypasses it
+ * unless FORCE ROW LEVEL SECURITY is set; everyone else is subject to it once it is enabled, with
+ * or without policies (no policy hides every row).
+ */
+const ROLE_SQL = `
+  SELECT current_user AS role, r.rolsuper OR r.rolbypassrls AS bypasses FROM pg_roles r WHERE r.rolname = current_user`;
+
+const RESTRICTED_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name ${USER_TABLES}
+    AND c.relrowsecurity AND (c.relforcerowsecurity OR NOT pg_has_role(current_user, c.relowner, 'USAGE'))
   ORDER BY 1, 2`;
 
 /** Another session holds the advisory lock this one asked for: another run of the same job is in progress. */
@@ -88,8 +124,12 @@ export async function openSnapshotSession(
       serverVersion: row.version.split(' ')[0] ?? row.version,
       serverMajor: Math.floor(Number(row.num) / 10_000),
       databaseBytes: Number(row.size),
-      countRows: (mode) =>
-        countRows(client, mode).catch((error: unknown) => Promise.reject(asDatabaseError(lastError ?? error))),
+      countRows: (mode, countOptions = {}) =>
+        countRows(client, mode, countOptions.visibleRows === true).catch((error: unknown) =>
+          Promise.reject(asDatabaseError(lastError ?? error)),
+        ),
+      rowSecurity: () =>
+        rowSecurity(client).catch((error: unknown) => Promise.reject(asDatabaseError(lastError ?? error))),
       abort: () => {
         (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
       },
@@ -121,7 +161,21 @@ async function takeAdvisoryLock(client: pg.Client, key: bigint): Promise<void> {
   throw new AdvisoryLockHeldError(key, holder);
 }
 
-async function countRows(client: pg.Client, mode: RowCountMode): Promise<TableCount[]> {
+async function rowSecurity(client: pg.Client): Promise<RowSecurityFacts> {
+  const role = (await client.query<{ role: string; bypasses: boolean }>(ROLE_SQL)).rows[0];
+  if (!role) throw new Error('the server did not say which role this session runs as');
+  if (role.bypasses) return { role: role.role, bypasses: true, restricted: [] };
+  const restricted = await client.query<{ schema: string; name: string }>(RESTRICTED_SQL);
+  return {
+    role: role.role,
+    bypasses: false,
+    restricted: restricted.rows.map(({ schema, name }) => ({ schema, name })),
+  };
+}
+
+async function countRows(client: pg.Client, mode: RowCountMode, visibleRows: boolean): Promise<TableCount[]> {
+  // Set for the snapshot's transaction only; on is the server's default, which a role or database may have changed.
+  if (visibleRows) await client.query('SET LOCAL row_security = on');
   const tables = await client.query<{ schema: string; name: string; estimate: string }>(TABLES_SQL);
   const counts: TableCount[] = [];
   for (const table of tables.rows) {

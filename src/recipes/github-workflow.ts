@@ -272,6 +272,8 @@ function backupDbJob(options: GithubWorkflowOptions): Record<string, unknown> {
       OFFSITE_ENVIRONMENT: '${{ matrix.environment }}',
       OFFSITE_AGE_RECIPIENTS: variable('OFFSITE_AGE_RECIPIENTS'),
       OFFSITE_DB_CHUNK_INDEX: `\${{ github.workspace }}/${DB_INDEX_DIR}/chunk.index`,
+      // The mass-deletion alarm's row counts of the last backup, in the same cached folder.
+      OFFSITE_DB_ROW_COUNT_STATE: `\${{ github.workspace }}/${DB_INDEX_DIR}/row.counts`,
     },
     steps: [
       ...setupSteps(options, true),

@@ -55,6 +55,41 @@ describe('alarm messages', () => {
     );
   });
 
+  it('say which tables lost rows, the counts, and which backup to restore, although the backup succeeded', () => {
+    const anomaly: AlarmEvent = {
+      type: 'anomaly',
+      job,
+      at: new Date('2026-11-26T11:00:05Z'),
+      host: 'backup-1',
+      summary: 'backup 20261126T110000Z-bbbbbbbb complete: 12 MB stored in 3s',
+      anomalies: [
+        {
+          table: 'public.events',
+          schema: 'public',
+          name: 'events',
+          rowsBefore: 10_000,
+          rowsAfter: 1_000,
+          lostRows: 9_000,
+          tableDropped: false,
+          limit: { fraction: '0.5', minRows: 1000 },
+          lastBackupBefore: { id: '20261126T100000Z-aaaaaaaa', time: '2026-11-26T10:00:00.000Z' },
+          restoreCommand:
+            'offsite restore db --environment production --id 20261126T100000Z-aaaaaaaa --create-database app_before_drop',
+        },
+      ],
+    };
+    assert.equal(
+      alarmText(anomaly),
+      `Offsite database backup "prod-db" (environment production) on backup-1: ROWS DELETED? public.events lost 9000 of its 10000 rows (-90%, 1000 left) since backup 20261126T100000Z-aaaaaaaa (2026-11-26T10:00:00.000Z). The new backup was written all the same (backup 20261126T110000Z-bbbbbbbb complete: 12 MB stored in 3s). If the deletion was not intended, restore the last backup before the drop into a new database: offsite restore db --environment production --id 20261126T100000Z-aaaaaaaa --create-database app_before_drop. Look at: the scheduler's log on backup-1 (job=prod-db), 'offsite status --anomalies --environment production', /metrics.`,
+    );
+    const generic = JSON.parse(webhookBody(anomaly, 'json', [])) as { event: string; anomalies: { table: string }[] };
+    assert.equal(generic.event, 'job.anomaly');
+    assert.deepEqual(
+      generic.anomalies.map((a) => a.table),
+      ['public.events'],
+    );
+  });
+
   it('never carry a secret, even one that slipped into an error', () => {
     const leaky: AlarmEvent = {
       ...failure,

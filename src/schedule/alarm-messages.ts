@@ -2,9 +2,15 @@
  * What an alarm says: which job, what failed (its one-line error) and where to look. Pure.
  * Errors are secret-free by construction; anything secret that slipped in anyway is redacted.
  */
+import { describeDrop, type RowDrop } from '../format/row-drops.js';
 import { JOB_KINDS, type JobKind } from './job-kinds.js';
 
 export type WebhookFormat = 'json' | 'slack';
+
+/** A table that lost more rows since the previous backup than allowed, and the command that gets them back. */
+export interface RunAnomaly extends RowDrop {
+  restoreCommand: string;
+}
 
 export interface AlarmJob {
   name: string;
@@ -30,6 +36,15 @@ export type AlarmEvent =
       summary: string;
       failedRuns: number;
       failingSince: Date | undefined;
+    }
+  | {
+      /** The run succeeded (the backup is written), but tables lost more rows than allowed. */
+      type: 'anomaly';
+      job: AlarmJob;
+      at: Date;
+      host: string;
+      summary: string;
+      anomalies: readonly RunAnomaly[];
     };
 
 export function alarmText(event: AlarmEvent): string {
@@ -39,8 +54,15 @@ export function alarmText(event: AlarmEvent): string {
     const attempts = event.attempts > 1 ? ` after ${event.attempts} attempts` : '';
     return `Offsite ${job} FAILED on ${event.host}${attempts}${times}: ${event.error}. Look at: the scheduler's log on ${event.host} (job=${event.job.name}), 'offsite status --environment ${event.job.environment}', /metrics.`;
   }
+  if (event.type === 'anomaly') return anomalyText(job, event);
   const since = event.failingSince ? ` since ${event.failingSince.toISOString()}` : '';
   return `Offsite ${job} RECOVERED on ${event.host} after ${event.failedRuns} failed run${event.failedRuns === 1 ? '' : 's'}${since}: ${event.summary}.`;
+}
+
+function anomalyText(job: string, event: Extract<AlarmEvent, { type: 'anomaly' }>): string {
+  const drops = event.anomalies.map(describeDrop).join('; ');
+  const restores = [...new Set(event.anomalies.map((anomaly) => anomaly.restoreCommand))].join(' or ');
+  return `Offsite ${job} on ${event.host}: ROWS DELETED? ${drops}. The new backup was written all the same (${event.summary}). If the deletion was not intended, restore the last backup before the drop into a new database: ${restores}. Look at: the scheduler's log on ${event.host} (job=${event.job.name}), 'offsite status --anomalies --environment ${event.job.environment}', /metrics.`;
 }
 
 export function webhookBody(event: AlarmEvent, format: WebhookFormat, secrets: readonly string[]): string {

@@ -8,6 +8,8 @@ export interface LastRun {
   attempts: number;
   /** Bytes stored by a successful backup. */
   bytes?: number;
+  /** Tables a successful database backup found with too many rows lost since the previous one. */
+  anomalies?: number;
   /** One-line error of a failed run. */
   error?: string;
 }
@@ -17,6 +19,8 @@ export interface JobState {
   runsTotal: number;
   failuresTotal: number;
   skippedTotal: number;
+  /** Tables reported by the mass-deletion alarm, over all runs. */
+  anomaliesTotal: number;
   lastRun?: LastRun;
   lastSkip?: { at: Date; reason: string };
   lastSuccessAt?: Date;
@@ -32,6 +36,7 @@ export const newJobState = (): JobState => ({
   runsTotal: 0,
   failuresTotal: 0,
   skippedTotal: 0,
+  anomaliesTotal: 0,
   consecutiveFailures: 0,
 });
 
@@ -46,6 +51,7 @@ export function recordSuccess(state: JobState, run: Omit<LastRun, 'outcome'>, ba
   state.runsTotal++;
   state.lastRun = { outcome: 'success', ...run };
   state.lastSuccessAt = run.finishedAt;
+  state.anomaliesTotal += run.anomalies ?? 0;
   if (backupAt && (!state.newestBackupAt || backupAt > state.newestBackupAt)) state.newestBackupAt = backupAt;
   state.consecutiveFailures = 0;
   delete state.failingSince;

@@ -54,6 +54,18 @@ export function schedulerMetrics(
       'Runs not started because a previous run of the job was still running (here or in another process).',
       (s) => s.skippedTotal,
     ),
+    family(
+      'offsite_job_anomalies_total',
+      'counter',
+      'Tables the mass-deletion alarm reported (more rows lost since the previous backup than allowed), over all runs.',
+      (s) => s.anomaliesTotal,
+    ),
+    family(
+      'offsite_job_last_run_anomalies',
+      'gauge',
+      'Tables the last successful backup run reported with more rows lost than allowed.',
+      (s) => (s.lastRun?.outcome === 'success' ? s.lastRun.anomalies : undefined),
+    ),
     family('offsite_job_running', 'gauge', '1 while a run of the job is in progress.', (s) => (s.running ? 1 : 0)),
     family(
       'offsite_job_consecutive_failures',

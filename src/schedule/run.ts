@@ -6,6 +6,7 @@ import { describe } from '../errors.js';
 import type { JobConfig } from '../config/schedule.js';
 import type { Reporter } from '../report/reporter.js';
 import type { AlarmSender, AlarmTargets } from './alarm-sender.js';
+import { alarmText, type RunAnomaly } from './alarm-messages.js';
 import { JOB_KINDS } from './job-kinds.js';
 import { recordCancel, recordFailure, recordSkip, recordSuccess, type JobState } from './job-state.js';
 import { acquireLockFile } from './lock-file.js';
@@ -20,6 +21,8 @@ export interface JobRunResult {
   bytes?: number;
   /** The time of the backup made, for the newest-backup-age metric. */
   backupAt?: Date;
+  /** Tables that lost more rows since the previous backup than allowed: alarmed although the run succeeded. */
+  anomalies?: readonly RunAnomaly[];
 }
 
 /** Runs the job once. Must honour the signal: an aborted backup writes no manifest. */
@@ -95,16 +98,38 @@ async function runOnce(slot: JobSlot, signal: AbortSignal, context: RunContext):
     const failedRuns = state.consecutiveFailures;
     const failingSince = state.failingSince;
     const finishedAt = context.now();
+    const anomalies = value.anomalies ?? [];
     recordSuccess(
       state,
-      { startedAt, finishedAt, attempts, ...(value.bytes === undefined ? {} : { bytes: value.bytes }) },
+      {
+        startedAt,
+        finishedAt,
+        attempts,
+        ...(value.bytes === undefined ? {} : { bytes: value.bytes }),
+        ...(value.anomalies ? { anomalies: anomalies.length } : {}),
+      },
       value.backupAt,
     );
     reporter.info(`run succeeded: ${value.summary}`, {
       attempts,
       durationMs: finishedAt.getTime() - startedAt.getTime(),
+      ...(anomalies.length > 0 ? { anomalies: anomalies.length } : {}),
     });
-    await alarms.ping('success', value.summary);
+    if (anomalies.length > 0) {
+      // The backup is written, yet someone must look: the dead-man's switch fails and the webhook says why.
+      const event = {
+        type: 'anomaly',
+        job,
+        at: finishedAt,
+        host: context.host,
+        summary: value.summary,
+        anomalies,
+      } as const;
+      await alarms.ping('fail', alarmText(event));
+      await alarms.notify(event);
+    } else {
+      await alarms.ping('success', value.summary);
+    }
     if (failedRuns > 0)
       await alarms.notify({
         type: 'recovery',

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  ageRecipientOf,
   createAgeDecryptStream,
   createAgeEncryptStream,
   generateAgeIdentity,
@@ -57,6 +58,23 @@ describe('age interop', () => {
     for (const key of ours) {
       assert.equal((await runTool('age-keygen', ['-y', key.file])).stdout.toString().trim(), key.recipient);
     }
+    for (const key of theirs) assert.equal(ageRecipientOf(key.identity), key.recipient);
+  });
+
+  it('an identity file with several keys (a key rotation) opens files for any one of them, both ways', async () => {
+    const both = join(dir, 'rotation.txt');
+    await writeFile(both, `# old\n${stranger.identity}\n# new\n${ours[1].identity}\n`, { mode: 0o600 });
+    const plain = PAYLOAD.subarray(0, 100_000);
+    const sealed = await runStage(await createAgeEncryptStream([ours[1].recipient]), split(plain, 65_536));
+    const result = await runTool('age', ['-d', '-i', both], sealed);
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(result.stdout.equals(plain));
+    const theirsSealed = await runTool('age', ['-r', theirs[0].recipient], plain);
+    const opened = await runStage(
+      createAgeDecryptStream(parseAgeIdentityFile(`${stranger.identity}\n${theirs[0].identity}\n`)),
+      split(theirsSealed.stdout, 65_536),
+    );
+    assert.ok(opened.equals(plain));
   });
 
   for (const size of [0, 65_536, PAYLOAD.length]) {
@@ -96,7 +114,7 @@ describe('age interop', () => {
   it('we refuse age output with an identity that is not a recipient', async () => {
     const result = await runTool('age', ['-r', theirs[0].recipient], PAYLOAD.subarray(0, 1000));
     await assert.rejects(runStage(createAgeDecryptStream([stranger.identity]), split(result.stdout, 65_536)), {
-      message: 'no age identity matches this file (wrong identity file?)',
+      message: `no age identity matches this file (the identity file's key is ${stranger.recipient.slice(0, 12)}…${stranger.recipient.slice(-6)}; wrong identity file, or a recipient added after it was written?)`,
     });
   });
 

@@ -25,8 +25,9 @@ import {
   type Identity,
 } from '../helpers/fixture.js';
 import { scenario } from '../helpers/reliability.js';
+import { createLoginRole } from '../helpers/roles.js';
 import { listKeys, readAsAdmin, s3As } from '../helpers/s3.js';
-import { userTableCount } from '../helpers/sample-db.js';
+import { userTableCount, withClient } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -312,6 +313,15 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
       const looseDedupKey = file('loose-dedup.key', dedupKey, 0o644);
       const goodDedupKey = file('dedup.key', dedupKey);
       const targetUrl = await newDatabase('badconfigtarget');
+      // A table whose row-level security hides rows from the role that backs it up.
+      const rlsRole = await createLoginRole('badconfig_rls');
+      const rlsUrl = await newDatabase('badconfigrls');
+      context.test.after(() => rlsRole.drop([rlsUrl]));
+      await withClient(rlsUrl, (client) =>
+        client.query(
+          `CREATE TABLE public.notes (id int); ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY; GRANT SELECT ON public.notes TO ${rlsRole.name}`,
+        ),
+      );
       const source = `badconfig-source-${Date.now().toString(36)}`;
       const s = stack();
       const backupDb = writerEnv(sourceUrl, {
@@ -440,6 +450,20 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
           env: { OFFSITE_ROW_COUNTS: 'approximate' },
           message: new RegExp(
             `^${fromSource('rowCounts', 'OFFSITE_ROW_COUNTS')} one of exact, estimate \\(got "approximate"\\)`,
+          ),
+        },
+        {
+          command: 'backup db',
+          env: { OFFSITE_DB_ROW_SECURITY: 'ignore' },
+          message: new RegExp(
+            `^${fromSource('dbRowSecurity', 'OFFSITE_DB_ROW_SECURITY')} one of refuse, visible-rows \\(got "ignore"\\)`,
+          ),
+        },
+        {
+          command: 'backup db',
+          env: { DATABASE_URL: rlsRole.urlOf(rlsUrl) },
+          message: new RegExp(
+            `^row-level security hides rows of table public\\.notes from role ${rlsRole.name}, which is neither a superuser nor BYPASSRLS, .*ALTER ROLE "${rlsRole.name}" BYPASSRLS.*set ${label('dbRowSecurity', 'OFFSITE_DB_ROW_SECURITY', 'row-security')} to visible-rows.*; no backup was written$`,
           ),
         },
         {

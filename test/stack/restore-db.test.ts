@@ -34,6 +34,18 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
   const backup = () => backupDb(fixture.env);
   const assertSameAsSource = (targetUrl: string) => assertSameDatabase(targetUrl, fixture.sourceUrl);
 
+  /** Runs a printed break-glass script as the reader would: aws with the reader's keys, the identity, the target's password. */
+  const runPrintedScript = async (text: string, targetUrl: string, name: string) => {
+    const script = join(fixture.dir.path, name);
+    writeFileSync(script, text, { mode: 0o700 });
+    await bash(`bash "$SCRIPT"`, {
+      ...libpqEnv(targetUrl).env,
+      SCRIPT: script,
+      ...readerAwsEnv(fixture.dir.path),
+      AGE_IDENTITY_FILE: fixture.identity.file,
+    });
+  };
+
   before(async () => {
     backupA = await backup();
   });
@@ -57,14 +69,7 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
     assert.equal(printed.code, 0, printed.stderr);
     assert.match(printed.stdout, /aws s3api get-object/);
     assert.equal(printed.stdout.includes(target.env.PGPASSWORD ?? '-'), false, 'no password in the commands');
-    const script = join(fixture.dir.path, 'break-glass.sh');
-    writeFileSync(script, printed.stdout, { mode: 0o700 });
-    await bash(`bash "$SCRIPT"`, {
-      ...target.env,
-      SCRIPT: script,
-      ...readerAwsEnv(fixture.dir.path),
-      AGE_IDENTITY_FILE: fixture.identity.file,
-    });
+    await runPrintedScript(printed.stdout, targetUrl, 'break-glass.sh');
     await assertSameAsSource(targetUrl);
   });
 
@@ -158,6 +163,19 @@ describe('restore db on the real stack', { timeout: 600_000 }, () => {
       ),
     );
     await assertSameAsSource(targetUrl);
+
+    // The break-glass commands pick the same backup, checking the stored bytes with the reader's credentials only.
+    const scriptTarget = await newDatabase('flipscript');
+    const printed = await restore(scriptTarget, ['--print-commands'], { OFFSITE_AGE_IDENTITY_FILE: '' });
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(
+      printed.stderr,
+      new RegExp(`skipping backup ${String(b.id)}: the payload's SHA-256 or size does not match`),
+    );
+    assert.ok(printed.stdout.includes(String(backupA.payloadKey)), 'the script restores the older intact backup');
+    assert.equal(printed.stdout.includes(String(b.payloadKey)), false);
+    await runPrintedScript(printed.stdout, scriptTarget, 'flip.sh');
+    await assertSameAsSource(scriptTarget);
   });
 
   it('skips a newer backup without a manifest, or with a manifest that is not JSON', async () => {

@@ -9,7 +9,9 @@ import {
 } from '../../jobs/backup-db/index.js';
 import { DEFAULT_AVERAGE_CHUNK_SIZE, type ChunkedLayoutOptions } from '../../jobs/backup-db/chunked.js';
 import { settingLabel } from '../../config/settings.js';
-import { configError } from '../../errors.js';
+import { configError, OffsiteError } from '../../errors.js';
+import { describeDrop } from '../../format/row-drops.js';
+import type { RowCheckOptions } from '../../jobs/backup-db/row-check.js';
 import type { EncryptSpec } from '../../pipeline/cipher.js';
 import { cacheScope } from '../../state/files-cache.js';
 import type { FlagValues } from '../../config/load.js';
@@ -21,6 +23,7 @@ import {
   signingKeyOf,
   cacheFileOf,
   dedupKeyOf,
+  dropThresholdsOf,
   encryptionScope,
   childEnvOf,
   databaseUrlOf,
@@ -45,6 +48,7 @@ const SETTINGS: readonly SettingName[] = [
   'retentionDays',
   'lockMode',
   'rowCounts',
+  'dbRowSecurity',
   'pgBinDir',
   'partSizeMiB',
   'signingKeyFile',
@@ -52,6 +56,11 @@ const SETTINGS: readonly SettingName[] = [
   'dedupKeyFile',
   'dbReuseDays',
   'dbChunkIndex',
+  'dbRowCountState',
+  'dbDropFraction',
+  'dbDropMinRows',
+  'dbDropTables',
+  'failOnAnomaly',
 ];
 
 export function registerBackupDb(parent: Command, context: CliContext): void {
@@ -75,6 +84,7 @@ export function registerBackupDb(parent: Command, context: CliContext): void {
       signal: context.signal,
     });
     printResult(context, json, { event: 'backup.complete', ...result }, () => describeBackup(result));
+    if (settings.failOnAnomaly && result.anomalies.length > 0) throw anomalyFailure(result);
   });
 }
 
@@ -98,10 +108,12 @@ export function prepareDbBackup(
     retentionDays: retentionDaysOf(settings, now()),
     lockMode: settings.lockMode,
     rowCounts: settings.rowCounts,
+    rowSecurity: settings.dbRowSecurity,
     childEnv: childEnvOf(env),
     ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
     ...(partSize ? { partSize } : {}),
     ...(chunked ? { chunked } : {}),
+    rowCheck: rowCheckOf(settings, env),
   };
   const signer = signingKeyOf(settings);
   if (signer) options.signer = signer;
@@ -150,6 +162,35 @@ function chunkedLayoutOf(
   };
 }
 
+/**
+ * The mass-deletion alarm's local state (one file per bucket, prefix and environment: another
+ * environment's counts are never compared) and limits.
+ */
+function rowCheckOf(settings: Settings, env: NodeJS.ProcessEnv): RowCheckOptions {
+  const environment = environmentOf(settings);
+  const scope = cacheScope({
+    state: 'row-counts',
+    bucket: requireSetting(settings, 'bucket'),
+    endpoint: settings.s3Endpoint ?? null,
+    prefix: prefixOf(settings),
+    environment,
+  });
+  const path = settings.dbRowCountState ?? cacheFileOf(env, `db-${environment}-${scope.slice(0, 12)}.counts`);
+  return { scope, thresholds: dropThresholdsOf(settings), ...(path ? { path } : {}) };
+}
+
+/** `--fail-on-anomaly`: exit 1 once the backup is written and printed; the backup stays. */
+function anomalyFailure(result: BackupDbResult): OffsiteError {
+  const tables = result.anomalies.map((a) =>
+    a.tableDropped ? `${a.table} is gone` : `${a.table} lost ${a.lostRows} of its ${a.rowsBefore} rows`,
+  );
+  const before = [...new Set(result.anomalies.map((a) => a.lastBackupBefore.id))];
+  return new OffsiteError(
+    'findings',
+    `backup ${result.id} is written, but ${tables.join(', ')} since backup ${before.join(', ')}; exit 1 as ${settingLabel('failOnAnomaly')} asks`,
+  );
+}
+
 function describeBackup(result: BackupDbResult): string {
   return [
     `backup ${result.id} complete (${result.environment})`,
@@ -157,6 +198,15 @@ function describeBackup(result: BackupDbResult): string {
     `  manifest  ${result.manifestKey}`,
     `  ${formatBytes(result.bytesIn)} dumped (${result.dumpFormat}), ${formatBytes(result.bytesOut)} stored (${result.layout}, ${result.compression}, ${result.encryption}), ${result.tables} tables, ${formatDuration(result.durationMs / 1000)}`,
     ...(result.dedup ? describeDedup(result.dedup) : []),
+    ...result.anomalies.map(
+      (anomaly) =>
+        `  ANOMALY ${describeDrop(anomaly)}, the last backup before the drop; restore it: ${anomaly.restoreCommand}`,
+    ),
+    ...(result.rowSecurity
+      ? [
+          `  visible rows only: role ${result.rowSecurity.role} lacks BYPASSRLS; of ${result.rowSecurity.tables.map((t) => `${t.schema}.${t.name}`).join(', ')} only the rows it can see were backed up`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -17,6 +17,7 @@ import {
   databaseUrlOf,
   decryptSpecOf,
   environmentOf,
+  parallelRestoreOf,
   prefixOf,
   requireSetting,
   s3SettingsOf,
@@ -31,6 +32,8 @@ const SETTINGS: readonly SettingName[] = [
   'targetUrl',
   'ageIdentityFile',
   'pgBinDir',
+  'restoreJobs',
+  'spoolDir',
   'partSizeMiB',
   ...SOURCE_BUCKET_SETTINGS,
   'trustedSigners',
@@ -95,6 +98,8 @@ export function registerDrill(program: Command, context: CliContext): void {
 }
 
 export const DEFAULT_SAMPLE = 100;
+/** A drill always restores into a scratch database, so it loads it with parallel workers: two measured ~1.5× faster on 2 cores. */
+const DRILL_JOBS = 2;
 
 /** Settings → the database drill's options and reader; every check before any work (also used by the scheduler). */
 export function prepareDbDrill(
@@ -107,6 +112,7 @@ export function prepareDbDrill(
     prefix: prefixOf(settings),
     serverUrl: databaseUrlOf(settings, given, env, 'targetUrl'),
     decrypt: decryptSpecOf(settings),
+    parallel: parallelRestoreOf(settings, DRILL_JOBS),
     childEnv: childEnvOf(env),
     ...(settings.pgBinDir ? { pgBinDir: settings.pgBinDir } : {}),
     ...trustOf(settings),

@@ -7,7 +7,7 @@ import { restoreCommands } from '../../jobs/restore-db/print.js';
 import { OPENSSL_ITERATIONS } from '../../pipeline/cipher.js';
 import { backupIdTime } from '../../format/layout.js';
 import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from '../../jobs/restore-db/index.js';
-import type { RestoreMode } from '../../jobs/restore-db/target.js';
+import type { Replaced, RestoreMode } from '../../jobs/restore-db/target.js';
 import { formatBytes } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
 import { S3Reader } from '../../store/s3-reader.js';
@@ -19,9 +19,11 @@ import {
   decryptSpecOf,
   environmentOf,
   prefixOf,
+  parallelRestoreOf,
   requireSetting,
   s3SettingsOf,
 } from '../options.js';
+import { settingLabel } from '../../config/settings.js';
 import { parseUtcTime } from '../../config/duration.js';
 import { printResult } from '../render.js';
 import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags } from '../settings-flags.js';
@@ -32,6 +34,8 @@ const SETTINGS: readonly SettingName[] = [
   'ageIdentityFile',
   'pgBinDir',
   'trustedSigners',
+  'restoreJobs',
+  'spoolDir',
 ];
 
 interface Flags {
@@ -39,6 +43,7 @@ interface Flags {
   before?: string;
   key?: string;
   createDatabase?: string;
+  replace?: string | true;
   schemaOnly?: boolean;
   dataOnly?: boolean;
   truncateFirst?: boolean;
@@ -62,6 +67,10 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
       'restore an object without a manifest, made by the old pg_dump | openssl pipeline (needs OFFSITE_ENCRYPTION_PASSWORD)',
     )
     .option('--create-database <name>', 'create this database on the target server and restore into it')
+    .option(
+      '--replace [database]',
+      "restore into a new database, then swap it in for this one (default: the target URL's); the old one is kept under another name",
+    )
     .option('--schema-only', 'restore only the schema')
     .option('--data-only', 'restore only rows, into existing tables')
     .option('--truncate-first', 'with --data-only: empty the restored tables first (rows the app created at start-up)')
@@ -80,7 +89,7 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     .option('--json', 'print the summary as JSON')
     .addHelpText(
       'after',
-      '\nEverything happens in one transaction: on any failure the target is left exactly as it was.\nExit status: 0 restored and checked, 1 the restore failed, 2 bad usage or configuration.',
+      '\nInto an existing database everything happens in one transaction: on any failure the target is left exactly as it was.\nWith --jobs N (and --create-database or --replace) N workers load a new database, which is dropped if any check fails.\nExit status: 0 restored and checked, 1 the restore failed, 2 bad usage or configuration.',
     );
   addSettingFlags(command, SETTINGS).action(async (flags: Flags & Record<string, unknown>) => {
     const given = settingFlags(flags, SETTINGS);
@@ -96,10 +105,17 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     const bucket = requireSetting(settings, 'bucket');
     const reader = new S3Reader(createS3Client(s3), bucket);
     const json = wantsJson(context, flags.json);
+    const replaceDatabase = replacedDatabaseOf(flags, base.targetUrl, base.mode);
+    const parallel = parallelRestoreOf(settings, 1);
+    if (parallel.jobs > 1 && !flags.createDatabase && !replaceDatabase)
+      throw usageError(
+        `${settingLabel('restoreJobs')} ${parallel.jobs} loads tables in parallel, outside one transaction, so it restores into a new database: add --create-database NAME, or --replace to swap the restored database in`,
+      );
     if (flags.printCommands) {
+      if (replaceDatabase) throw usageError('--print-commands prints a one-transaction restore: drop --replace');
       const script = await restoreCommands(
         { ...base, bucket, region: s3.region, ...(s3.endpoint ? { endpoint: s3.endpoint } : {}) },
-        { reader, reporter: reporterFor(context, true) },
+        { reader, reporter: reporterFor(context, true), signal: context.signal },
       ).catch((error: unknown) => {
         throw error instanceof BreakGlassError ? configError(error.message, error) : error;
       });
@@ -109,6 +125,8 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     const options: RestoreDbOptions = {
       ...base,
       ...(flags.createDatabase ? { createDatabase: flags.createDatabase } : {}),
+      ...(replaceDatabase ? { replaceDatabase } : {}),
+      parallel,
       // Old-pipeline backups are openssl: the password wins even when an identity file is also set.
       decrypt:
         base.source.kind === 'key' && settings.encryptionPassword
@@ -145,6 +163,20 @@ export function restoreModeOf(flags: Flags): RestoreMode {
   };
 }
 
+/** The database `--replace` swaps out, when given. @throws OffsiteError (usage) for flags that do not go with it. */
+function replacedDatabaseOf(flags: Flags, targetUrl: string, mode: RestoreMode): string | undefined {
+  if (flags.replace === undefined) return undefined;
+  if (flags.createDatabase) throw usageError('choose --create-database or --replace, not both');
+  if (mode.schemaOnly || mode.dataOnly || mode.clean || mode.tables.length > 0)
+    throw usageError(
+      '--replace swaps in a whole restored database: it does not go with --schema-only, --data-only, --clean or --table',
+    );
+  if (flags.replace !== true) return flags.replace;
+  const named = decodeURIComponent(new URL(targetUrl).pathname.slice(1));
+  if (named === '') throw usageError('--replace needs a database name, or a target URL that names one');
+  return named;
+}
+
 function sourceOf(flags: Flags): RestoreDbOptions['source'] {
   const chosen = [flags.id, flags.before, flags.key].filter((value) => value !== undefined);
   if (chosen.length > 1) throw usageError('choose one of --id, --before and --key');
@@ -169,10 +201,29 @@ function describeRestore(result: RestoreDbResult): string {
   const lines = [
     `restored ${result.id ?? result.key} into ${result.database} (${formatBytes(result.bytes)} read${result.verified ? ', hashes match the manifest' : ', no manifest to check'}${result.signedBy ? `, signed by ${result.signedBy}` : ', unsigned'})`,
   ];
+  if (result.jobs > 1) lines.push(`  loaded by ${result.jobs} parallel pg_restore workers into a new database`);
+  if (result.replaced) lines.push(...describeReplaced(result.replaced));
   for (const s of result.skipped) lines.push(`  skipped ${s.id}: ${s.reason}`);
   for (const t of result.tables)
     lines.push(
       `  ${t.schema}.${t.name}: ${t.rows} rows${t.expected === undefined ? '' : t.expected === t.rows ? ' (matches the backup)' : ` (backup had ${t.expected})`}`,
     );
   return lines.join('\n');
+}
+
+function describeReplaced(replaced: Replaced): string[] {
+  const lines = [
+    `  swapped in for ${replaced.database}; the previous database is kept as ${replaced.keptAs} (drop it when you no longer need it: DROP DATABASE "${replaced.keptAs}")`,
+  ];
+  if (replaced.endedSessions.length > 0)
+    lines.push(
+      `  ended ${replaced.endedSessions.length} session(s) on the old database: ${replaced.endedSessions
+        .map((s) => `pid ${s.pid} (${s.user}${s.application ? `, ${s.application}` : ''})`)
+        .join(', ')}`,
+    );
+  if (replaced.replicationSlots.length > 0)
+    lines.push(
+      `  replication slots stay with ${replaced.keptAs} and hold WAL until dropped: ${replaced.replicationSlots.join(', ')}`,
+    );
+  return lines;
 }

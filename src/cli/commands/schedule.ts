@@ -45,6 +45,7 @@ export const JOB_RUNNERS: Record<JobKind, (setup: JobSetup) => JobRunner> = {
         summary: `backup ${result.id} complete: ${formatBytes(result.bytesOut)} stored in ${formatDuration(result.durationMs / 1000)}`,
         bytes: result.bytesOut,
         ...(backupAt ? { backupAt } : {}),
+        anomalies: result.anomalies,
       };
     };
   },

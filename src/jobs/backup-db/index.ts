@@ -23,6 +23,8 @@ import { writeManifest } from './manifest.js';
 import { settleTogether } from '../../concurrency/settle.js';
 import { abortScope } from '../../concurrency/abort-scope.js';
 import { ChunkedUploader, type ChunkedLayoutOptions } from './chunked.js';
+import { checkRowCounts, type RowAnomaly, type RowCheckOptions, type RowCheckResult } from './row-check.js';
+import { checkRowSecurity, type RowSecurityMode, type VisibleRowsBackup } from './row-security.js';
 
 export interface BackupDbOptions {
   databaseUrl: string;
@@ -34,6 +36,8 @@ export interface BackupDbOptions {
   retentionDays: number;
   lockMode: LockMode;
   rowCounts: RowCountMode;
+  /** Tables whose row-level security hides rows from the role: refuse the backup, or dump the visible rows. */
+  rowSecurity: RowSecurityMode;
   pgBinDir?: string;
   /** Multipart part size in bytes; default derived from the database size. */
   partSize?: number;
@@ -43,6 +47,8 @@ export interface BackupDbOptions {
   signer?: SigningKey;
   /** The chunked layout (age and zstd only); absent: one payload object. */
   chunked?: ChunkedLayoutOptions;
+  /** The mass-deletion alarm: compare row counts with the previous backup's (local state); absent: no check. */
+  rowCheck?: RowCheckOptions;
 }
 
 export interface BackupDbDeps {
@@ -69,6 +75,12 @@ export interface BackupDbResult {
   layout: 'single' | 'chunked';
   /** Chunked layout: how much was new. */
   dedup?: DedupSummary;
+  /** Tables that lost more rows since the previous backup than allowed (the backup is written all the same). */
+  anomalies: RowAnomaly[];
+  /** What the row counts were compared with, or why not. */
+  rowCheck?: Omit<RowCheckResult, 'anomalies'>;
+  /** Present when the backup holds only the rows its role could see in these tables. */
+  rowSecurity?: VisibleRowsBackup;
 }
 
 export interface DedupSummary {
@@ -107,6 +119,10 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
   // Taken once the lock is held, so the manifests of consecutive runs never claim overlapping times.
   const startedAt = deps.now();
   try {
+    // Before anything is uploaded: pg_dump would stop at such a table with the upload under way.
+    const visibleRows = await checkRowSecurity(session, options.rowSecurity).catch((error: unknown) => {
+      throw classifyBackupError(error);
+    });
     const pgDump = await findPgTool('pg_dump', session.serverMajor, {
       binDir: options.pgBinDir,
       pathEnv: options.childEnv.PATH,
@@ -159,6 +175,7 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
       connection: childConnection(options.databaseUrl),
       format: options.dumpFormat,
       snapshot: session.snapshot,
+      ...(options.rowSecurity === 'visible-rows' ? { visibleRowsOnly: true } : {}),
       env: options.childEnv,
     });
     const running = runPipeline(
@@ -191,7 +208,8 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
                 })
                 .then((upload) => ({ upload, stored: stored.result(), packs: undefined, stats: undefined })),
           running.done,
-          session.countRows(options.rowCounts),
+          // Counted as pg_dump reads: in visible-rows mode, what the role can see.
+          session.countRows(options.rowCounts, { visibleRows: options.rowSecurity === 'visible-rows' }),
         ] as const,
         () => {
           cancel.abort();
@@ -223,6 +241,7 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
         session,
         rowCounts: options.rowCounts,
         tables,
+        ...(visibleRows ? { visibleRows } : {}),
         signal: cancel.signal,
         ...(options.signer ? { signer: options.signer } : {}),
       }).catch((error: unknown) => {
@@ -232,6 +251,20 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
         );
       });
       const indexWarning = uploader ? ((await uploader.saveIndex()) ?? uploader.indexIgnored) : undefined;
+      const checked = options.rowCheck
+        ? await checkRowCounts(
+            options.rowCheck,
+            {
+              id,
+              environment: options.environment,
+              database: session.database,
+              time: startedAt,
+              rowCounts: options.rowCounts,
+              tables,
+            },
+            deps.reporter,
+          )
+        : undefined;
       return {
         id,
         environment: options.environment,
@@ -258,6 +291,11 @@ export async function backupDatabase(options: BackupDbOptions, deps: BackupDbDep
                 ...(indexWarning ? { indexWarning } : {}),
               },
             }
+          : {}),
+        ...(visibleRows ? { rowSecurity: visibleRows } : {}),
+        anomalies: checked?.anomalies ?? [],
+        ...(checked
+          ? { rowCheck: { comparedWith: checked.comparedWith, ...(checked.note ? { note: checked.note } : {}) } }
           : {}),
       };
     } catch (error) {

@@ -16,6 +16,7 @@ import type { Measurement } from '../../pipeline/meter.js';
 import type { RowCountMode, SnapshotSession, TableCount } from '../../processes/snapshot-session.js';
 import type { ObjectWriter, PutResult } from '../../store/store.js';
 import { TOOL_VERSION } from '../../version.js';
+import type { VisibleRowsBackup } from './row-security.js';
 
 export interface ManifestInput {
   id: string;
@@ -34,6 +35,8 @@ export interface ManifestInput {
   session: Pick<SnapshotSession, 'database' | 'serverVersion'>;
   rowCounts: RowCountMode;
   tables: TableCount[];
+  /** Only the rows the role could see of these tables were dumped (and counted). */
+  visibleRows?: Pick<VisibleRowsBackup, 'mode' | 'tables'>;
   signer?: SigningKey;
   signal?: AbortSignal;
   /** The chunked layout: the payload is the root recipe, the dump is in these packs. */
@@ -48,6 +51,7 @@ export async function buildManifest(input: ManifestInput): Promise<Manifest> {
       plaintext: { size: input.plaintext.bytes, sha256: input.plaintext.sha256 },
       rowCounts: input.rowCounts,
       tables: input.tables,
+      ...(input.visibleRows ? { rowSecurity: { mode: input.visibleRows.mode, tables: input.visibleRows.tables } } : {}),
     }),
   );
   const base = {
@@ -59,6 +63,10 @@ export async function buildManifest(input: ManifestInput): Promise<Manifest> {
     finishedAt: input.finishedAt.toISOString(),
     tool: { name: 'offsite', version: TOOL_VERSION },
     retention: { mode: input.retention.mode, retainUntil: input.retention.retainUntil.toISOString() },
+    // Plain, so that `list` shows it with reader credentials; which tables is sealed, like every table name.
+    ...(input.visibleRows
+      ? { rowSecurity: { mode: input.visibleRows.mode, tables: input.visibleRows.tables.length } }
+      : {}),
     sealed: Buffer.from(sealed).toString('base64'),
   } as const;
   const payload = {

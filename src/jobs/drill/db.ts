@@ -19,6 +19,8 @@ export interface DrillOptions extends Pick<
 > {
   /** Any database on the server to drill on; the scratch database is created beside it. */
   serverUrl: string;
+  /** pg_restore workers and their spool; a spool that lacks room means one stream, not a failed drill. */
+  parallel?: { jobs: number; spoolDir: string };
 }
 
 export interface DrillResult extends Omit<RestoreDbResult, 'skipped'> {
@@ -57,6 +59,7 @@ export async function drillDatabase(
           noPrivileges: true,
         },
         decrypt: options.decrypt,
+        ...(options.parallel ? { parallel: { ...options.parallel, fallBackWhenShort: true } } : {}),
         childEnv: options.childEnv,
         ...(options.pgBinDir ? { pgBinDir: options.pgBinDir } : {}),
         ...(options.trustedSigners ? { trustedSigners: options.trustedSigners } : {}),

@@ -14,12 +14,15 @@ import type { Reporter } from '../../report/reporter.js';
 import type { ObjectReader } from '../../store/store.js';
 import { openCandidate, readCandidate } from './candidate.js';
 import { listBackups } from '../list.js';
-import { attemptRestore, PayloadMismatch, type AttemptInput, type AttemptResult } from './attempt.js';
+import { attemptRestore, type AttemptInput, type AttemptResult } from './attempt.js';
+import { PayloadMismatch } from './gate.js';
+import { attemptParallelRestore } from './parallel.js';
+import { openSpool, SpoolSpaceError, type Spool } from '../../pipeline/spool.js';
 import { selectCandidates } from './select.js';
 import type { Selection } from '../selection.js';
 import { classifyRestoreError } from './errors.js';
 import { measurePayload } from '../verify/payload.js';
-import { prepareTarget, type RestoreMode } from './target.js';
+import { prepareTarget, type Replaced, type RestoreMode } from './target.js';
 import type { CatalogEntry } from '../../format/catalog.js';
 import type { TrustedSigners } from '../../format/signature.js';
 
@@ -30,12 +33,24 @@ export interface RestoreDbOptions {
   source: Selection | { kind: 'key'; key: string };
   targetUrl: string;
   createDatabase?: string;
+  /** Restore into a new database, then swap it in for this one (kept under another name). */
+  replaceDatabase?: string;
+  /** pg_restore workers for a restore into a new database (1: one stream, as into an existing one). */
+  parallel?: ParallelOptions;
   mode: RestoreMode;
   decrypt: DecryptSpec;
   pgBinDir?: string;
   childEnv: NodeJS.ProcessEnv;
   /** When set, only backups whose manifest one of these keys signed are restored. */
   trustedSigners?: TrustedSigners;
+}
+
+export interface ParallelOptions {
+  jobs: number;
+  /** Where the checked dump is spooled for pg_restore. */
+  spoolDir: string;
+  /** When the spool lacks room: restore with one stream instead of failing (the drill does). */
+  fallBackWhenShort?: boolean;
 }
 
 export interface RestoreDbResult {
@@ -49,6 +64,9 @@ export interface RestoreDbResult {
   verified: boolean;
   /** The key id that signed the restored backup's manifest, if it is signed. */
   signedBy: string | null;
+  /** Parallel pg_restore workers used (1: one stream in one transaction). */
+  jobs: number;
+  replaced?: Replaced;
 }
 
 /** @throws OffsiteError: usage/config for settings, failed when no backup could be restored. */
@@ -112,46 +130,88 @@ async function restoreOne(
   const { manifest, sealed } = checked;
   const major = Number(manifest.payload.pgDumpVersion.split('.')[0]);
   const tools = await findTools(manifest.payload.dumpFormat, major, options);
-  const target = await prepareTarget(options, mode, manifest.payload.dumpFormat);
-  deps.reporter.info('restore started', { id: entry.id, key: manifest.payload.key, database: target.facts.database });
-  const versionId = entry.payload?.versionId ?? null;
-  const result = await target.run(async () =>
-    attemptRestore({
-      ...(await openPayload(manifest, versionId, options.decrypt, deps)),
-      format: manifest.payload.dumpFormat,
-      expected: {
-        ...(isChunked(manifest) ? {} : { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 } }),
-        plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 },
-        ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}),
-      },
-      ...(isChunked(manifest) ? {} : { storedTotal: manifest.payload.size }),
-      wrap: {
-        dataOnly: mode.dataOnly,
-        truncateFirst: mode.truncateFirst,
-        tables: restoredTables(sealed.tables, mode, target.facts),
-        foreignKeys: target.facts.foreignKeys,
-      },
-      restore: mode,
-      countTables: mode.schemaOnly ? [] : restoredTables(sealed.tables, mode),
-      target: childConnection(target.url),
-      tools,
-      childEnv: options.childEnv,
-      reporter: deps.reporter,
-      ...(deps.signal ? { signal: deps.signal } : {}),
-    }).catch(async (error: unknown) => {
-      throw await causeOfToolFailure(error, { manifest, sealed, versionId, decrypt: options.decrypt }, deps);
-    }),
-  );
-  return {
-    id: entry.id,
-    key: manifest.payload.key,
-    versionId: entry.payload?.versionId ?? null,
-    database: target.facts.database,
-    tables: result.tables,
-    bytes: result.bytes,
-    verified: true,
-    signedBy: manifest.signature?.keyId ?? null,
-  };
+  if (!tools.pgRestore && (options.parallel?.jobs ?? 1) > 1)
+    deps.reporter.warn('this backup is plain SQL, which pg_restore --jobs cannot load: restoring with one stream');
+  const spool = tools.pgRestore ? await spoolFor(options, sealed.plaintext.size, deps.reporter) : undefined;
+  try {
+    const target = await prepareTarget(options, mode, manifest.payload.dumpFormat);
+    const jobs = spool && target.fresh ? (options.parallel?.jobs ?? 1) : 1;
+    deps.reporter.info('restore started', {
+      id: entry.id,
+      key: manifest.payload.key,
+      database: target.facts.database,
+      jobs,
+    });
+    const versionId = entry.payload?.versionId ?? null;
+    const { value: result, replaced } = await target.run(async () => {
+      const shared = {
+        ...(await openPayload(manifest, versionId, options.decrypt, deps)),
+        expected: {
+          ...(isChunked(manifest) ? {} : { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 } }),
+          plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 },
+          ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}),
+        },
+        ...(isChunked(manifest) ? {} : { storedTotal: manifest.payload.size }),
+        restore: mode,
+        countTables: mode.schemaOnly ? [] : restoredTables(sealed.tables, mode),
+        target: childConnection(target.url),
+        childEnv: options.childEnv,
+        reporter: deps.reporter,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      };
+      // The spooled dump's hashes are checked before pg_restore reads it: its failures are its own.
+      if (spool && tools.pgRestore && jobs > 1)
+        return attemptParallelRestore({ ...shared, pgRestore: tools.pgRestore, jobs, spool, targetUrl: target.url });
+      return attemptRestore({
+        ...shared,
+        format: manifest.payload.dumpFormat,
+        wrap: {
+          dataOnly: mode.dataOnly,
+          truncateFirst: mode.truncateFirst,
+          tables: restoredTables(sealed.tables, mode, target.facts),
+          foreignKeys: target.facts.foreignKeys,
+        },
+        tools,
+      }).catch(async (error: unknown) => {
+        throw await causeOfToolFailure(error, { manifest, sealed, versionId, decrypt: options.decrypt }, deps);
+      });
+    });
+    return {
+      id: entry.id,
+      key: manifest.payload.key,
+      versionId,
+      database: replaced?.database ?? target.facts.database,
+      tables: result.tables,
+      bytes: result.bytes,
+      verified: true,
+      signedBy: manifest.signature?.keyId ?? null,
+      jobs,
+      ...(replaced ? { replaced } : {}),
+    };
+  } finally {
+    await spool?.remove();
+  }
+}
+
+/**
+ * The spool a parallel restore needs, when it is asked for and possible: only a custom archive
+ * restored into a new database can be loaded by several workers.
+ * @throws OffsiteError (config) when the spool's disk lacks room, unless one stream will do instead.
+ */
+async function spoolFor(options: RestoreDbOptions, bytes: number, reporter: Reporter): Promise<Spool | undefined> {
+  const parallel = options.parallel;
+  if (!parallel || parallel.jobs <= 1 || (!options.createDatabase && !options.replaceDatabase)) return undefined;
+  try {
+    return await openSpool(parallel.spoolDir, bytes);
+  } catch (error) {
+    if (!(error instanceof SpoolSpaceError)) throw error;
+    if (!parallel.fallBackWhenShort)
+      throw configError(
+        `cannot restore with ${parallel.jobs} jobs: ${error.message}; set OFFSITE_SPOOL_DIR to a disk with room, or restore with --jobs 1`,
+      );
+    reporter.warn(`restoring with one stream: ${error.message}`);
+    return undefined;
+  }
 }
 
 /**
@@ -230,7 +290,7 @@ async function restoreLegacy(
   deps.reporter.warn(
     `restoring ${key} without a manifest: its integrity cannot be checked beyond decryption and SQL errors`,
   );
-  const result = await target.run(async () =>
+  const { value: result, replaced } = await target.run(async () =>
     attemptRestore({
       payload: await deps.reader.getStream(key, { ...(deps.signal ? { signal: deps.signal } : {}) }),
       format: 'plain',
@@ -248,12 +308,14 @@ async function restoreLegacy(
     id: null,
     key,
     versionId: null,
-    database: target.facts.database,
+    database: replaced?.database ?? target.facts.database,
     skipped: [],
     tables: result.tables,
     bytes: result.bytes,
     verified: false,
     signedBy: null,
+    jobs: 1,
+    ...(replaced ? { replaced } : {}),
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * Break-glass: the shell commands that restore the chosen backup with only the standard CLIs
  * (aws, age or openssl, zstd or gzip, pg_restore or psql; dd for a chunked backup). Needs reader
- * credentials, not the key: everything the script needs is in the manifest's plain part.
+ * credentials, not the key: everything the script needs is in the manifest's plain part. The
+ * backup is the one `restore db` would pick: a candidate whose stored bytes differ from its
+ * manifest is skipped (and named), as restore skips it, so the two agree under pressure.
  */
 import { breakGlassScript, type BreakGlassInput, type BreakGlassTarget } from '../../recipes/break-glass.js';
 import { chunkedBreakGlassScript, type ChunkedBreakGlassInput } from '../../recipes/break-glass-chunked.js';
@@ -14,6 +16,7 @@ import { listBackups } from '../list.js';
 import { readCandidate } from './candidate.js';
 import { selectCandidates } from './select.js';
 import { fromStoreError } from '../store-errors.js';
+import { storedBytesProblem } from './stored-bytes.js';
 import type { RestoreDbOptions } from './index.js';
 
 export interface PrintCommandsOptions extends Pick<
@@ -27,7 +30,7 @@ export interface PrintCommandsOptions extends Pick<
 
 export async function restoreCommands(
   options: PrintCommandsOptions,
-  deps: { reader: ObjectReader; reporter: Reporter },
+  deps: { reader: ObjectReader; reporter: Reporter; signal?: AbortSignal },
 ): Promise<string> {
   const common = {
     bucket: options.bucket,
@@ -56,9 +59,15 @@ export async function restoreCommands(
   }
   try {
     const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader);
-    for (const entry of selectCandidates(catalog, options.source).ordered) {
-      const manifest = await readCandidate(entry, deps.reader);
+    const candidates = selectCandidates(catalog, options.source);
+    for (const entry of candidates.ordered) {
+      const checked = await readCandidate(entry, deps.reader);
+      const manifest =
+        typeof checked === 'string'
+          ? checked
+          : ((await storedBytesProblem(checked, entry.payload?.versionId ?? null, deps)) ?? checked);
       if (typeof manifest === 'string') {
+        if (!candidates.fallBack) throw jobFailed(`backup ${entry.id} cannot be restored: ${manifest}`);
         deps.reporter.warn(`skipping backup ${entry.id}: ${manifest}`);
         continue;
       }

@@ -1,5 +1,19 @@
-/** The restore's target: checked before anything is written, created when asked, dropped again if the restore fails. */
+/**
+ * The restore's target: checked before anything is written; created when asked and dropped again
+ * if the restore fails; or, to replace a database, a new one beside it that is swapped in only
+ * after the restore passed every check.
+ */
+import { randomBytes } from 'node:crypto';
 import { configError, usageError } from '../../errors.js';
+import {
+  copyDatabaseProperties,
+  createDatabaseLike,
+  maintenanceUrl,
+  readDatabaseFacts,
+  swapDatabases,
+  swapPrivilegeProblem,
+  type EndedSession,
+} from '../../processes/database-swap.js';
 import { createDatabase, dropDatabase, readTarget, type TargetFacts } from '../../processes/target-db.js';
 import type { PgRestoreOptions } from '../../processes/pg-restore.js';
 
@@ -7,15 +21,33 @@ export interface RestoreMode extends PgRestoreOptions {
   truncateFirst: boolean;
 }
 
+/** Where the restore goes: into the target URL's database, a new one, or one that replaces another. */
+export interface TargetChoice {
+  targetUrl: string;
+  createDatabase?: string;
+  replaceDatabase?: string;
+}
+
+/** What replacing a database did: the old one is kept under another name until the user drops it. */
+export interface Replaced {
+  database: string;
+  keptAs: string;
+  endedSessions: EndedSession[];
+  /** Logical replication slots that stayed with the old database. */
+  replicationSlots: string[];
+}
+
 export interface PreparedTarget {
   url: string;
   facts: TargetFacts;
+  /** A database this restore created: nobody uses it yet, so it may be loaded outside one transaction. */
+  fresh: boolean;
   /** Runs the restore; a database this restore created is dropped again when it fails. */
-  run<T>(restore: () => Promise<T>): Promise<T>;
+  run<T>(restore: () => Promise<T>): Promise<{ value: T; replaced?: Replaced }>;
 }
 
 export async function prepareTarget(
-  options: { targetUrl: string; createDatabase?: string },
+  options: TargetChoice,
   mode: RestoreMode,
   format: 'custom' | 'plain',
 ): Promise<PreparedTarget> {
@@ -24,28 +56,84 @@ export async function prepareTarget(
       'this backup is plain SQL, which restores only whole into an empty database: --schema-only, --data-only, --table and --clean need a custom-format backup',
     );
   }
+  if (options.replaceDatabase) return prepareReplacement(options.targetUrl, options.replaceDatabase);
   if (options.createDatabase) {
     await readTarget(options.targetUrl);
     const url = await createDatabase(options.targetUrl, options.createDatabase);
-    const name = options.createDatabase;
-    return {
-      url,
-      facts: await readTarget(url),
-      run: async (restore) => {
-        try {
-          return await restore();
-        } catch (error) {
-          await dropDatabase(options.targetUrl, name).catch(() => undefined);
-          throw error;
-        }
-      },
-    };
+    return createdTarget(options.targetUrl, options.createDatabase, url);
   }
   const facts = await readTarget(options.targetUrl);
   if (!mode.dataOnly && !mode.clean && facts.tables.length > 0) {
     throw configError(
-      `target database ${facts.database} already has ${facts.tables.length} tables (${facts.tables.slice(0, 3).join(', ')}${facts.tables.length > 3 ? ', ...' : ''}): restore into an empty database (--create-database NAME), replace them with --clean, or load only rows with --data-only --truncate-first`,
+      `target database ${facts.database} already has ${facts.tables.length} tables (${facts.tables.slice(0, 3).join(', ')}${facts.tables.length > 3 ? ', ...' : ''}): restore into an empty database (--create-database NAME), swap a restored copy in with --replace, replace them with --clean, or load only rows with --data-only --truncate-first`,
     );
   }
-  return { url: options.targetUrl, facts, run: (restore) => restore() };
+  return { url: options.targetUrl, facts, fresh: false, run: async (restore) => ({ value: await restore() }) };
+}
+
+async function createdTarget(serverUrl: string, name: string, url: string): Promise<PreparedTarget> {
+  return {
+    url,
+    facts: await readTarget(url).catch(async (error: unknown) => {
+      await dropDatabase(serverUrl, name).catch(() => undefined);
+      throw error;
+    }),
+    fresh: true,
+    run: async (restore) => {
+      try {
+        return { value: await restore() };
+      } catch (error) {
+        await dropDatabase(serverUrl, name).catch(() => undefined);
+        throw error;
+      }
+    },
+  };
+}
+
+/**
+ * A new database with the old one's encoding and locale; after the restore, it gets the old one's
+ * owner, grants and settings, and is swapped in. Privileges are checked before anything is created.
+ */
+async function prepareReplacement(serverUrl: string, current: string): Promise<PreparedTarget> {
+  const admin = maintenanceUrl(serverUrl, [current]);
+  const like = await readDatabaseFacts(admin, current);
+  if (!like)
+    throw configError(
+      `database ${current} does not exist on the target server: to restore into a new database use --create-database ${current}`,
+    );
+  const problem = await swapPrivilegeProblem(admin, current);
+  if (problem) throw configError(`cannot replace database ${current}: ${problem}`);
+  const replacement = withSuffix(current, `_offsite_${randomBytes(3).toString('hex')}`);
+  await createDatabaseLike(admin, replacement, like);
+  const url = new URL(serverUrl);
+  url.pathname = `/${encodeURIComponent(replacement)}`;
+  const created = await createdTarget(admin, replacement, url.toString());
+  return {
+    ...created,
+    run: async (restore) => {
+      const { value } = await created.run(restore);
+      const keptAs = withSuffix(
+        current,
+        `_before_${new Date().toISOString().replace(/[-:]|\.\d+/g, '')}`.toLowerCase(),
+      );
+      try {
+        await copyDatabaseProperties(admin, like, replacement);
+        const endedSessions = await swapDatabases(admin, { current, replacement, aside: keptAs });
+        return {
+          value,
+          replaced: { database: current, keptAs, endedSessions, replicationSlots: like.replicationSlots },
+        };
+      } catch (error) {
+        await dropDatabase(admin, replacement).catch(() => undefined);
+        throw error;
+      }
+    },
+  };
+}
+
+/** `name` + `suffix` within PostgreSQL's 63-byte names (the name is shortened, the suffix kept). */
+function withSuffix(name: string, suffix: string): string {
+  let base = name;
+  while (Buffer.byteLength(base + suffix) > 63) base = base.slice(0, -1);
+  return base + suffix;
 }
