@@ -9,7 +9,9 @@
  * elsewhere. `--only db|files` runs one half; `--runs N` sets the runs. The db half includes the
  * chunked layout's series (bench/dedup.ts): first and second backups after two change patterns
  * beside the single-object layout and restic, restores of both layouts, the chunker
- * micro-benchmark and the storage model (bench/dedup-report.ts).
+ * micro-benchmark and the storage model (bench/dedup-report.ts); parallel restore (`--jobs 2`)
+ * beside `pg_restore -j 2` of a local archive, the drill with two workers and with one stream, and
+ * the restore of one large value beside `pg_dump | pg_restore -f - | psql` (bench/large-value.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -360,7 +362,7 @@ const series = wants('db')
       tools: { measuredShell, shell, freshBucket, dropBucket, bucketBytes },
     })
   : undefined;
-// Issue 17: a restore of one large value beside pg_dump | pg_restore -f - | psql (bench/large-value.ts).
+// A restore of one large value beside pg_dump | pg_restore -f - | psql (bench/large-value.ts).
 const largeValue = wants('db')
   ? await startLargeValueSeries({
       valueBytes: smoke ? 4_000_000 : 24_000_000,

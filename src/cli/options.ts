@@ -20,6 +20,7 @@ import { childConnection, carriesPassword } from '../processes/connection.js';
 import { resolveLibpqUrl } from '../config/libpq.js';
 import { parseWholeNumber } from '../config/whole-number.js';
 import type { S3Settings } from '../store/s3-client.js';
+import type { ParallelRestore } from '../jobs/restore-db/index.js';
 
 type Required<K extends SettingName> = NonNullable<Settings[K]>;
 
@@ -316,7 +317,7 @@ export const blobPartSizeOf = (settings: Settings): number => partSizeOf(setting
 const MAX_RESTORE_JOBS = 32;
 
 /** How many pg_restore workers, and where their spool goes; `defaultJobs` differs between restore and drill. */
-export function parallelRestoreOf(settings: Settings, defaultJobs: number): { jobs: number; spoolDir: string } {
+export function parallelRestoreOf(settings: Settings, defaultJobs: number): ParallelRestore {
   const jobs = settings.restoreJobs ?? defaultJobs;
   if (jobs < 1 || jobs > MAX_RESTORE_JOBS)
     throw configError(`${settingLabel('restoreJobs')} must be 1 to ${MAX_RESTORE_JOBS} (got ${jobs})`);

@@ -4,6 +4,7 @@
  * and are refused in the config file (files end up in repositories).
  */
 import type { Secret } from './secret.js';
+import { DROP_FRACTION_PATTERN } from '../format/row-drops.js';
 
 export type SettingType = 'string' | 'boolean' | 'integer' | 'list';
 
@@ -373,7 +374,7 @@ export const SETTINGS = {
     env: 'OFFSITE_DB_DROP_FRACTION',
     flag: 'drop-fraction',
     type: 'string',
-    pattern: { regex: /^(?:0(?:\.\d+)?|\.\d+)$/, expected: 'a decimal from 0 to below 1, e.g. 0.5' },
+    pattern: DROP_FRACTION_PATTERN,
     default: '0.5',
     description:
       'mass-deletion alarm: a table that lost more than this share of its rows since the previous backup (and at least dbDropMinRows) is reported; the backup is written all the same',

@@ -104,6 +104,11 @@ function decimalRatio(fraction: string): { numerator: bigint; denominator: bigin
   return { numerator: BigInt(digits || '0'), denominator: 10n ** BigInt(digits.length) };
 }
 
+/** A drop as reported: with the command that restores the backup before it into a new database. */
+export interface RowAnomaly extends RowDrop {
+  restoreCommand: string;
+}
+
 /** What a fraction setting must look like: a decimal from 0 to below 1. */
 export const DROP_FRACTION_PATTERN = {
   regex: /^(?:0(?:\.\d+)?|\.\d+)$/,

@@ -12,7 +12,7 @@ import {
   restoreCommand,
   type BackupRef,
   type DropThresholds,
-  type RowDrop,
+  type RowAnomaly,
 } from '../format/row-drops.js';
 import type { TrustedSigners } from '../format/signature.js';
 import type { DecryptSpec } from '../pipeline/cipher.js';
@@ -34,12 +34,10 @@ export interface AnomalyScanOptions {
 }
 
 /** A drop found between two consecutive backups in the bucket. */
-export interface BucketAnomaly extends RowDrop {
+export interface BucketAnomaly extends RowAnomaly {
   environment: string;
   /** The backup in which the rows are missing. */
   backup: BackupRef;
-  /** Restores the backup before the drop into a new database. */
-  restoreCommand: string;
 }
 
 export interface AnomalyScan {

@@ -6,6 +6,7 @@ import { PassThrough, type Transform } from 'node:stream';
 import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { compress, CompressStream, decompress, DecompressStream } from 'zstd-napi';
 import type { Compression } from '../format/layout.js';
+import { createOffThreadZstdDecompress } from './decompress-worker.js';
 
 const ZSTD_LEVEL = 3;
 const GZIP_LEVEL = 6;
@@ -34,11 +35,14 @@ export function createCompressStream(compression: Compression, options: { offThr
   }
 }
 
-/** A stage that decompresses what {@link createCompressStream} made. */
-export function createDecompressStream(compression: Compression): Transform {
+/**
+ * A stage that decompresses what {@link createCompressStream} made. With `offThread`, zstd runs on
+ * a worker thread (a restore, whose main thread also decrypts and hashes; one stream at a time).
+ */
+export function createDecompressStream(compression: Compression, options: { offThread?: boolean } = {}): Transform {
   switch (compression) {
     case 'zstd':
-      return new DecompressStream();
+      return options.offThread ? createOffThreadZstdDecompress() : new DecompressStream();
     case 'gzip':
       return createGunzip();
     case 'none':

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { openSpool, SpoolSpaceError } from './spool.js';
+import { openSpool, SpoolError } from './spool.js';
 
 describe('openSpool', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spool-test-'));
@@ -22,20 +22,30 @@ describe('openSpool', () => {
   });
 
   it('refuses, before writing anything, a dump larger than the free space', async () => {
-    await assert.rejects(openSpool(dir, Number.MAX_SAFE_INTEGER), SpoolSpaceError);
+    await assert.rejects(openSpool(dir, Number.MAX_SAFE_INTEGER), SpoolError);
     assert.deepEqual(readdirSync(dir), []);
   });
 
-  it("removes a folder left by a run whose process is gone, and keeps a live process's", async () => {
-    const dead = join(dir, 'offsite-spool-999999999-abc');
-    const live = join(dir, `offsite-spool-${process.ppid}-abc`);
-    for (const folder of [dead, live]) {
-      mkdirSync(folder);
-      writeFileSync(join(folder, 'dump'), 'plaintext');
+  it("removes folders this host's dead runs left (or an earlier run with this pid), and keeps live and other hosts' ones", async () => {
+    const prefix = `offsite-spool-${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-`;
+    const kept = [`${prefix}${process.ppid}-abc`, 'offsite-spool-another-host-999999999-abc'];
+    for (const name of [...kept, `${prefix}999999999-abc`, `${prefix}${process.pid}-abc`]) {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'dump'), 'plaintext');
     }
     const spool = await openSpool(dir, 1);
-    await spool.remove();
-    assert.deepEqual(readdirSync(dir), [`offsite-spool-${process.ppid}-abc`]);
-    rmSync(live, { recursive: true });
+    const second = await openSpool(dir, 1);
+    assert.ok(readdirSync(dir).includes(spool.path.split('/').at(-2) ?? ''), 'a spool in use is kept');
+    await Promise.all([spool.remove(), second.remove()]);
+    assert.deepEqual(readdirSync(dir).sort(), [...kept].sort());
+    for (const name of kept) rmSync(join(dir, name), { recursive: true });
+  });
+
+  it('refuses a folder that does not exist, as a spool error', async () => {
+    await assert.rejects(openSpool(join(dir, 'missing'), 1), (error: Error) => {
+      assert.ok(error instanceof SpoolError);
+      assert.match(error.message, /cannot spool in .*missing \(ENOENT\)/);
+      return true;
+    });
   });
 });

@@ -139,8 +139,12 @@ export function createDatabaseLike(adminUrl: string, name: string, like: Databas
   });
 }
 
-/** Gives `name` the owner, grants and database-wide settings of `from`. */
-export function copyDatabaseProperties(adminUrl: string, from: DatabaseFacts, name: string): Promise<void> {
+/**
+ * Gives `name` the owner, grants and database-wide settings of `from`. A setting this role may not
+ * set (some take a superuser) is left out, not fatal: the restore it follows is complete.
+ * @returns the settings that could not be copied.
+ */
+export function copyDatabaseProperties(adminUrl: string, from: DatabaseFacts, name: string): Promise<string[]> {
   return withTarget(adminUrl, async (client) => {
     const target = ident(client, name);
     const current = (await client.query<{ user: string }>('SELECT current_user AS user')).rows[0]?.user;
@@ -154,45 +158,94 @@ export function copyDatabaseProperties(adminUrl: string, from: DatabaseFacts, na
         );
       }
     }
+    const notCopied: string[] = [];
     for (const setting of from.settings) {
       const equals = setting.indexOf('=');
       const key = setting.slice(0, equals);
       const value = setting.slice(equals + 1);
-      await client.query(
-        `ALTER DATABASE ${target} SET ${ident(client, key)} = ${LIST_SETTINGS.has(key) ? value : literal(client, value)}`,
-      );
+      const values = LIST_SETTINGS.has(key) ? splitSettingList(value) : [value];
+      try {
+        await client.query(
+          `ALTER DATABASE ${target} SET ${ident(client, key)} = ${values.map((v) => literal(client, v)).join(', ')}`,
+        );
+      } catch {
+        notCopied.push(setting);
+      }
     }
+    return notCopied;
   });
 }
 
 /**
- * Puts `replacement` in the place of `current`, which is kept as `aside`. On failure before the
- * renames, `current` accepts connections again and nothing else changed.
- * @returns the sessions that were ended on `current`.
+ * The elements of a stored list setting (`"$user", public`), as PostgreSQL's SplitGUCList reads
+ * them: comma-separated, double-quoted ones with `""` for a quote. Each is then written back as a
+ * literal, as pg_dump does, so that a stored value can never add SQL of its own.
  */
-export function swapDatabases(
+export function splitSettingList(value: string): string[] {
+  const elements: string[] = [];
+  const pattern = /\s*(?:"((?:[^"]|"")*)"|([^,"]*?))\s*(?:,|$)/gy;
+  for (let match = pattern.exec(value); match && match[0] !== ''; match = pattern.exec(value)) {
+    elements.push(match[1] !== undefined ? match[1].replaceAll('""', '"') : (match[2] ?? ''));
+    if (pattern.lastIndex >= value.length) break;
+  }
+  return elements;
+}
+
+/** The outcome of a swap: the sessions ended, and whether the database kept aside still refuses connections. */
+export interface Swapped {
+  ended: EndedSession[];
+  /** The renames happened, but re-allowing connections to the old database failed: this says how to. */
+  keptAsideClosed?: string;
+}
+
+/**
+ * Puts `replacement` in the place of `current`, which is kept as `aside`. A failure before the
+ * renames re-allows connections to `current` (on a fresh connection: the failure may have been the
+ * connection), and nothing else changed.
+ */
+export async function swapDatabases(
   adminUrl: string,
   names: { current: string; replacement: string; aside: string },
   waitMs = 15_000,
-): Promise<EndedSession[]> {
-  return withTarget(adminUrl, async (client) => {
-    const [current, replacement, aside] = [names.current, names.replacement, names.aside].map((n) => ident(client, n));
-    await client.query(`ALTER DATABASE ${current} ALLOW_CONNECTIONS false`);
-    try {
+): Promise<Swapped> {
+  // Written inside the callback: an object, so that the check after it is not narrowed to its first value.
+  const progress = { committed: false };
+  try {
+    return await withTarget(adminUrl, async (client) => {
+      const [current, replacement, aside] = [names.current, names.replacement, names.aside].map((n) =>
+        ident(client, n),
+      );
+      await client.query(`ALTER DATABASE ${current} ALLOW_CONNECTIONS false`);
       const ended = await endSessions(client, names.current);
+      await endSessions(client, names.replacement);
       await waitUntilUnused(client, [names.current, names.replacement], waitMs);
       await client.query('BEGIN');
       await client.query(`ALTER DATABASE ${current} RENAME TO ${aside}`);
       await client.query(`ALTER DATABASE ${replacement} RENAME TO ${current}`);
       await client.query('COMMIT');
-      await client.query(`ALTER DATABASE ${aside} ALLOW_CONNECTIONS true`);
-      return ended;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      await client.query(`ALTER DATABASE ${current} ALLOW_CONNECTIONS true`).catch(() => undefined);
-      throw error;
-    }
-  });
+      progress.committed = true;
+      try {
+        await client.query(`ALTER DATABASE ${aside} ALLOW_CONNECTIONS true`);
+        return { ended };
+      } catch (error) {
+        return {
+          ended,
+          keptAsideClosed: `${names.aside} still refuses connections (${(error as Error).message}): run ALTER DATABASE ${aside} ALLOW_CONNECTIONS true`,
+        };
+      }
+    });
+  } catch (error) {
+    if (progress.committed) throw error;
+    await withTarget(adminUrl, (client) =>
+      client.query(`ALTER DATABASE ${ident(client, names.current)} ALLOW_CONNECTIONS true`),
+    ).catch((reopen: unknown) => {
+      throw new Error(
+        `${(error as Error).message}; and database ${names.current} could not be opened again (${(reopen as Error).message}): run ALTER DATABASE "${names.current.replaceAll('"', '""')}" ALLOW_CONNECTIONS true`,
+        { cause: error },
+      );
+    });
+    throw error;
+  }
 }
 
 /** Ends every session on the database; each one's client is told "terminating connection due to administrator command". */

@@ -66,6 +66,11 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
   return url.toString();
 }
 
+/** Drops a database this run created; sessions still on it (a monitoring agent, a leftover worker) are ended (PostgreSQL 13+). */
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await withTarget(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}`));
+  await withTarget(serverUrl, async (client) => {
+    const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v);
+    const force = version >= 130000 ? ' WITH (FORCE)' : '';
+    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}${force}`);
+  });
 }

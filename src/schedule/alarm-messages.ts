@@ -2,15 +2,13 @@
  * What an alarm says: which job, what failed (its one-line error) and where to look. Pure.
  * Errors are secret-free by construction; anything secret that slipped in anyway is redacted.
  */
-import { describeDrop, type RowDrop } from '../format/row-drops.js';
+import { describeDrop, type RowAnomaly } from '../format/row-drops.js';
 import { JOB_KINDS, type JobKind } from './job-kinds.js';
 
 export type WebhookFormat = 'json' | 'slack';
 
 /** A table that lost more rows since the previous backup than allowed, and the command that gets them back. */
-export interface RunAnomaly extends RowDrop {
-  restoreCommand: string;
-}
+export type RunAnomaly = RowAnomaly;
 
 export interface AlarmJob {
   name: string;

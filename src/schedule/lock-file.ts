@@ -7,6 +7,7 @@ import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, jobFailed } from '../errors.js';
 import { LocalFileError, writeNewFile } from '../state/local-file.js';
+import { isRunning } from '../processes/is-running.js';
 
 export type LockFileResult =
   { acquired: true; release: () => Promise<void> } | { acquired: false; holderPid: number | undefined; path: string };
@@ -49,13 +50,4 @@ async function readPid(path: string): Promise<number | undefined> {
   const text = await readFile(path, 'utf8').catch(() => '');
   const pid = Number(text.trim());
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

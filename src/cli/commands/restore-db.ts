@@ -80,8 +80,11 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
       'restore only this table (repeatable)',
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
-    .option('--keep-owner', 'restore object owners (default: --no-owner, as managed databases have other roles)')
-    .option('--keep-privileges', 'restore grants (default: --no-privileges)')
+    .option(
+      '--keep-owner',
+      'restore object owners (default with --replace; otherwise --no-owner, as managed databases have other roles)',
+    )
+    .option('--keep-privileges', 'restore grants (default with --replace; otherwise --no-privileges)')
     .option(
       '--print-commands',
       'print the shell commands (aws, age/openssl, zstd, pg_restore/psql) that restore the chosen backup without Offsite, and exit',
@@ -114,7 +117,7 @@ export function registerRestoreDb(parent: Command, context: CliContext): void {
     if (flags.printCommands) {
       if (replaceDatabase) throw usageError('--print-commands prints a one-transaction restore: drop --replace');
       const script = await restoreCommands(
-        { ...base, bucket, region: s3.region, ...(s3.endpoint ? { endpoint: s3.endpoint } : {}) },
+        { ...base, bucket, region: s3.region, ...(s3.endpoint ? { endpoint: s3.endpoint } : {}), ...trustOf(settings) },
         { reader, reporter: reporterFor(context, true), signal: context.signal },
       ).catch((error: unknown) => {
         throw error instanceof BreakGlassError ? configError(error.message, error) : error;
@@ -158,8 +161,9 @@ export function restoreModeOf(flags: Flags): RestoreMode {
     truncateFirst: flags.truncateFirst === true,
     clean: flags.clean === true,
     tables: flags.table ?? [],
-    noOwner: flags.keepOwner !== true,
-    noPrivileges: flags.keepPrivileges !== true,
+    // A database swapped in for the application's must be as the application knew it: its owners and grants.
+    noOwner: flags.keepOwner !== true && flags.replace === undefined,
+    noPrivileges: flags.keepPrivileges !== true && flags.replace === undefined,
   };
 }
 
@@ -221,6 +225,11 @@ function describeReplaced(replaced: Replaced): string[] {
         .map((s) => `pid ${s.pid} (${s.user}${s.application ? `, ${s.application}` : ''})`)
         .join(', ')}`,
     );
+  if (replaced.settingsNotCopied.length > 0)
+    lines.push(
+      `  database settings this role could not set on the new database: ${replaced.settingsNotCopied.join(', ')}`,
+    );
+  if (replaced.keptAsideClosed) lines.push(`  ${replaced.keptAsideClosed}`);
   if (replaced.replicationSlots.length > 0)
     lines.push(
       `  replication slots stay with ${replaced.keptAs} and hold WAL until dropped: ${replaced.replicationSlots.join(', ')}`,

@@ -23,7 +23,8 @@ import { writeManifest } from './manifest.js';
 import { settleTogether } from '../../concurrency/settle.js';
 import { abortScope } from '../../concurrency/abort-scope.js';
 import { ChunkedUploader, type ChunkedLayoutOptions } from './chunked.js';
-import { checkRowCounts, type RowAnomaly, type RowCheckOptions, type RowCheckResult } from './row-check.js';
+import { checkRowCounts, type RowCheckOptions, type RowCheckResult } from './row-check.js';
+import type { RowAnomaly } from '../../format/row-drops.js';
 import { checkRowSecurity, type RowSecurityMode, type VisibleRowsBackup } from './row-security.js';
 
 export interface BackupDbOptions {

@@ -13,7 +13,7 @@ import {
   restoreCommand,
   type BackupRef,
   type DropThresholds,
-  type RowDrop,
+  type RowAnomaly,
 } from '../../format/row-drops.js';
 import type { RowCountMode } from '../../processes/snapshot-session.js';
 import type { Reporter } from '../../report/reporter.js';
@@ -28,10 +28,6 @@ export interface RowCheckOptions {
 }
 
 /** A table that lost too many rows, and how to get them back. */
-export interface RowAnomaly extends RowDrop {
-  /** Restores the backup before the drop into a new database. */
-  restoreCommand: string;
-}
 
 export interface RowCheckResult {
   anomalies: RowAnomaly[];

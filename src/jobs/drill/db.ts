@@ -10,7 +10,12 @@ import { dropDatabase } from '../../processes/target-db.js';
 import type { Reporter } from '../../report/reporter.js';
 import type { ObjectReader } from '../../store/store.js';
 import { listBackups } from '../list.js';
-import { restoreDatabase, type RestoreDbOptions, type RestoreDbResult } from '../restore-db/index.js';
+import {
+  restoreDatabase,
+  type ParallelRestore,
+  type RestoreDbOptions,
+  type RestoreDbResult,
+} from '../restore-db/index.js';
 import { classifyRestoreError } from '../restore-db/errors.js';
 
 export interface DrillOptions extends Pick<
@@ -20,7 +25,7 @@ export interface DrillOptions extends Pick<
   /** Any database on the server to drill on; the scratch database is created beside it. */
   serverUrl: string;
   /** pg_restore workers and their spool; a spool that lacks room means one stream, not a failed drill. */
-  parallel?: { jobs: number; spoolDir: string };
+  parallel?: ParallelRestore;
 }
 
 export interface DrillResult extends Omit<RestoreDbResult, 'skipped'> {

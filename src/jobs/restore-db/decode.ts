@@ -30,11 +30,18 @@ export interface Decoding {
   classify(error: unknown, hasManifest: boolean): unknown;
 }
 
-export function decodingStages(source: PayloadSource): Decoding {
+/**
+ * @param offThread - decompress on a worker thread: for a spool, where the main thread's work is the
+ *   critical path (1 GB: 5.4 → 4.7 s); not for a stream into psql, where PostgreSQL, psql and
+ *   pg_restore already keep the cores busy (the same restore was 1.5 s slower with it).
+ */
+export function decodingStages(source: PayloadSource, offThread = false): Decoding {
   const stored = source.decode ? createMeter() : undefined;
   const plain = createMeter();
   const decrypt = source.decode ? createDecryptStream(source.decode.decrypt) : new PassThrough();
-  const decompress = source.decode ? createDecompressStream(source.decode.compression) : new PassThrough();
+  const decompress = source.decode
+    ? createDecompressStream(source.decode.compression, { offThread })
+    : new PassThrough();
   // pipeline hands one stage's error to every other stage: only the first emitter is its origin
   // (a network error reaches the decrypter too, without meaning the payload is damaged).
   const origins = new Map<unknown, string>();

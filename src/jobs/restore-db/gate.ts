@@ -33,19 +33,19 @@ export class RowCountMismatch extends Error {
 /** @throws PayloadMismatch when either hash or size differs. */
 export function checkHashes(expected: Expected | undefined, stored: Measurement | undefined, plain: Measurement): void {
   if (!expected) return;
-  if (
-    expected.stored &&
-    (!stored || stored.sha256 !== expected.stored.sha256 || stored.bytes !== expected.stored.bytes)
-  ) {
-    throw new PayloadMismatch(
-      `the payload's SHA-256 or size does not match its manifest (stored ${stored?.bytes ?? 0} bytes); the payload is corrupt or was replaced`,
-    );
-  }
+  const storedProblem = expected.stored ? storedMismatch(expected.stored, stored) : undefined;
+  if (storedProblem) throw new PayloadMismatch(storedProblem);
   if (plain.sha256 !== expected.plaintext.sha256 || plain.bytes !== expected.plaintext.bytes) {
     throw new PayloadMismatch(
       `the decrypted dump does not match the manifest's plaintext hash (wrong password, or a damaged payload)`,
     );
   }
+}
+
+/** Why the stored bytes are not the recorded ones, or undefined when they are. */
+export function storedMismatch(expected: Measurement, stored: Measurement | undefined): string | undefined {
+  if (stored && stored.sha256 === expected.sha256 && stored.bytes === expected.bytes) return undefined;
+  return `the payload's SHA-256 or size does not match its manifest (stored ${stored?.bytes ?? 0} bytes); the payload is corrupt or was replaced`;
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The database restore: choose the backup (newest complete one that checks out, before a time, or
- * an id), then restore it into the target in one transaction (see attempt.ts).
- * A corrupt newer backup is skipped with a warning; the target is never left half-restored.
+ * an id), then restore it: into an existing database in one transaction (attempt.ts); into a new
+ * one, with `--jobs N`, by N pg_restore workers from a checked spool (parallel.ts), dropped again
+ * if any check fails; with `--replace`, swapped in for the old database afterwards (target.ts).
+ * A corrupt newer backup is skipped with a warning; a target is never left half-restored.
  */
 import { isChunked, type Manifest, type SealedContents } from '../../format/manifest.js';
 import { openChunkedDump } from '../chunked-payload.js';
@@ -15,9 +17,9 @@ import type { ObjectReader } from '../../store/store.js';
 import { openCandidate, readCandidate } from './candidate.js';
 import { listBackups } from '../list.js';
 import { attemptRestore, type AttemptInput, type AttemptResult } from './attempt.js';
-import { PayloadMismatch } from './gate.js';
+import { checkHashes, PayloadMismatch, type Expected } from './gate.js';
 import { attemptParallelRestore } from './parallel.js';
-import { openSpool, SpoolSpaceError, type Spool } from '../../pipeline/spool.js';
+import { openSpool, SpoolError, type Spool } from '../../pipeline/spool.js';
 import { selectCandidates } from './select.js';
 import type { Selection } from '../selection.js';
 import { classifyRestoreError } from './errors.js';
@@ -45,11 +47,14 @@ export interface RestoreDbOptions {
   trustedSigners?: TrustedSigners;
 }
 
-export interface ParallelOptions {
+export interface ParallelRestore {
   jobs: number;
   /** Where the checked dump is spooled for pg_restore. */
   spoolDir: string;
-  /** When the spool lacks room: restore with one stream instead of failing (the drill does). */
+}
+
+export interface ParallelOptions extends ParallelRestore {
+  /** When the spool cannot be made (no room): restore with one stream instead of failing (the drill does). */
   fallBackWhenShort?: boolean;
 }
 
@@ -135,7 +140,8 @@ async function restoreOne(
   const spool = tools.pgRestore ? await spoolFor(options, sealed.plaintext.size, deps.reporter) : undefined;
   try {
     const target = await prepareTarget(options, mode, manifest.payload.dumpFormat);
-    const jobs = spool && target.fresh ? (options.parallel?.jobs ?? 1) : 1;
+    // A spool exists only for a custom archive restored into a new database with several jobs.
+    const jobs = spool && options.parallel ? options.parallel.jobs : 1;
     deps.reporter.info('restore started', {
       id: entry.id,
       key: manifest.payload.key,
@@ -147,8 +153,7 @@ async function restoreOne(
       const shared = {
         ...(await openPayload(manifest, versionId, options.decrypt, deps)),
         expected: {
-          ...(isChunked(manifest) ? {} : { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 } }),
-          plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 },
+          ...expectedBytes(manifest, sealed),
           ...(sealed.rowCounts === 'exact' && !mode.schemaOnly ? { tables: sealed.tables } : {}),
         },
         ...(isChunked(manifest) ? {} : { storedTotal: manifest.payload.size }),
@@ -160,7 +165,7 @@ async function restoreOne(
         ...(deps.signal ? { signal: deps.signal } : {}),
       };
       // The spooled dump's hashes are checked before pg_restore reads it: its failures are its own.
-      if (spool && tools.pgRestore && jobs > 1)
+      if (spool && tools.pgRestore)
         return attemptParallelRestore({ ...shared, pgRestore: tools.pgRestore, jobs, spool, targetUrl: target.url });
       return attemptRestore({
         ...shared,
@@ -204,10 +209,10 @@ async function spoolFor(options: RestoreDbOptions, bytes: number, reporter: Repo
   try {
     return await openSpool(parallel.spoolDir, bytes);
   } catch (error) {
-    if (!(error instanceof SpoolSpaceError)) throw error;
+    if (!(error instanceof SpoolError)) throw error;
     if (!parallel.fallBackWhenShort)
       throw configError(
-        `cannot restore with ${parallel.jobs} jobs: ${error.message}; set OFFSITE_SPOOL_DIR to a disk with room, or restore with --jobs 1`,
+        `cannot restore with ${parallel.jobs} jobs: ${error.message}; set OFFSITE_SPOOL_DIR to a folder with room, or restore with --jobs 1`,
       );
     reporter.warn(`restoring with one stream: ${error.message}`);
     return undefined;
@@ -231,30 +236,24 @@ async function causeOfToolFailure(
   try {
     const opened = await openPayload(manifest, backup.versionId, backup.decrypt, deps);
     const pass = await measurePayload(opened.payload, opened.decode ? { decode: opened.decode } : {}, deps.signal);
-    const chunked = isChunked(manifest);
-    if (
-      !pass.stored ||
-      (!chunked && (pass.stored.bytes !== manifest.payload.size || pass.stored.sha256 !== manifest.payload.sha256))
-    ) {
-      return new PayloadMismatch(
-        pass.stored
-          ? `the payload's SHA-256 or size does not match its manifest (stored ${pass.stored.bytes} bytes); the payload is corrupt or was replaced`
-          : `the payload is damaged: ${pass.problem ?? 'it cannot be read'}`,
-      );
-    }
-    if (
-      !pass.plaintext ||
-      pass.plaintext.bytes !== sealed.plaintext.size ||
-      pass.plaintext.sha256 !== sealed.plaintext.sha256
-    ) {
-      return new PayloadMismatch(
-        `the decrypted dump does not match the manifest's plaintext hash (wrong password, or a damaged payload)`,
-      );
-    }
-  } catch {
+    // A chunked backup's payload is the dump itself: what was read is the plaintext.
+    const plaintext = opened.decode ? pass.plaintext : pass.stored;
+    if (!pass.stored || !plaintext)
+      return new PayloadMismatch(`the payload is damaged: ${pass.problem ?? 'it cannot be read'}`);
+    checkHashes(expectedBytes(manifest, sealed), pass.stored, plaintext);
+  } catch (mismatch) {
     // The second read failed too (the network): the tool's own error is all there is to say.
+    if (mismatch instanceof PayloadMismatch) return mismatch;
   }
   return error;
+}
+
+/** What the stored bytes (single layout only: a chunked backup's packs are checked one by one) and the dump hash to. */
+function expectedBytes(manifest: Manifest, sealed: SealedContents): Expected {
+  return {
+    ...(isChunked(manifest) ? {} : { stored: { bytes: manifest.payload.size, sha256: manifest.payload.sha256 } }),
+    plaintext: { bytes: sealed.plaintext.size, sha256: sealed.plaintext.sha256 },
+  };
 }
 
 /**

@@ -27,7 +27,7 @@ export interface ParallelInput extends Pick<
 }
 
 export async function attemptParallelRestore(input: ParallelInput): Promise<AttemptResult> {
-  const decoding = decodingStages(input);
+  const decoding = decodingStages(input, true);
   const stopProgress = showProgress(input.reporter, decoding, input.storedTotal);
   try {
     await pipeline(

@@ -21,7 +21,7 @@ import type { RestoreDbOptions } from './index.js';
 
 export interface PrintCommandsOptions extends Pick<
   RestoreDbOptions,
-  'environment' | 'prefix' | 'source' | 'targetUrl' | 'mode'
+  'environment' | 'prefix' | 'source' | 'targetUrl' | 'mode' | 'trustedSigners'
 > {
   bucket: string;
   endpoint?: string;
@@ -61,7 +61,7 @@ export async function restoreCommands(
     const catalog = await listBackups({ prefix: options.prefix, environment: options.environment }, deps.reader);
     const candidates = selectCandidates(catalog, options.source);
     for (const entry of candidates.ordered) {
-      const checked = await readCandidate(entry, deps.reader);
+      const checked = await readCandidate(entry, deps.reader, options.trustedSigners);
       const manifest =
         typeof checked === 'string'
           ? checked

@@ -4,11 +4,14 @@
  * and every pack's. What `restore db --print-commands` checks before it picks a backup, so that it
  * picks the one `restore db` would (which skips a backup whose bytes differ from the record).
  */
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { TaskPool } from '../../concurrency/task-pool.js';
 import { fetchChecked, PackError } from '../../dedup/reader.js';
 import { isChunked, type Manifest } from '../../format/manifest.js';
 import type { ObjectReader } from '../../store/store.js';
-import { measurePayload } from '../verify/payload.js';
+import { createMeter } from '../../pipeline/meter.js';
+import { storedMismatch } from './gate.js';
 
 /** Packs read at once: each is a few MiB, held until hashed. */
 const PACKS_AT_ONCE = 4;
@@ -17,7 +20,7 @@ const PACKS_AT_ONCE = 4;
  * @param payloadVersionId - the version of a single payload that a restore reads (the newest; the
  *   chunked layout reads the versions its manifest recorded).
  * @returns why the stored bytes differ from the record, or undefined when they match.
- * @throws StoreError when the bucket cannot be read (credentials, network).
+ * @throws StoreError (or the stream's error) when the bucket cannot be read: credentials, network.
  */
 export async function storedBytesProblem(
   manifest: Manifest,
@@ -27,12 +30,15 @@ export async function storedBytesProblem(
   const { payload } = manifest;
   const { reader, signal } = deps;
   if (!isChunked(manifest)) {
-    const stream = await reader.getStream(payload.key, { versionId: payloadVersionId, ...(signal ? { signal } : {}) });
-    const pass = await measurePayload(stream, undefined, signal);
-    if (!pass.stored) return `the payload cannot be read: ${pass.problem ?? 'unknown error'}`;
-    if (pass.stored.bytes !== payload.size || pass.stored.sha256 !== payload.sha256)
-      return `the payload's SHA-256 or size does not match its manifest (stored ${pass.stored.bytes} bytes); the payload is corrupt or was replaced`;
-    return undefined;
+    // A read that fails (the network) is thrown, not taken for damage: a restore would fail the same way.
+    const meter = createMeter();
+    await pipeline(
+      await reader.getStream(payload.key, { versionId: payloadVersionId, ...(signal ? { signal } : {}) }),
+      meter.stream,
+      new Writable({ write: (_chunk, _encoding, done) => done() }),
+      signal ? { signal } : {},
+    );
+    return storedMismatch({ bytes: payload.size, sha256: payload.sha256 }, meter.result());
   }
   const source = { reader, ...(signal ? { signal } : {}) };
   const pool = new TaskPool({ slots: PACKS_AT_ONCE, budget: PACKS_AT_ONCE });

@@ -4,7 +4,7 @@
  * after the restore passed every check.
  */
 import { randomBytes } from 'node:crypto';
-import { configError, usageError } from '../../errors.js';
+import { configError, describe, usageError } from '../../errors.js';
 import {
   copyDatabaseProperties,
   createDatabaseLike,
@@ -35,6 +35,10 @@ export interface Replaced {
   endedSessions: EndedSession[];
   /** Logical replication slots that stayed with the old database. */
   replicationSlots: string[];
+  /** Database settings (`name=value`) this role could not set on the new database. */
+  settingsNotCopied: string[];
+  /** Set when the old database still refuses connections: how to open it. */
+  keptAsideClosed?: string;
 }
 
 export interface PreparedTarget {
@@ -75,19 +79,28 @@ async function createdTarget(serverUrl: string, name: string, url: string): Prom
   return {
     url,
     facts: await readTarget(url).catch(async (error: unknown) => {
-      await dropDatabase(serverUrl, name).catch(() => undefined);
-      throw error;
+      throw await droppedAfter(error, serverUrl, name);
     }),
     fresh: true,
     run: async (restore) => {
       try {
         return { value: await restore() };
       } catch (error) {
-        await dropDatabase(serverUrl, name).catch(() => undefined);
-        throw error;
+        throw await droppedAfter(error, serverUrl, name);
       }
     },
   };
+}
+
+/** Drops the database this restore created; when even that fails, the error names it, so that nobody is left guessing. */
+async function droppedAfter(error: unknown, serverUrl: string, name: string): Promise<unknown> {
+  try {
+    await dropDatabase(serverUrl, name);
+  } catch (dropError) {
+    if (error instanceof Error)
+      error.message += `; the new database ${name} could not be dropped (${describe(dropError)}): drop it by hand`;
+  }
+  return error;
 }
 
 /**
@@ -117,15 +130,21 @@ async function prepareReplacement(serverUrl: string, current: string): Promise<P
         `_before_${new Date().toISOString().replace(/[-:]|\.\d+/g, '')}`.toLowerCase(),
       );
       try {
-        await copyDatabaseProperties(admin, like, replacement);
-        const endedSessions = await swapDatabases(admin, { current, replacement, aside: keptAs });
+        const settingsNotCopied = await copyDatabaseProperties(admin, like, replacement);
+        const swapped = await swapDatabases(admin, { current, replacement, aside: keptAs });
         return {
           value,
-          replaced: { database: current, keptAs, endedSessions, replicationSlots: like.replicationSlots },
+          replaced: {
+            database: current,
+            keptAs,
+            endedSessions: swapped.ended,
+            replicationSlots: like.replicationSlots,
+            settingsNotCopied,
+            ...(swapped.keptAsideClosed ? { keptAsideClosed: swapped.keptAsideClosed } : {}),
+          },
         };
       } catch (error) {
-        await dropDatabase(admin, replacement).catch(() => undefined);
-        throw error;
+        throw await droppedAfter(error, admin, replacement);
       }
     },
   };
