@@ -7,6 +7,7 @@
  * (default: more than half and at least 1,000). A table present before and absent now lost all its
  * rows. New tables, growth and small deletions are never reported.
  */
+import { nameWithSuffix } from './database-name.js';
 
 /** A backup, as a drop names it: its id and the time of its snapshot (ISO 8601). */
 export interface BackupRef {
@@ -177,7 +178,7 @@ export function describeDrop(drop: RowDrop): string {
  * the drop, restored whole (with the reader's credentials, the identity and OFFSITE_TARGET_URL set).
  */
 export function restoreCommand(environment: string, id: string, database: string): string {
-  const name = `${database.slice(0, 63 - '_before_drop'.length)}_before_drop`; // PostgreSQL names: 63 bytes
+  const name = nameWithSuffix(database, '_before_drop');
   return `offsite restore db --environment ${shellWord(environment)} --id ${id} --create-database ${shellWord(name)}`;
 }
 

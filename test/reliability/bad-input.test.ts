@@ -650,6 +650,29 @@ describe('bad input on the real stack', { timeout: 600_000 }, () => {
           env: { OFFSITE_AGE_IDENTITY_FILE: undefined },
           message: /^no decryption key: set ageIdentityFile \(OFFSITE_AGE_IDENTITY_FILE or --age-identity-file\)/,
         },
+        {
+          command: 'restore db',
+          env: { OFFSITE_RESTORE_JOBS: '64' },
+          message: new RegExp(`^${label('restoreJobs', 'OFFSITE_RESTORE_JOBS', 'jobs')} must be 1 to 32 \\(got 64\\)`),
+        },
+        {
+          command: 'restore db',
+          args: ['--jobs', '2'],
+          message: new RegExp(
+            `^${label('restoreJobs', 'OFFSITE_RESTORE_JOBS', 'jobs')} 2 loads tables in parallel, outside one transaction, so it restores into a new database: add --create-database NAME, or --replace`,
+          ),
+        },
+        {
+          command: 'restore db',
+          args: ['--replace', 'app', '--create-database', 'app_restored'],
+          message: /^choose --create-database or --replace, not both$/,
+        },
+        {
+          command: 'restore db',
+          args: ['--replace', 'app', '--data-only'],
+          message:
+            /^--replace swaps in a whole restored database: it does not go with --schema-only, --data-only, --clean or --table$/,
+        },
         // Flags.
         {
           command: 'backup db',

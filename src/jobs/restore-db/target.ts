@@ -15,6 +15,7 @@ import {
   type EndedSession,
 } from '../../processes/database-swap.js';
 import { createDatabase, dropDatabase, readTarget, type TargetFacts } from '../../processes/target-db.js';
+import { nameWithSuffix } from '../../format/database-name.js';
 import type { PgRestoreOptions } from '../../processes/pg-restore.js';
 
 export interface RestoreMode extends PgRestoreOptions {
@@ -116,7 +117,7 @@ async function prepareReplacement(serverUrl: string, current: string): Promise<P
     );
   const problem = await swapPrivilegeProblem(admin, current);
   if (problem) throw configError(`cannot replace database ${current}: ${problem}`);
-  const replacement = withSuffix(current, `_offsite_${randomBytes(3).toString('hex')}`);
+  const replacement = nameWithSuffix(current, `_offsite_${randomBytes(3).toString('hex')}`);
   await createDatabaseLike(admin, replacement, like);
   const url = new URL(serverUrl);
   url.pathname = `/${encodeURIComponent(replacement)}`;
@@ -125,7 +126,7 @@ async function prepareReplacement(serverUrl: string, current: string): Promise<P
     ...created,
     run: async (restore) => {
       const { value } = await created.run(restore);
-      const keptAs = withSuffix(
+      const keptAs = nameWithSuffix(
         current,
         `_before_${new Date().toISOString().replace(/[-:]|\.\d+/g, '')}`.toLowerCase(),
       );
@@ -148,11 +149,4 @@ async function prepareReplacement(serverUrl: string, current: string): Promise<P
       }
     },
   };
-}
-
-/** `name` + `suffix` within PostgreSQL's 63-byte names (the name is shortened, the suffix kept). */
-function withSuffix(name: string, suffix: string): string {
-  let base = name;
-  while (Buffer.byteLength(base + suffix) > 63) base = base.slice(0, -1);
-  return base + suffix;
 }
