@@ -249,13 +249,13 @@ const contenders: Contender[] = [
     },
   },
   {
-    group: 'drill',
+    group: 'drill db',
     name: 'offsite drill --jobs 1 (one stream, as before)',
     baselineFor: 'drill',
     run: async () => drill(['--jobs', '1']),
   },
   {
-    group: 'drill',
+    group: 'drill db',
     name: 'offsite drill',
     subject: true,
     run: async () => drill([]),
