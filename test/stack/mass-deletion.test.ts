@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
@@ -18,6 +17,7 @@ import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text.js'
 import { createDatabase, dropDatabase, withClient } from '../helpers/sample-db.js';
 import { httpGet, startScheduler, writeConfig } from '../helpers/scheduler.js';
 import { stack, uniqueName } from '../helpers/stack.js';
+import { startWebhookReceiver, type Received, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 interface Anomaly {
   table: string;
@@ -191,9 +191,9 @@ describe('the mass-deletion alarm of backup db and status --anomalies', { timeou
 describe('the scheduler alarms on a mass deletion', { timeout: 240_000 }, () => {
   let dir: TempDir;
   let url: string;
-  let receiver: Server;
+  let receiver: WebhookReceiver;
   let receiverUrl: string;
-  const received: { path: string; body: string }[] = [];
+  let received: Received[] = [];
   const database = uniqueName('massdelsched');
 
   before(async () => {
@@ -204,20 +204,13 @@ describe('the scheduler alarms on a mass deletion', { timeout: 240_000 }, () => 
         'CREATE TABLE events (id serial PRIMARY KEY, body text); INSERT INTO events (body) SELECT md5(i::text) FROM generate_series(1, 10000) i',
       ),
     );
-    receiver = createServer((request, response) => {
-      let body = '';
-      request.setEncoding('utf8').on('data', (text: string) => (body += text));
-      request.on('end', () => {
-        received.push({ path: request.url ?? '', body });
-        response.writeHead(200).end('OK');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+    receiver = await startWebhookReceiver();
+    receiverUrl = receiver.url;
+    received = receiver.received;
   });
 
   after(async () => {
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
     await dropDatabase(stack().pgUrlBase, database);
     dir.remove();
   });

@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import pg from 'pg';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { bash } from '../helpers/backup-env.js';
 import { runCli, summaryOf } from '../helpers/cli.js';
 import { assertSameDatabase, backupDb, dbBackupFixture, readerRestoreEnv } from '../helpers/fixture.js';
 import { readAsAdmin, s3As } from '../helpers/s3.js';
 import { withClient } from '../helpers/sample-db.js';
 import { stack } from '../helpers/stack.js';
+import { addOneRowToTheRecord } from '../helpers/tamper.js';
 
 describe('parallel restore and database swap on the real stack', { timeout: 600_000 }, () => {
   const fixture = dbBackupFixture('psource', { sourceBytes: 20_000_000 });
@@ -129,7 +129,7 @@ describe('parallel restore and database swap on the real stack', { timeout: 600_
 
   it('leaves the old database in place and nothing new behind when a row count differs from the record', async () => {
     const tampered = await backupDb(fixture.env);
-    await addOneRowToTheRecord(String(tampered.manifestKey));
+    await addOneRowToTheRecord(String(tampered.manifestKey), fixture.identity);
     await assertRefusedAndUntouched(['--id', String(tampered.id)], /row counts differ from the backup's record/);
   });
 
@@ -156,26 +156,5 @@ describe('parallel restore and database swap on the real stack', { timeout: 600_
 
   async function putAsAdmin(key: string, body: Uint8Array | string): Promise<void> {
     await s3As(stack().admin).send(new PutObjectCommand({ Bucket: stack().bucket, Key: key, Body: body }));
-  }
-
-  /** Rewrites the manifest's sealed part (with the recipient, as only the writer could) so that one table's count is off by one. */
-  async function addOneRowToTheRecord(manifestKey: string): Promise<void> {
-    const manifest = JSON.parse((await readAsAdmin(manifestKey)).toString('utf8')) as { sealed: string };
-    const opened = JSON.parse(
-      await bash(`printf %s "$SEALED" | base64 -d | age -d -i "$KEY"`, {
-        SEALED: manifest.sealed,
-        KEY: fixture.identity.file,
-      }),
-    ) as { tables: { rows: number }[] };
-    const first = opened.tables.find((t) => t.rows > 0);
-    assert.ok(first);
-    first.rows += 1;
-    manifest.sealed = (
-      await bash(`printf %s "$JSON" | age -r "$RECIPIENT" | base64 -w0`, {
-        JSON: JSON.stringify(opened),
-        RECIPIENT: fixture.identity.recipient,
-      })
-    ).trim();
-    await putAsAdmin(manifestKey, JSON.stringify(manifest));
   }
 });

@@ -4,26 +4,21 @@
  * message and a success ping. No message carries a secret.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { createDatabase, dropDatabase, withClient } from '../helpers/sample-db.js';
 import { startScheduler, writeConfig } from '../helpers/scheduler.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 import { switchableForward, type SwitchableForward } from '../helpers/switchable-forward.js';
-
-interface Received {
-  path: string;
-  body: string;
-}
+import { startWebhookReceiver, type Received, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 describe('schedule alarms on the real stack', { timeout: 240_000 }, () => {
   let dir: TempDir;
   let url: string;
-  let receiver: Server;
+  let receiver: WebhookReceiver;
   let receiverUrl: string;
   let proxy: SwitchableForward;
-  const received: Received[] = [];
+  let received: Received[] = [];
   const database = uniqueName('alarmsrc');
 
   before(async () => {
@@ -32,22 +27,15 @@ describe('schedule alarms on the real stack', { timeout: 240_000 }, () => {
     await withClient(url, (client) =>
       client.query('CREATE TABLE notes (id int); INSERT INTO notes SELECT generate_series(1, 100)'),
     );
-    receiver = createServer((request, response) => {
-      let body = '';
-      request.setEncoding('utf8').on('data', (text: string) => (body += text));
-      request.on('end', () => {
-        received.push({ path: request.url ?? '', body });
-        response.writeHead(200).end('OK');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+    receiver = await startWebhookReceiver();
+    receiverUrl = receiver.url;
+    received = receiver.received;
     proxy = await switchableForward(new URL(stack().endpoint));
   });
 
   after(async () => {
     await proxy.stop();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
     await dropDatabase(stack().pgUrlBase, database);
     dir.remove();
   });

@@ -1,14 +1,11 @@
 /** `status` (freshness) and `drill` (a restore into a scratch database) on the real stack. */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { bash } from '../helpers/backup-env.js';
 import { runCli, summaryOf } from '../helpers/cli.js';
 import { backupDb, dbBackupFixture, readerRestoreEnv } from '../helpers/fixture.js';
-import { readAsAdmin, s3As } from '../helpers/s3.js';
 import { withClient } from '../helpers/sample-db.js';
 import { stack, uniqueName } from '../helpers/stack.js';
+import { addOneRowToTheRecord } from '../helpers/tamper.js';
 
 describe('status and drill on the real stack', { timeout: 300_000 }, () => {
   const fixture = dbBackupFixture('drillsrc', { sourceBytes: 2_000_000 });
@@ -62,27 +59,7 @@ describe('status and drill on the real stack', { timeout: 300_000 }, () => {
   });
 
   it('drill exits 1 when the backup differs from what its manifest recorded', async () => {
-    const manifestKey = String(backup.manifestKey);
-    const manifest = JSON.parse((await readAsAdmin(manifestKey)).toString('utf8')) as { sealed: string };
-    const sealedPath = join(fixture.dir.path, 'sealed');
-    const opened = JSON.parse(
-      await bash(`printf %s "$SEALED" | base64 -d | age -d -i "$KEY"`, {
-        SEALED: manifest.sealed,
-        KEY: fixture.identity.file,
-      }),
-    ) as { tables: { rows: number }[] };
-    const first = opened.tables.find((t) => t.rows > 0);
-    assert.ok(first);
-    first.rows += 1;
-    await bash(`printf %s "$JSON" | age -r "$RECIPIENT" > "$OUT"`, {
-      JSON: JSON.stringify(opened),
-      RECIPIENT: fixture.identity.recipient,
-      OUT: sealedPath,
-    });
-    manifest.sealed = (await bash(`base64 -w0 "$IN"`, { IN: sealedPath })).trim();
-    await s3As(stack().admin).send(
-      new PutObjectCommand({ Bucket: stack().bucket, Key: manifestKey, Body: JSON.stringify(manifest) }),
-    );
+    await addOneRowToTheRecord(String(backup.manifestKey), fixture.identity);
 
     const before = await scratchDatabases();
     const run = await runCli(['drill'], { env: readerEnv() });
