@@ -3,9 +3,11 @@
  * checksums only when asked (no aws-chunked trailers, which Ceph RGW and others reject),
  * a real CRC32 on every upload instead (see docs/format.md), bounded connection waits, and a
  * request that stalls (no byte either way for a minute) fails and is retried instead of hanging
- * the job: the SDK's `requestTimeout` alone only logs a warning.
+ * the job: the SDK's `requestTimeout` alone only logs a warning. Header values outside ASCII are
+ * signed as the bytes they are (header-bytes.ts).
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import { signHeaderBytesAsSent } from './header-bytes.js';
 
 export interface S3Settings {
   endpoint?: string;
@@ -19,7 +21,7 @@ const MAX_ATTEMPTS = 5;
 const STALL_TIMEOUT_MS = 60_000;
 
 export function createS3Client(settings: S3Settings): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     region: settings.region,
     forcePathStyle: settings.forcePathStyle,
     maxAttempts: MAX_ATTEMPTS,
@@ -29,4 +31,6 @@ export function createS3Client(settings: S3Settings): S3Client {
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.credentials ? { credentials: settings.credentials } : {}),
   });
+  signHeaderBytesAsSent(client);
+  return client;
 }

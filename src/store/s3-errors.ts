@@ -42,6 +42,13 @@ const NETWORK_CODES = new Set([
   'RequestTimeout',
 ]);
 
+/** S3's code when it rejected the request's credentials or signature (the SDK's error, or the StoreError made of it). */
+export function credentialsRejection(error: unknown): string | undefined {
+  const e = (error instanceof StoreError ? error.cause : error) as { name?: string; Code?: string } | undefined;
+  const code = e?.Code ?? e?.name ?? '';
+  return CREDENTIAL_CODES.has(code) ? code : undefined;
+}
+
 export function toStoreError(error: unknown, context: Context): StoreError {
   if (error instanceof StoreError) return error;
   const e = error as {

@@ -25,6 +25,8 @@ export interface StoredObject {
   sha256: string;
   contentType: string | undefined;
   metadata: Record<string, string>;
+  /** The other headers Offsite restores, as the SDK reads them (one character per byte). */
+  headers: { cacheControl?: string; contentDisposition?: string; contentEncoding?: string; contentLanguage?: string };
 }
 
 const admin = () => s3As(stack().admin);
@@ -65,7 +67,7 @@ export async function deleteObjects(bucket: string, keys: readonly string[]): Pr
   for (const key of keys) await admin().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
 }
 
-/** Every object of the bucket (under a prefix): key → size, SHA-256 of the bytes, content type, metadata. */
+/** Every object of the bucket (under a prefix): key → size, SHA-256 of the bytes, content type, metadata, headers. */
 export async function readBucket(bucket: string, prefix = ''): Promise<Map<string, StoredObject>> {
   const keys: string[] = [];
   let token: string | undefined;
@@ -89,6 +91,12 @@ export async function readBucket(bucket: string, prefix = ''): Promise<Map<strin
         sha256: createHash('sha256').update(bytes).digest('hex'),
         contentType: object.ContentType,
         metadata: object.Metadata ?? {},
+        headers: {
+          ...(object.CacheControl ? { cacheControl: object.CacheControl } : {}),
+          ...(object.ContentDisposition ? { contentDisposition: object.ContentDisposition } : {}),
+          ...(object.ContentEncoding ? { contentEncoding: object.ContentEncoding } : {}),
+          ...(object.ContentLanguage ? { contentLanguage: object.ContentLanguage } : {}),
+        },
       });
     }
   };

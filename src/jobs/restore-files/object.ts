@@ -12,6 +12,7 @@ import { StoreError, type ObjectReader } from '../../store/store.js';
 import { settleTogether } from '../../concurrency/settle.js';
 import { abortScope } from '../../concurrency/abort-scope.js';
 import { isAbortError } from '../../errors.js';
+import { credentialsRejection } from '../../store/s3-errors.js';
 
 export type ObjectAction = 'create' | 'overwrite' | 'unchanged';
 
@@ -32,6 +33,20 @@ export async function restoreObject(entry: IndexEntry, context: RestoreObjectCon
   if (isIdentical(existing, entry)) return 'unchanged';
   const action = existing ? 'overwrite' : 'create';
   if (context.dryRun) return action;
+  await putObject(entry, targetKey, context).catch((error: unknown) => {
+    // The same credentials were just accepted for the HEAD: a rejected signature now is this
+    // object's (a header value that cannot be signed as sent), not the run's.
+    const code = credentialsRejection(error);
+    if (code === undefined) throw error;
+    throw new Error(
+      `S3 rejected this object's upload (${code}) after accepting the same credentials for its HEAD; one of its header values is the likely cause`,
+      { cause: error },
+    );
+  });
+  return action;
+}
+
+async function putObject(entry: IndexEntry, targetKey: string, context: RestoreObjectContext): Promise<void> {
   if (entry.blob.size <= SMALL_BLOB_BYTES) {
     const bytes = await readSmallBlob(entry, context.reader, context.decrypt);
     await context.target.put(targetKey, bytes, {
@@ -41,7 +56,7 @@ export async function restoreObject(entry: IndexEntry, context: RestoreObjectCon
       partSize: context.partSize,
       signal: context.signal,
     });
-    return action;
+    return;
   }
   const cancel = abortScope(context.signal);
   const running = await blobStream(entry, context.reader, context.decrypt, cancel.signal);
@@ -61,7 +76,6 @@ export async function restoreObject(entry: IndexEntry, context: RestoreObjectCon
     // AbortError is only the cancellation that the first failure caused.
     (error) => (isAbortError(error) ? 0 : error instanceof StoreError ? 1 : 2),
   );
-  return action;
 }
 
 /** Small objects are read, opened and checked in memory: per-object stream set-up would cost more. */
