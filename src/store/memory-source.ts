@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { ObjectHeaders } from '../format/files-manifest.js';
 import type { SourceBucket, SourceDetails, SourceObject, SourceSummary, TargetBucket, TargetPut } from './source.js';
-import { byteOrder } from './memory-store.js';
+import { compareKeys } from '../format/key-order.js';
 import { StoreError } from './store.js';
 
 export interface MemoryFile {
@@ -84,8 +84,8 @@ export class MemorySourceBucket implements SourceBucket, TargetBucket {
       await Promise.resolve(); // one request per page
       this.listRequests += 1;
       const keys = [...this.files.keys()]
-        .filter((key) => key.startsWith(prefix) && (after === undefined || byteOrder(key, after) > 0))
-        .sort(byteOrder);
+        .filter((key) => key.startsWith(prefix) && (after === undefined || compareKeys(key, after) > 0))
+        .sort(compareKeys);
       const page = keys.slice(0, this.pageSize);
       for (const key of page) {
         const file = this.files.get(key);

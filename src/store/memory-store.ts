@@ -13,6 +13,7 @@
  * Views made with {@link MemoryStore.as} share the objects and act with other permissions, like
  * the writer's, reader's and admin's credentials on one bucket.
  */
+import { compareKeys } from '../format/key-order.js';
 import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -87,11 +88,9 @@ const where = (key: string): string => `memory://${key}`;
 const sequence = (object: ObjectVersion): number => Number((object.versionId ?? 'v0').slice(1));
 
 /** S3 lists keys in the byte order of their UTF-8, not in JavaScript's UTF-16 order. */
-export const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
 /** S3's listing order: keys by their UTF-8 bytes, then the newest version first. */
 const listingOrder = (a: ObjectVersion, b: ObjectVersion): number =>
-  byteOrder(a.key, b.key) || sequence(b) - sequence(a);
+  compareKeys(a.key, b.key) || sequence(b) - sequence(a);
 
 export class MemoryStore implements ObjectWriter, ObjectReader {
   /** Bytes per chunk that getStream yields, so stages see several chunks. */
@@ -214,7 +213,7 @@ export class MemoryStore implements ObjectWriter, ObjectReader {
     let marker: { name: string; seq: number } | undefined;
     // Entries in listing order: one per folder (all its keys rolled up), one per version of a key directly under the prefix.
     const order = (x: { name: string; seq: number }, y: { name: string; seq: number }) =>
-      byteOrder(x.name, y.name) || y.seq - x.seq;
+      compareKeys(x.name, y.name) || y.seq - x.seq;
     for (;;) {
       this.#allow('list', 'listing', prefix, 's3:ListBucketVersions');
       this.#bucket.listRequests += 1;

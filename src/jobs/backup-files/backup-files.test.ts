@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { isOffsiteError } from '../../errors.js';
 import {
@@ -13,8 +13,26 @@ import {
   START,
 } from '../../../test/helpers/files-jobs.js';
 import { payload } from '../../../test/helpers/streams.js';
+import { compareKeys } from '../../format/key-order.js';
+import { filesSnapshots, snapshotMatches } from '../../format/files-catalog.js';
+import { listBackups } from '../list.js';
+import { openSnapshot, readIndex } from '../files-snapshot.js';
+import type { BackupFilesResult } from './index.js';
 
 const keys = await ageKeys();
+
+/** The keys of a snapshot's index, in the order it holds them. */
+async function indexKeys(bucket: ReturnType<typeof memoryBucket>, result: BackupFilesResult): Promise<string[]> {
+  const catalog = await listBackups({ prefix: 'backups', environment: 'production' }, bucket.reader);
+  const snapshot = filesSnapshots(catalog, 'production').find((s) => snapshotMatches(s, result.id));
+  assert.ok(snapshot, 'the snapshot is listed');
+  const indexed: string[] = [];
+  for (const part of await openSnapshot(snapshot, bucket.reader, keys.decrypt))
+    await readIndex(part, bucket.reader, keys.decrypt, (entry) => {
+      indexed.push(entry.key);
+    });
+  return indexed;
+}
 
 const later = (ms: number) => new Date(START.getTime() + ms);
 
@@ -104,6 +122,29 @@ describe('backupFiles on the memory store', () => {
     );
     assert.equal(bucket.store.objects.filter((o) => o.key.endsWith('.manifest.json')).length, 0);
     assert.equal(blobKeysOf(bucket.store).length, 5, 'the blobs went up before');
+  });
+
+  it('writes the index and the next cache in key order, whatever order the uploads finish in', async () => {
+    const bucket = memoryBucket();
+    const source = seededSource();
+    // The first key is the largest object, so later ones finish before it; some are reused.
+    source.set('0-first.bin', payload(3_000_000, 3));
+    for (let i = 0; i < 30; i += 1) source.set(`n/${String(i).padStart(2, '0')}`, `small ${i}`);
+    const options = backupOptions(keys.encrypt);
+    await runBackup(bucket, source, options, START);
+    source.set('n/07', 'changed');
+    source.set('0-first.bin', payload(3_000_001, 4));
+    const second = await runBackup(bucket, source, options, later(1));
+    assert.deepEqual([second.uploaded, second.reused], [2, 34]);
+    const cachedKeys = readFileSync(options.statePath!, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => (JSON.parse(line) as { key: string }).key);
+    assert.equal(cachedKeys.length, 36);
+    assert.deepEqual(cachedKeys, [...cachedKeys].sort(compareKeys));
+    const indexed = await indexKeys(bucket, second);
+    assert.deepEqual(indexed, cachedKeys, 'the index holds the same entries in the same order');
   });
 
   it('skips an object deleted from the source after it was listed', async () => {

@@ -17,7 +17,8 @@ import { createCompressStream } from '../../pipeline/compress.js';
 import { createMeter, type Meter } from '../../pipeline/meter.js';
 import { runPipeline } from '../../pipeline/run.js';
 import type { Reporter } from '../../report/reporter.js';
-import { CacheWriter, cachedEntry, loadCache } from '../../state/files-cache.js';
+import { CacheWriter, openCache, type CacheLookup } from '../../state/files-cache.js';
+import { InOrderWriter } from '../../concurrency/in-order.js';
 import type { SourceBucket } from '../../store/source.js';
 import { StoreError, type ObjectWriter } from '../../store/store.js';
 import { uploadBlob, type BlobContext } from './blob.js';
@@ -82,6 +83,8 @@ export interface BackupFilesResult {
 
 const PROGRESS_MS = 250;
 const INDEX_PART_SIZE = 16 * 1024 * 1024;
+/** Objects listed but not yet written to the index (about 1 KB each): bounds memory behind a slow upload. */
+const IN_ORDER_WINDOW = 4_096;
 
 /**
  * @throws OffsiteError: `config` for settings to fix, `failed` when the run failed (no manifest).
@@ -93,19 +96,17 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
   const keys = snapshotPartKeys(options, partId, run, options.encrypt.scheme);
   const retention = retentionFor(startedAt, options.retentionDays, options.lockMode);
   const blobLocks = blobLocksFor(startedAt, options.retentionDays, options.reuseDays, options.lockMode);
-  const cached =
-    options.statePath && !options.ignoreCache
-      ? await loadCache(options.statePath, options.cacheScope)
-      : { entries: new Map<string, IndexEntry>() };
-  if (cached.ignored)
-    deps.reporter.warn(`state cache ${options.statePath} not used: ${cached.ignored}; every object is uploaded`);
+  const cached: CacheLookup | undefined =
+    options.statePath && !options.ignoreCache ? await openCache(options.statePath, options.cacheScope) : undefined;
+  const ignoredAtStart = cached?.ignored;
+  if (ignoredAtStart)
+    deps.reporter.warn(`state cache ${options.statePath} not used: ${ignoredAtStart}; every object is uploaded`);
   const cacheWriter = options.statePath ? await CacheWriter.open(options.statePath, options.cacheScope) : undefined;
   deps.reporter.info('files backup started', {
     id: partId,
     runId: run.id,
     shard: `${run.shard.index}/${run.shard.count}`,
     source: deps.source.name,
-    cached: cached.entries.size,
   });
 
   deps.signal?.throwIfAborted();
@@ -130,12 +131,13 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     });
   };
   const ticker = setInterval(tick, PROGRESS_MS);
-  const record = async (entry: IndexEntry) => {
+  // The index and the next cache in listing order (S3's key order), whatever order uploads finish in.
+  const record = new InOrderWriter<IndexEntry>(IN_ORDER_WINDOW, async (entry) => {
     counters.objects += 1;
     counters.bytes += entry.size;
     cacheWriter?.append(entry);
     await index.write(encodeIndexEntry(entry));
-  };
+  });
   const blobs: BlobContext = {
     location: options,
     partId,
@@ -157,29 +159,37 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     for await (const object of deps.source.list(options.sourcePrefix)) {
       if (pool.failed || cancel.signal.aborted) break;
       if (options.shard.count > 1 && shardOfKey(object.key, options.shard.count) !== options.shard.index) continue;
-      const reusable = cachedEntry(cached.entries, object);
+      const done = await record.reserve();
+      const reusable = await cached?.find(object);
       if (
         reusable &&
         mayReuseBlob({ blobLockedUntil: reusable.blob.lockedUntil, snapshotRetainUntil: retention.retainUntil })
       ) {
         counters.reused += 1;
-        await record(reusable);
+        done(reusable);
         continue;
       }
       await pool.run(Math.min(object.size, options.partSize) + 65_536, async () => {
-        const outcome = await uploadBlob(object, blobs);
+        const outcome = await uploadBlob(object, blobs).catch((error: unknown) => {
+          done(undefined);
+          throw error;
+        });
         if (outcome.kind === 'skipped') {
           counters.skipped.push({ key: object.key, reason: outcome.reason });
           deps.reporter.warn('object skipped', { reason: outcome.reason });
+          done(undefined);
           return;
         }
         counters.uploaded += 1;
         bytesUploaded += outcome.entry.size;
         bytesStored += outcome.entry.blob.size;
-        await record(outcome.entry);
+        done(outcome.entry);
       });
     }
     await pool.drain();
+    await record.drain();
+    if (cached?.ignored && !ignoredAtStart)
+      deps.reporter.warn(`state cache ${options.statePath} only partly used: ${cached.ignored}`);
     deps.signal?.throwIfAborted();
     const indexResult = await index.finish();
     const finishedAt = deps.now();
@@ -224,7 +234,7 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
       durationMs: finishedAt.getTime() - startedAt.getTime(),
       cache: {
         path: options.statePath ?? null,
-        loaded: cached.entries.size,
+        loaded: cached?.entriesRead ?? 0,
         saved: cacheWriter !== undefined && !warning,
         ...(warning ? { warning } : {}),
       },
@@ -236,6 +246,7 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     await cacheWriter?.discard();
     throw classifyFilesError(deps.signal?.aborted ? deps.signal.reason : error);
   } finally {
+    cached?.close();
     clearInterval(ticker);
     deps.reporter.close();
   }
