@@ -54,6 +54,8 @@ export class MemorySourceBucket implements SourceBucket, TargetBucket {
   chunkSize = 64 * 1024;
   /** Listing requests (pages) served so far. */
   listRequests = 0;
+  /** HEAD requests served so far. */
+  headRequests = 0;
   /** Called before each get answers: a test may change the bucket there (delete the object, say). */
   onGet: ((key: string) => void) | undefined;
   #clock = 0;
@@ -109,6 +111,7 @@ export class MemorySourceBucket implements SourceBucket, TargetBucket {
   }
 
   async head(key: string, signal?: AbortSignal): Promise<SourceDetails | undefined> {
+    this.headRequests += 1;
     await Promise.resolve();
     signal?.throwIfAborted();
     const file = this.files.get(key);

@@ -51,6 +51,8 @@ export interface SourceBucket {
 /** What a files restore writes to (and a drill reads back and deletes). */
 export interface TargetBucket {
   readonly name: string;
+  /** Every object under the prefix, in key order, page by page. */
+  list(prefix?: string): AsyncIterable<SourceSummary>;
   /** The object's details, or undefined when there is none. */
   head(key: string, signal?: AbortSignal): Promise<SourceDetails | undefined>;
   /** Writes an object; a body that errors (a failed hash check) leaves nothing visible. */

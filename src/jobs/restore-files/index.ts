@@ -16,6 +16,7 @@ import { openSnapshot, readIndex, SnapshotError, type OpenedPart } from '../file
 import { listBackups } from '../list.js';
 import type { Selection } from '../selection.js';
 import { restoreObject, type ObjectAction, type RestoreObjectContext } from './object.js';
+import { TargetListing } from './target-listing.js';
 import { fromStoreError } from '../store-errors.js';
 import { TaskPool } from '../../concurrency/task-pool.js';
 import { abortScope } from '../../concurrency/abort-scope.js';
@@ -38,7 +39,7 @@ export interface RestoreFilesOptions {
 
 export interface RestoreFilesDeps {
   reader: ObjectReader;
-  target: Pick<TargetBucket, 'head' | 'put' | 'name'>;
+  target: Pick<TargetBucket, 'list' | 'head' | 'put' | 'name'>;
   reporter: Reporter;
   signal?: AbortSignal;
 }
@@ -102,6 +103,11 @@ export async function restoreFiles(options: RestoreFilesOptions, deps: RestoreFi
   const ticker = setInterval(tick, 250);
   try {
     for (const part of parts) {
+      // One walk of the target per part (each part's index is in key order); a HEAD for one key.
+      const listing =
+        options.only.key === undefined
+          ? new TargetListing(deps.target, `${options.toPrefix}${options.only.prefix ?? ''}`)
+          : undefined;
       await readIndex(
         part,
         deps.reader,
@@ -110,9 +116,10 @@ export async function restoreFiles(options: RestoreFilesOptions, deps: RestoreFi
           if (pool.failed) throw new Error('stopped after a failure');
           if (!wanted(entry, options.only)) return;
           result.objects += 1;
+          const listed = (await listing?.lookup(`${options.toPrefix}${entry.key}`)) ?? 'unknown';
           await pool.run(Math.min(entry.size, options.partSize) + 65_536, async () => {
             try {
-              const action = await restoreObject(entry, context);
+              const action = await restoreObject(entry, context, listed);
               count(result, entry, action);
             } catch (error) {
               if (error instanceof StoreError && error.kind === 'config') throw error;

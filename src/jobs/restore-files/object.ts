@@ -7,7 +7,8 @@ import { ContentMismatchError, createExpectStream } from '../../pipeline/expect.
 import { runPipeline, type RunningPipeline } from '../../pipeline/run.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { SourceDetails, TargetBucket } from '../../store/source.js';
+import type { SourceDetails, SourceSummary, TargetBucket } from '../../store/source.js';
+import type { Listed } from './target-listing.js';
 import { StoreError, type ObjectReader } from '../../store/store.js';
 import { settleTogether } from '../../concurrency/settle.js';
 import { abortScope } from '../../concurrency/abort-scope.js';
@@ -26,24 +27,42 @@ export interface RestoreObjectContext {
   signal: AbortSignal;
 }
 
-/** What the object needs (decided from the target's current object), and, unless a dry run, does it. */
-export async function restoreObject(entry: IndexEntry, context: RestoreObjectContext): Promise<ObjectAction> {
+/**
+ * What the object needs (decided from the target's current object: from its listing where that
+ * tells, else a HEAD), and, unless a dry run, does it.
+ */
+export async function restoreObject(
+  entry: IndexEntry,
+  context: RestoreObjectContext,
+  listed: Listed = 'unknown',
+): Promise<ObjectAction> {
   const targetKey = `${context.toPrefix}${entry.key}`;
-  const existing = await context.target.head(targetKey, context.signal);
-  if (isIdentical(existing, entry)) return 'unchanged';
-  const action = existing ? 'overwrite' : 'create';
-  if (context.dryRun) return action;
+  const action = await actionFor(entry, targetKey, context, listed);
+  if (action === 'unchanged' || context.dryRun) return action;
   await putObject(entry, targetKey, context).catch((error: unknown) => {
-    // The same credentials were just accepted for the HEAD: a rejected signature now is this
-    // object's (a header value that cannot be signed as sent), not the run's.
+    // The same credentials were just accepted (for the listing or a HEAD): a rejected signature now
+    // is this object's (a header value that cannot be signed as sent), not the run's.
     const code = credentialsRejection(error);
     if (code === undefined) throw error;
     throw new Error(
-      `S3 rejected this object's upload (${code}) after accepting the same credentials for its HEAD; one of its header values is the likely cause`,
+      `S3 rejected this object's upload (${code}) after accepting the same credentials to read the target; one of its header values is the likely cause`,
       { cause: error },
     );
   });
   return action;
+}
+
+async function actionFor(
+  entry: IndexEntry,
+  targetKey: string,
+  context: RestoreObjectContext,
+  listed: Listed,
+): Promise<ObjectAction> {
+  if (listed === 'absent') return 'create';
+  if (listed !== 'unknown' && !sameBytes(listed, entry)) return 'overwrite';
+  const existing = await context.target.head(targetKey, context.signal);
+  if (isIdentical(existing, entry)) return 'unchanged';
+  return existing ? 'overwrite' : 'create';
 }
 
 async function putObject(entry: IndexEntry, targetKey: string, context: RestoreObjectContext): Promise<void> {
@@ -126,10 +145,14 @@ export async function restoredBytes(
   ]);
 }
 
-/** Same bytes (by MD5 ETag, or the very ETag recorded), same content type and metadata. */
+/** Same bytes, by size and the MD5 ETag or the very ETag recorded. */
+function sameBytes(existing: SourceSummary, entry: IndexEntry): boolean {
+  return existing.size === entry.size && (existing.etag === entry.md5 || existing.etag === entry.etag);
+}
+
+/** Same bytes, same content type and metadata. */
 export function isIdentical(existing: SourceDetails | undefined, entry: IndexEntry): boolean {
-  if (!existing || existing.size !== entry.size) return false;
-  if (existing.etag !== entry.md5 && existing.etag !== entry.etag) return false;
+  if (!existing || !sameBytes(existing, entry)) return false;
   if ((existing.contentType ?? null) !== entry.contentType) return false;
   const a = Object.entries(existing.metadata).sort();
   const b = Object.entries(entry.metadata).sort();

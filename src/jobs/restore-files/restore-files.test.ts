@@ -66,6 +66,23 @@ describe('restoreFiles on the memory store', () => {
     assertSameFiles(target, source);
   });
 
+  it('decides from one listing of the target, with a HEAD only where the bytes may be the same', async () => {
+    const bucket = memoryBucket();
+    const source = seededSource();
+    await runBackup(bucket, source, backupOptions(keys.encrypt), START);
+    const { target } = await restoreInto(bucket.reader);
+    assert.equal(target.headRequests, 0, 'an empty target needs no HEAD');
+    target.set('a.txt', 'other bytes');
+    target.set('dir/b.json', '{"b":1}', { contentType: 'text/plain' });
+    target.headRequests = 0;
+    const again = await restoreFiles(restoreOptions(), { reader: bucket.reader, target, reporter: quietReporter() });
+    assert.deepEqual([again.unchanged, again.overwritten, again.created], [2, 3, 0]);
+    // a.txt differs in size and big.bin (restored in parts) in ETag: no HEAD. dir/b.json has the same
+    // bytes but another type: its HEAD tells.
+    assert.equal(target.headRequests, 3, 'a HEAD for dir/b.json, empty and photo.jpg only');
+    assertSameFiles(target, source);
+  });
+
   it('restores reused objects of a later snapshot from the blobs of the earlier one', async () => {
     const bucket = memoryBucket();
     const source = seededSource();
