@@ -20,7 +20,7 @@ const layer = (files, forbidden, why) => ({
     ],
   },
 });
-const BUILDING_BLOCKS = ['format', 'pipeline', 'processes', 'report', 'state', 'store', 'concurrency', 'dedup'];
+const BUILDING_BLOCKS = ['format', 'pipeline', 'processes', 'report', 'state', 'store', 'concurrency', 'dedup', 'http'];
 const blocks = BUILDING_BLOCKS.map((folder) => `src/${folder}/**/*.ts`);
 
 export default tseslint.config(

@@ -14,6 +14,8 @@ import { registerDrill } from './commands/drill.js';
 import { registerInit } from './commands/init.js';
 import { registerList } from './commands/list.js';
 import { registerStatus } from './commands/status.js';
+import { registerReport } from './commands/report.js';
+import { registerServe } from './commands/serve.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRestoreDb } from './commands/restore-db.js';
 import { registerRestoreFiles } from './commands/restore-files.js';
@@ -36,6 +38,8 @@ export function buildProgram(context: CliContext): Command {
   registerBackupFiles(backup, context);
   registerList(program, context);
   registerStatus(program, context);
+  registerReport(program, context);
+  registerServe(program, context);
   registerDrill(program, context);
   registerSchedule(program, context);
   registerInit(program, context);

@@ -21,6 +21,9 @@ import { resolveLibpqUrl } from '../config/libpq.js';
 import { parseWholeNumber } from '../config/whole-number.js';
 import type { S3Settings } from '../store/s3-client.js';
 import type { ParallelRestore } from '../jobs/restore-db/index.js';
+import type { MaxAge } from '../jobs/status.js';
+import type { BackupKind } from '../format/layout.js';
+import { parseDuration } from '../config/duration.js';
 
 type Required<K extends SettingName> = NonNullable<Settings[K]>;
 
@@ -322,4 +325,24 @@ export function parallelRestoreOf(settings: Settings, defaultJobs: number): Para
   if (jobs < 1 || jobs > MAX_RESTORE_JOBS)
     throw configError(`${settingLabel('restoreJobs')} must be 1 to ${MAX_RESTORE_JOBS} (got ${jobs})`);
   return { jobs, spoolDir: settings.spoolDir ?? tmpdir() };
+}
+
+const KINDS: readonly BackupKind[] = ['db', 'files'];
+
+/** `maxAge` (`--max-age 2h`, `--max-age db=2h,files=26h`): a default for every kind, and limits per kind. */
+export function maxAgeOf(settings: Settings): MaxAge {
+  const maxAge: MaxAge['maxAge'] = {};
+  let defaultMaxAge: number | undefined;
+  for (const value of settings.maxAge ?? []) {
+    const [kindText, durationText] = value.includes('=') ? value.split('=', 2) : [undefined, value];
+    const kind = KINDS.find((k) => k === kindText);
+    if (kindText !== undefined && !kind)
+      throw configError(`${settingLabel('maxAge')} ${value}: unknown kind "${kindText}" (kinds: ${KINDS.join(', ')})`);
+    const ms = parseDuration(durationText);
+    if (ms === undefined)
+      throw configError(`${settingLabel('maxAge')} ${value}: "${durationText}" is not a duration like 2h, 30m or 1d`);
+    if (kind) maxAge[kind] = ms;
+    else defaultMaxAge = ms;
+  }
+  return { maxAge, ...(defaultMaxAge !== undefined ? { defaultMaxAge } : {}) };
 }

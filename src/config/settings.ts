@@ -37,6 +37,9 @@ const REGION_NAME = {
   expected: 'a region name like eu-west-1',
 };
 
+/** A duration as parseDuration reads it: 90s, 5m, 1h, or combined like 1h30m. */
+const DURATION = { regex: /^(?:\d+[smhd])+$/, expected: 'a duration like 30s, 5m or 1h' };
+
 export const SETTINGS = {
   environment: spec({
     name: 'environment',
@@ -403,6 +406,32 @@ export const SETTINGS = {
     default: false,
     description:
       'backup db exits 1 when a table lost more rows than the mass-deletion alarm allows (after the backup is written: it stays); the scheduler alarms either way',
+  }),
+  maxAge: spec({
+    name: 'maxAge',
+    env: 'OFFSITE_MAX_AGE',
+    flag: 'max-age',
+    type: 'list',
+    description:
+      'how old the newest complete backup may be: 2h, 30m, 1d for every kind, or per kind db=2h,files=26h; status exits 1 past it, the report shows red (amber past three quarters of it); unset: ages are shown, not judged',
+  }),
+  serveListen: spec({
+    name: 'serveListen',
+    env: 'OFFSITE_SERVE_LISTEN',
+    flag: 'listen',
+    type: 'string',
+    default: '127.0.0.1:9465',
+    description:
+      'where offsite serve listens: host:port, [::1]:9465, or :9465 for 127.0.0.1; an address other than loopback shows the page to that network',
+  }),
+  serveRefresh: spec({
+    name: 'serveRefresh',
+    env: 'OFFSITE_SERVE_REFRESH',
+    flag: 'refresh',
+    type: 'string',
+    pattern: DURATION,
+    default: '5m',
+    description: 'how often offsite serve reads the bucket again (and the page reloads itself)',
   }),
   partSizeMiB: spec({
     name: 'partSizeMiB',

@@ -4,6 +4,7 @@
  * row counts of consecutive backups with the same function and limits as `backup db`. Reader
  * credentials and the identity; nothing is downloaded but manifests.
  */
+import { mapLimited } from '../concurrency/map-limited.js';
 import { isOffsiteError, type OffsiteError } from '../errors.js';
 import type { CatalogEntry } from '../format/catalog.js';
 import type { SealedContents } from '../format/manifest.js';
@@ -84,53 +85,67 @@ export async function scanAnomalies(options: AnomalyScanOptions, reader: ObjectR
         return error.message;
       }
     });
-    let previous: { sealed: SealedContents; ref: BackupRef } | undefined;
-    oldestFirst.forEach((entry, i) => {
-      const current = contents[i];
-      if (current === undefined) return;
-      if (typeof current === 'string') {
-        scan.skipped.push({ environment, id: entry.id, reason: current });
-        return;
-      }
-      if (current.sealed.rowCounts !== 'exact') {
-        scan.skipped.push({ environment, id: entry.id, reason: 'its row counts are estimates' });
-        return;
-      }
-      if (previous) {
-        const { sealed, ref } = previous;
-        const baseline = sealed.tables.map((table) => ({ ...table, backup: ref }));
-        const drops = findRowDrops(baseline, current.sealed.tables, options.thresholds);
-        scan.comparisons++;
-        for (const drop of drops)
-          scan.anomalies.push({
-            ...drop,
-            environment,
-            backup: current.ref,
-            restoreCommand: restoreCommand(environment, ref.id, sealed.source.database),
-          });
-      }
-      previous = current;
-    });
+    const compared = compareConsecutive(
+      environment,
+      oldestFirst.map((entry, i) => ({ id: entry.id, opened: contents[i] })),
+      options.thresholds,
+    );
+    scan.anomalies.push(...compared.anomalies);
+    scan.skipped.push(...compared.skipped);
+    scan.comparisons += compared.comparisons;
   }
   if (opened === 0 && keyError) throw keyError;
   return scan;
+}
+
+/** A backup's sealed part with its reference, or why it cannot be compared. */
+export type OpenedCounts = { sealed: SealedContents; ref: BackupRef } | string;
+
+/**
+ * Compares each backup of one environment with the one before it (oldest first), with the same
+ * function and limits as `backup db`: the drops, how many pairs were compared, and the backups
+ * passed over (unreadable, or with estimated counts). Pure.
+ */
+export function compareConsecutive(
+  environment: string,
+  oldestFirst: readonly { id: string; opened: OpenedCounts | undefined }[],
+  thresholds: DropThresholds,
+): Pick<AnomalyScan, 'anomalies' | 'comparisons' | 'skipped'> {
+  const result: Pick<AnomalyScan, 'anomalies' | 'comparisons' | 'skipped'> = {
+    anomalies: [],
+    comparisons: 0,
+    skipped: [],
+  };
+  let previous: { sealed: SealedContents; ref: BackupRef } | undefined;
+  for (const { id, opened: current } of oldestFirst) {
+    if (current === undefined) continue;
+    if (typeof current === 'string') {
+      result.skipped.push({ environment, id, reason: current });
+      continue;
+    }
+    if (current.sealed.rowCounts !== 'exact') {
+      result.skipped.push({ environment, id, reason: 'its row counts are estimates' });
+      continue;
+    }
+    if (previous) {
+      const { sealed, ref } = previous;
+      const baseline = sealed.tables.map((table) => ({ ...table, backup: ref }));
+      result.comparisons++;
+      for (const drop of findRowDrops(baseline, current.sealed.tables, thresholds))
+        result.anomalies.push({
+          ...drop,
+          environment,
+          backup: current.ref,
+          restoreCommand: restoreCommand(environment, ref.id, sealed.source.database),
+        });
+    }
+    previous = current;
+  }
+  return result;
 }
 
 /** The backups (newest first) that started at or after `since`, and the one before them: their baseline. */
 function window(newestFirst: CatalogEntry[], since: Date): CatalogEntry[] {
   const inside = newestFirst.findIndex((entry) => entry.time < since);
   return inside < 0 ? newestFirst : newestFirst.slice(0, inside + 1);
-}
-
-async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await map(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -7,14 +7,18 @@ import type { BackupKind } from '../format/layout.js';
 import type { ObjectReader } from '../store/store.js';
 import { listBackups } from './list.js';
 
-export interface StatusOptions {
-  prefix: string;
-  /** Only this environment; otherwise every environment found, plus `expected` ones. */
-  environment?: string;
+/** How old the newest complete backup of each kind may be. */
+export interface MaxAge {
   /** Maximum age per kind, in milliseconds; kinds without one (and no default) are reported, never stale. */
   maxAge: Partial<Record<BackupKind, number>>;
   /** For every kind found without its own; an environment with no backup at all is missing its database backup. */
   defaultMaxAge?: number;
+}
+
+export interface StatusOptions extends MaxAge {
+  prefix: string;
+  /** Only this environment; otherwise every environment found, plus `expected` ones. */
+  environment?: string;
   now: Date;
 }
 
@@ -31,6 +35,11 @@ export async function backupStatus(options: StatusOptions, reader: ObjectReader)
     { prefix: options.prefix, ...(options.environment ? { environment: options.environment } : {}) },
     reader,
   );
+  return statusLines(catalog, options);
+}
+
+/** The status of each environment and kind of a catalog already listed, sorted by environment and kind. Pure. */
+export function statusLines(catalog: readonly CatalogEntry[], options: Omit<StatusOptions, 'prefix'>): StatusLine[] {
   const groups = new Map<string, CatalogEntry[]>();
   for (const entry of catalog)
     groups.set(`${entry.environment}\u0000${entry.kind}`, [
@@ -49,7 +58,7 @@ export async function backupStatus(options: StatusOptions, reader: ObjectReader)
     .map(([group, entries]) => line(group, entries, options));
 }
 
-function line(group: string, entries: CatalogEntry[], options: StatusOptions): StatusLine {
+function line(group: string, entries: CatalogEntry[], options: Omit<StatusOptions, 'prefix'>): StatusLine {
   const [environment, kind] = group.split('\u0000') as [string, BackupKind];
   const newest = entries.find((e) => e.status === 'complete');
   // Completion is when the manifest was written; the id's time is when the backup started.

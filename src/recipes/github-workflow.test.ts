@@ -249,6 +249,29 @@ describe('the GitHub Actions workflow', () => {
     assert.equal(offsiteStep(job(withoutFiles, 'status')).run, 'offsite status --max-age db=2h');
   });
 
+  it('publishes the backup health page after each freshness check, whatever it found, as an artifact per environment', () => {
+    const { parsed, yaml } = generate({ maxAge: { db: '90m', files: '30h' } });
+    const steps = job(parsed, 'status').steps;
+    const check = steps.findIndex((s) => s.run?.startsWith('offsite status'));
+    const [report, upload] = [steps[check + 1], steps[check + 2]];
+    assert.equal(report?.run, 'offsite report --html offsite-report.html --max-age db=90m --max-age files=30h');
+    assert.equal(report.env?.AWS_ACCESS_KEY_ID, '${{ secrets.OFFSITE_READER_ACCESS_KEY_ID }}');
+    assert.ok(!JSON.stringify(report).includes('IDENTITY'), 'made without the identity: the artifact is not secret');
+    assert.equal(upload?.uses, 'actions/upload-artifact@v4');
+    assert.deepEqual(upload.with, {
+      name: 'offsite-report-${{ matrix.environment }}',
+      path: 'offsite-report.html',
+      'if-no-files-found': 'ignore',
+      'retention-days': 7,
+    });
+    for (const step of [report, upload]) {
+      assert.equal(step.if, '${{ !cancelled() }}', 'also after a failed check');
+      assert.equal((step as { 'continue-on-error'?: boolean })['continue-on-error'], true, 'never fails the check');
+    }
+    assert.equal(steps.at(-1)?.name, "Ping the dead-man's switch", 'the ping still reports the check');
+    assert.match(yaml, /# The backup health page \(offsite report\)/);
+  });
+
   it('keeps the files backup incremental with actions/cache, and splits it into shards sharing one run id', () => {
     const single = job(generate().parsed, 'backup-files');
     assert.equal(offsiteStep(single).run, 'mkdir -p .offsite-state\noffsite backup files');

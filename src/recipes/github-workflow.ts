@@ -2,7 +2,8 @@
  * The GitHub Actions workflow `offsite init github-actions` writes (pure: options → YAML text and the
  * secrets and variables it uses). It replaces the original pipeline (docs/dev/original-pipeline.md): hourly
  * database backups per environment, each verified with the reader's key right after it, daily files backups and
- * restore drills, and an hourly freshness check. Secrets reach only the steps that run offsite, through their
+ * restore drills, and an hourly freshness check that also publishes the backup health page (offsite report) as an
+ * artifact of its run. Secrets reach only the steps that run offsite, through their
  * environment, never argv.
  */
 import { Document, isMap, isScalar, Scalar, type Node } from 'yaml';
@@ -150,6 +151,15 @@ export function githubWorkflow(options: GithubWorkflowOptions): GithubWorkflow {
       ].join('\n'),
     );
   }
+  comment(
+    doc,
+    ['jobs', 'status', 'steps', setupSteps(options, false).length + 1],
+    [
+      'The backup health page (offsite report), from what is in the bucket, kept a week as an artifact of each run.',
+      'Whatever the check found, and never failing the job: the check is the alarm, the page is for a look. Made',
+      'without the identity, so it holds no table names or row counts: artifacts are readable by all who can read this repository.',
+    ].join('\n'),
+  );
   [...cronComments.values()].forEach((what, index) => {
     const cron = doc.getIn(['on', 'schedule', index, 'cron'], true);
     if (isScalar(cron)) {
@@ -422,11 +432,21 @@ function drillJob(options: GithubWorkflowOptions): Record<string, unknown> {
   };
 }
 
+/** The freshness check's page (offsite report). */
+const REPORT_FILE = 'offsite-report.html';
+/** An hourly page per environment: a week of them is enough to look back on. */
+const REPORT_RETENTION_DAYS = 7;
+const NOT_CANCELLED = '${{ !cancelled() }}';
+
 function statusJob(options: GithubWorkflowOptions): Record<string, unknown> {
   const maxAge = [
     `--max-age db=${options.maxAge.db}`,
     ...(options.files ? [`--max-age files=${options.maxAge.files}`] : []),
   ].join(' ');
+  const reader = {
+    AWS_ACCESS_KEY_ID: secret('OFFSITE_READER_ACCESS_KEY_ID'),
+    AWS_SECRET_ACCESS_KEY: secret('OFFSITE_READER_SECRET_ACCESS_KEY'),
+  };
   return {
     name: 'freshness (${{ matrix.environment }})',
     if: runsIf(options, 'status'),
@@ -439,11 +459,27 @@ function statusJob(options: GithubWorkflowOptions): Record<string, unknown> {
       ...setupSteps(options, false),
       {
         name: 'Fail when the newest complete backup is too old',
-        env: {
-          AWS_ACCESS_KEY_ID: secret('OFFSITE_READER_ACCESS_KEY_ID'),
-          AWS_SECRET_ACCESS_KEY: secret('OFFSITE_READER_SECRET_ACCESS_KEY'),
-        },
+        env: reader,
         run: `offsite status ${maxAge}`,
+      },
+      {
+        name: 'Write the backup health page',
+        if: NOT_CANCELLED,
+        'continue-on-error': true,
+        env: reader,
+        run: `offsite report --html ${REPORT_FILE} ${maxAge}`,
+      },
+      {
+        name: 'Publish it as an artifact of this run',
+        if: NOT_CANCELLED,
+        'continue-on-error': true,
+        uses: 'actions/upload-artifact@v4',
+        with: {
+          name: 'offsite-report-${{ matrix.environment }}',
+          path: REPORT_FILE,
+          'if-no-files-found': 'ignore',
+          'retention-days': REPORT_RETENTION_DAYS,
+        },
       },
       {
         name: "Ping the dead-man's switch",

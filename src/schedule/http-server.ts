@@ -1,6 +1,6 @@
 /** The scheduler's HTTP endpoint: `/healthz` (JSON) and `/metrics` (Prometheus text). node:http, read-only. */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import { closeServer, listenOn } from '../http/listen.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { encodeMetrics, PROMETHEUS_CONTENT_TYPE, type MetricFamily } from './prometheus.js';
 
@@ -38,20 +38,6 @@ export async function startStatusServer(listen: ListenAddress, source: StatusSou
     }
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address() as AddressInfo;
+  const bound = await listenOn(server, listen);
   return { address: formatListenAddress({ host: bound.address, port: bound.port }), close: () => closeServer(server) };
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }

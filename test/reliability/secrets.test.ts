@@ -141,6 +141,12 @@ describe('no secret in argv, output, logs or metrics', { timeout: 600_000 }, () 
     { title: 'verify --files --deep', args: () => ['verify', '--files', '--deep'], env: () => reader, code: 0 },
     { title: 'status', args: () => ['status', '--max-age', '1h'], env: () => reader, code: 0 },
     {
+      title: 'report --json (with the identity)',
+      args: () => ['report', '--json', '--max-age', '1h'],
+      env: () => reader,
+      code: 0,
+    },
+    {
       title: 'restore db',
       args: () => ['restore', 'db', '--create-database', uniqueName('secretrestore')],
       env: () => reader,

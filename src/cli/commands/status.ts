@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import type { SettingName, Settings } from '../../config/settings.js';
 import { OffsiteError, usageError } from '../../errors.js';
-import type { BackupKind } from '../../format/layout.js';
 import { backupStatus, type StatusLine } from '../../jobs/status.js';
 import { formatDuration } from '../../report/units.js';
 import { createS3Client } from '../../store/s3-client.js';
@@ -15,6 +14,7 @@ import {
   decryptSpecOf,
   dropThresholdsOf,
   environmentOf,
+  maxAgeOf,
   prefixOf,
   requireSetting,
   s3SettingsOf,
@@ -25,13 +25,13 @@ import { addSettingFlags, BACKUP_STORE_SETTINGS, settingFlags } from '../setting
 
 const SETTINGS: readonly SettingName[] = [
   ...BACKUP_STORE_SETTINGS,
+  'maxAge',
   'ageIdentityFile',
   'trustedSigners',
   'dbDropFraction',
   'dbDropMinRows',
   'dbDropTables',
 ];
-const KINDS: readonly BackupKind[] = ['db', 'files'];
 /** How far back `--anomalies` looks by default. */
 const DEFAULT_SINCE = '7d';
 
@@ -39,11 +39,6 @@ export function registerStatus(program: Command, context: CliContext): void {
   const command = program
     .command('status')
     .description('the newest complete backup per environment and kind, and its age (reader credentials)')
-    .option(
-      '--max-age <age>',
-      'stale when the newest complete backup is older: 2h, 30m, 1d (every kind found), or per kind: db=2h,files=26h (repeatable)',
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(',')],
-    )
     .option(
       '--anomalies',
       "also look for mass deletions: compare the row counts of consecutive database backups (opens each manifest's sealed part: needs the identity)",
@@ -59,10 +54,7 @@ export function registerStatus(program: Command, context: CliContext): void {
     );
   addSettingFlags(command, SETTINGS).action(
     async (
-      flags: { maxAge?: string[]; anomalies?: boolean; since?: string; json?: boolean; config?: string } & Record<
-        string,
-        unknown
-      >,
+      flags: { anomalies?: boolean; since?: string; json?: boolean; config?: string } & Record<string, unknown>,
     ) => {
       if (flags.since !== undefined && !flags.anomalies) throw usageError('--since goes with --anomalies');
       const settings = loadCommandSettings(context, settingFlags(flags, SETTINGS), flags.config);
@@ -72,7 +64,7 @@ export function registerStatus(program: Command, context: CliContext): void {
         {
           prefix: prefixOf(settings),
           ...(settings.environment ? { environment: environmentOf(settings) } : {}),
-          ...maxAgeOf(flags.maxAge ?? []),
+          ...maxAgeOf(settings),
           now: context.now(),
         },
         reader,
@@ -100,23 +92,6 @@ export function registerStatus(program: Command, context: CliContext): void {
       if (findings.length > 0) throw new OffsiteError('findings', findings.join('; '));
     },
   );
-}
-
-function maxAgeOf(values: string[]): { maxAge: Partial<Record<BackupKind, number>>; defaultMaxAge?: number } {
-  const maxAge: Partial<Record<BackupKind, number>> = {};
-  let defaultMaxAge: number | undefined;
-  for (const value of values) {
-    const [kindText, durationText] = value.includes('=') ? value.split('=', 2) : [undefined, value];
-    const kind = KINDS.find((k) => k === kindText);
-    if (kindText !== undefined && !kind)
-      throw usageError(`--max-age ${value}: unknown kind "${kindText}" (kinds: ${KINDS.join(', ')})`);
-    const ms = parseDuration(durationText);
-    if (ms === undefined)
-      throw usageError(`--max-age ${value}: "${durationText}" is not a duration like 2h, 30m or 1d`);
-    if (kind) maxAge[kind] = ms;
-    else defaultMaxAge = ms;
-  }
-  return { maxAge, ...(defaultMaxAge !== undefined ? { defaultMaxAge } : {}) };
 }
 
 /** What `--anomalies` needs: the key that opens the sealed parts, the limits, the window. */

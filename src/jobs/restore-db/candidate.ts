@@ -33,12 +33,8 @@ export async function readCandidate(
     if (error instanceof StoreError && error.kind === 'config') throw error;
     return describe(error);
   }
-  if (manifest.id !== entry.id || manifest.environment !== entry.environment)
-    return `the manifest is for backup ${manifest.id} in ${manifest.environment}`;
-  if (manifest.payload.key !== entry.payload.key) return `the manifest names another payload (${manifest.payload.key})`;
-  if (!entry.payload.isLatest) return 'not the newest version of its key';
-  if (manifest.payload.size !== entry.payload.size)
-    return `the payload is ${entry.payload.size} bytes, the manifest says ${manifest.payload.size}`;
+  const mismatch = listingMismatch(entry, manifest);
+  if (mismatch) return mismatch;
   if (trusted) {
     try {
       verifyManifest(manifest, encodeManifest, trusted);
@@ -47,6 +43,21 @@ export async function readCandidate(
     }
   }
   return manifest;
+}
+
+/**
+ * Why a manifest does not fit what the listing shows of its backup (another backup's manifest,
+ * another payload, an older version of the payload's key, another size), or undefined when it fits.
+ */
+export function listingMismatch(entry: CatalogEntry, manifest: Manifest): string | undefined {
+  if (manifest.id !== entry.id || manifest.environment !== entry.environment)
+    return `the manifest is for backup ${manifest.id} in ${manifest.environment}`;
+  if (!entry.payload) return entry.problem ?? entry.status;
+  if (manifest.payload.key !== entry.payload.key) return `the manifest names another payload (${manifest.payload.key})`;
+  if (!entry.payload.isLatest) return 'not the newest version of its key';
+  if (manifest.payload.size !== entry.payload.size)
+    return `the payload is ${entry.payload.size} bytes, the manifest says ${manifest.payload.size}`;
+  return undefined;
 }
 
 /**
