@@ -3,7 +3,7 @@
  * the same PostgreSQL and RGW, several runs each, alternating. Writes bench/RESULTS.md and
  * bench/results.svg (or into `--out DIR`) and prints one JSON line with the ratios. `-- --quick`:
  * 200 MB and 2,000 objects, 3 runs; otherwise 1 GB and 20,000 objects, 5 runs (`-- --large`:
- * 5 GB). `--smoke` (20 MB, 100 objects, 2 runs, one of the chunked-layout series) is what the
+ * 5 GB). `--smoke` (20 MB, 100 objects, 1 run, one of the chunked-layout series) is what the
  * test suite runs: that the bench works, not what it measures. `--link-mbit N` puts the backup
  * bucket behind a shared link of N Mbit/s each way (bench/link.ts), as to an S3 provider
  * elsewhere. `--only db|files` runs one half; `--runs N` sets the runs. The db half includes the
@@ -29,7 +29,8 @@ import { startDedupSeries } from './dedup.js';
 import { startLargeValueSeries } from './large-value.js';
 import { startLinkProcess } from './link.js';
 import { runMeasured, useBuildSnapshot } from './measure.js';
-import { renderResults, type Contender, type Row, type Sample } from './report.js';
+import { benchFilesScale } from './files-scale.js';
+import { renderResults, type Contender, type ReportPart, type Row, type Sample } from './report.js';
 
 const smoke = process.argv.includes('--smoke');
 const quick = smoke || process.argv.includes('--quick');
@@ -46,7 +47,7 @@ if (LINK_MBIT !== undefined && !(LINK_MBIT > 0)) {
   process.stderr.write('--link-mbit takes the link speed in Mbit/s, a number above 0 (for example --link-mbit 100)\n');
   process.exit(2);
 }
-const RUNS = Number(argValue('--runs') ?? (smoke ? 2 : quick ? 3 : 5));
+const RUNS = Number(argValue('--runs') ?? (smoke ? 1 : quick ? 3 : 5));
 const DB_BYTES = smoke ? 20_000_000 : quick ? 200_000_000 : large ? 5_000_000_000 : 1_000_000_000;
 const OBJECTS = smoke ? 100 : quick ? 2_000 : 20_000;
 const PASSWORD = 'bench-password-not-a-secret';
@@ -380,6 +381,7 @@ const runContender = async (run: number, contender: Contender) => {
   add(contender, await contender.run());
 };
 let chunker: ChunkerFigures | undefined;
+let filesScale: ReportPart | undefined;
 try {
   for (let run = 1; run <= RUNS; run += 1) {
     for (const contender of dbContenders) await runContender(run, contender);
@@ -389,6 +391,8 @@ try {
     for (const contender of filesContenders) await runContender(run, contender);
   }
   chunker = await series?.finish();
+  if (wants('files'))
+    filesScale = benchFilesScale(smoke ? [2_000, 20_000] : quick ? [10_000, 100_000] : [10_000, 1_000_000]);
 } finally {
   // Also after a failure: the S3 server holds its buckets in memory.
   for (const name of restoreDatabases) await dropDatabase(s.pgUrlBase, name);
@@ -414,6 +418,7 @@ const { markdown, svg, ratios } = renderResults({
         ]
       : []),
     ...(largeValue ? [largeValue.report(samples)] : []),
+    ...(filesScale ? [filesScale] : []),
   ],
   machine: machineLine(),
   workload: {

@@ -2,7 +2,7 @@
  * The benchmark is never a timed test; this only checks that it runs end to end against the local
  * stack (every contender: pg_dump, the original pipeline, restic, rclone, aws s3 sync, Offsite),
  * with the backup bucket behind the bench's rate-limited link, and writes its report, chart and
- * ratios. `--smoke` keeps the workload small (20 MB, 100 objects, 2 runs).
+ * ratios. `--smoke` keeps the workload small (20 MB, 100 objects, 1 run).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
