@@ -73,6 +73,8 @@ describe('npm run bench', { timeout: 900_000 }, () => {
     }
     assert.match(markdown, /shared link of 400 Mbit\/s/);
     assert.match(markdown, /## Targets/);
+    assert.match(markdown, /## Files backups at scale/);
+    assert.match(markdown, /\| 20,000 \| [\d.]+ s \| [\d,]+ \| \d+ MiB \|/, 'the synthetic run of 20,000 objects');
     assert.match(markdown, /!\[wall time per contender\]\(results\.svg\)/);
     const svg = readFileSync(join(dir.path, 'results.svg'), 'utf8');
     assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
