@@ -4,98 +4,27 @@
  * as a server checks it (over the bytes received), holds.
  */
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { asUtf8 } from './header-bytes.js';
 import { createS3Client } from './s3-client.js';
+import { objectClientOf, type ObjectDetails } from './s3-object-client.js';
+import {
+  okResponder,
+  rawResponse,
+  signatureHolds,
+  startRawServer,
+  type RawServer,
+} from '../../test/helpers/raw-s3-server.js';
 
 const SECRET = 'test-secret';
 const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
 
-interface RawRequest {
-  head: Buffer;
-  header(name: string): Buffer | undefined;
-}
-
-/** An HTTP/1.1 server that keeps each request's raw head and answers 200 once its body has arrived. */
-function rawServer(): { server: Server; requests: RawRequest[] } {
-  const requests: RawRequest[] = [];
-  const server = createServer((socket: Socket) => {
-    let pending = Buffer.alloc(0);
-    let current: { request: RawRequest; bodyBytes: number } | undefined;
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        if (!current) {
-          const end = pending.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const request = parseHead(pending.subarray(0, end));
-          requests.push(request);
-          current = { request, bodyBytes: Number(request.header('content-length')?.toString() ?? 0) };
-          pending = pending.subarray(end + 4);
-          if (request.header('expect')?.toString() === '100-continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n');
-        }
-        if (pending.length < current.bodyBytes) return;
-        pending = pending.subarray(current.bodyBytes);
-        current = undefined;
-        socket.write('HTTP/1.1 200 OK\r\netag: "x"\r\ncontent-length: 0\r\n\r\n');
-      }
-    });
-  });
-  return { server, requests };
-}
-
-function parseHead(head: Buffer): RawRequest {
-  const lines: Buffer[] = [];
-  for (let start = 0; start <= head.length;) {
-    const end = head.indexOf('\r\n', start);
-    lines.push(head.subarray(start, end < 0 ? head.length : end));
-    start = end < 0 ? head.length + 1 : end + 2;
-  }
-  const fields = lines.slice(1).map((line) => {
-    const colon = line.indexOf(':');
-    return { name: line.subarray(0, colon).toString('latin1').toLowerCase(), value: trim(line.subarray(colon + 1)) };
-  });
-  return { head, header: (name) => fields.find((f) => f.name === name)?.value };
-}
-
-const trim = (bytes: Buffer) => Buffer.from(bytes.toString('latin1').trim(), 'latin1');
-
-/** Whether the request's SigV4 signature holds over the bytes received, as a server checks it. */
-function signatureHolds(request: RawRequest): boolean {
-  const authorization = request.header('authorization')?.toString('latin1') ?? '';
-  const [, scope = '', signedHeaders = '', signature = ''] =
-    /Credential=[^/]+\/([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]+)/.exec(authorization) ?? [];
-  const requestLine = request.head.subarray(0, request.head.indexOf('\r\n')).toString('latin1').split(' ');
-  const [path = '', query = ''] = (requestLine[1] ?? '').split('?');
-  const canonicalHeaders = signedHeaders
-    .split(';')
-    .map((name) =>
-      Buffer.concat([Buffer.from(`${name}:`), request.header(name) ?? Buffer.alloc(0), Buffer.from('\n')]),
-    );
-  const canonical = Buffer.concat([
-    Buffer.from(`${requestLine[0]}\n${path}\n${query}\n`),
-    ...canonicalHeaders,
-    Buffer.from(`\n${signedHeaders}\n${request.header('x-amz-content-sha256')?.toString() ?? ''}`),
-  ]);
-  const date = request.header('x-amz-date')?.toString() ?? '';
-  const toSign = `AWS4-HMAC-SHA256\n${date}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
-  let key: Buffer = Buffer.from(`AWS4${SECRET}`);
-  for (const part of scope.split('/')) key = createHmac('sha256', key).update(part).digest();
-  return createHmac('sha256', key).update(toSign).digest('hex') === signature;
-}
-
 describe('header values outside ASCII', () => {
-  const { server, requests } = rawServer();
-  let endpoint = '';
+  let server: RawServer;
   before(async () => {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startRawServer();
   });
   after(() => server.close());
 
@@ -112,13 +41,13 @@ describe('header values outside ASCII', () => {
   for (const [label, body] of bodies) {
     it(`keeps the bytes and a valid signature with ${label}`, async () => {
       const client = createS3Client({
-        endpoint,
+        endpoint: server.endpoint,
         forcePathStyle: true,
         region: 'us-east-1',
         credentials: { accessKeyId: 'test', secretAccessKey: SECRET },
       });
       const content = body();
-      const count = requests.length;
+      const count = server.requests.length;
       await client.send(
         new PutObjectCommand({
           Bucket: 'bucket',
@@ -130,14 +59,115 @@ describe('header values outside ASCII', () => {
           Metadata: { title: title.toString('latin1') },
         }),
       );
-      const request = requests[count];
+      const request = server.requests[count];
       assert.ok(request, 'the request reached the server');
       assert.deepEqual(request.header('content-disposition'), disposition);
       assert.deepEqual(request.header('x-amz-meta-title'), title);
-      assert.ok(signatureHolds(request), 'the signature covers the bytes sent');
+      assert.ok(signatureHolds(request, SECRET), 'the signature covers the bytes sent');
       client.destroy();
     });
   }
+
+  // The object client (s3-object-client.ts) writes its own requests: the same bytes, the same signature.
+  describe('through the object client', () => {
+    const client = () =>
+      createS3Client({
+        endpoint: server.endpoint,
+        forcePathStyle: true,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'test', secretAccessKey: SECRET },
+      });
+    const buffers: [string, Uint8Array][] = [
+      ['a buffer', Buffer.from('object bytes')],
+      ['a Uint8Array', new TextEncoder().encode('object bytes')],
+      ['an empty body', new Uint8Array(0)],
+      ['a body of 3 MiB', Buffer.alloc(3 * 1024 * 1024, 1)],
+    ];
+    for (const [label, body] of buffers) {
+      it(`keeps the bytes and a valid signature with ${label}`, async () => {
+        const sdk = client();
+        const count = server.requests.length;
+        await objectClientOf(sdk).putObject({
+          Bucket: 'bucket',
+          Key: 'dir/résumé €.pdf',
+          Body: body,
+          ContentDisposition: disposition.toString('latin1'),
+          ContentLanguage: latin1('français'),
+          CacheControl: 'max-age=60',
+          Metadata: { title: title.toString('latin1') },
+        });
+        const request = server.requests[count];
+        assert.ok(request, 'the request reached the server');
+        assert.equal(request.header('expect'), undefined);
+        assert.deepEqual(request.header('content-disposition'), disposition);
+        assert.deepEqual(request.header('content-language'), Buffer.from('français'));
+        assert.deepEqual(request.header('x-amz-meta-title'), title);
+        assert.deepEqual(request.body, Buffer.from(body));
+        assert.ok(signatureHolds(request, SECRET), 'the signature covers the bytes sent');
+        sdk.destroy();
+      });
+    }
+
+    it('sends text beyond latin1 as its UTF-8 bytes, signed', async () => {
+      const sdk = client();
+      const count = server.requests.length;
+      await objectClientOf(sdk).putObject({
+        Bucket: 'bucket',
+        Key: 'key',
+        Body: Buffer.from('x'),
+        ContentDisposition: 'attachment; filename="€.pdf"',
+      });
+      const request = server.requests[count]!;
+      assert.deepEqual(request.header('content-disposition'), Buffer.from('attachment; filename="€.pdf"'));
+      assert.ok(signatureHolds(request, SECRET));
+      sdk.destroy();
+    });
+
+    for (const method of ['HEAD', 'GET'] as const) {
+      it(`reads the headers of a ${method} one character per byte, as the SDK does`, async () => {
+        const sdk = client();
+        server.respond = (_request, socket) =>
+          socket.write(
+            Buffer.concat([
+              rawResponse(200, {
+                etag: '"abc"',
+                'content-length': '5',
+                'last-modified': 'Wed, 01 Jan 2025 00:00:00 GMT',
+                'x-amz-version-id': 'v1',
+              }).subarray(0, -2),
+              Buffer.from('content-disposition: '),
+              disposition,
+              Buffer.from('\r\nx-amz-meta-title: '),
+              title,
+              Buffer.from('\r\n\r\n'),
+              method === 'GET' ? Buffer.from('hello') : Buffer.alloc(0),
+            ]),
+          );
+        try {
+          const objects = objectClientOf(sdk);
+          const count = server.requests.length;
+          const answer: ObjectDetails & { Body?: Readable } =
+            method === 'HEAD'
+              ? await objects.headObject({ Bucket: 'bucket', Key: 'a key' })
+              : await objects.getObject({ Bucket: 'bucket', Key: 'a key', VersionId: 'v 1', Range: 'bytes=0-' });
+          assert.equal(answer.ContentDisposition, disposition.toString('latin1'));
+          assert.deepEqual(answer.Metadata, { title: title.toString('latin1') });
+          assert.equal(answer.ETag, '"abc"');
+          assert.equal(answer.ContentLength, 5);
+          assert.equal(answer.VersionId, 'v1');
+          assert.deepEqual(answer.LastModified, new Date('2025-01-01T00:00:00Z'));
+          if (answer.Body) assert.equal(Buffer.concat(await answer.Body.toArray()).toString(), 'hello');
+          const request = server.requests[count]!;
+          assert.equal(request.method, method);
+          assert.equal(request.target, method === 'GET' ? '/bucket/a%20key?versionId=v%201' : '/bucket/a%20key');
+          assert.ok(signatureHolds(request, SECRET));
+        } finally {
+          server.respond = okResponder;
+          sdk.destroy();
+        }
+      });
+    }
+  });
 });
 
 describe('asUtf8', () => {

@@ -18,6 +18,11 @@
  *
  * A value whose bytes are not UTF-8 cannot be signed this way (the signer only hashes strings): it
  * is sent as it is, and that one object's request fails with SignatureDoesNotMatch.
+ *
+ * The object client (s3-object-client.ts), which writes its own GET, HEAD and PUT requests, signs
+ * values the same way ({@link asUtf8}); its body is always a buffer, written apart from end() and
+ * with Content-Length as the last header, so that Node writes the values as latin1 and never
+ * re-reads Content-Disposition.
  */
 import type { S3Client, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-s3';
 import type { FinalizeRequestMiddleware } from '@smithy/types';

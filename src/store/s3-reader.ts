@@ -1,25 +1,26 @@
-/** {@link ObjectReader} on S3: paged version listings and small reads. */
+/** {@link ObjectReader} on S3: paged version listings (the SDK) and object reads (s3-object-client.ts). */
 import {
-  GetObjectCommand,
   GetObjectRetentionCommand,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandOutput,
-  type GetObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { resumableBody } from './resumable-download.js';
 import { toStoreError } from './s3-errors.js';
+import { objectClientOf, type ObjectWithBody, type S3ObjectClient } from './s3-object-client.js';
 import { StoreError, type ObjectReader, type ObjectVersion } from './store.js';
 
 export class S3Reader implements ObjectReader {
   readonly #client: S3Client;
+  readonly #objects: S3ObjectClient;
   readonly #bucket: string;
   readonly #pageSize: number | undefined;
 
   /** `pageSize`: entries per listing request (the server's default, 1000, when absent); tests force small pages. */
   constructor(client: S3Client, bucket: string, options: { pageSize?: number } = {}) {
     this.#client = client;
+    this.#objects = objectClientOf(client);
     this.#bucket = bucket;
     this.#pageSize = options.pageSize;
   }
@@ -90,20 +91,19 @@ export class S3Reader implements ObjectReader {
 
   async getBytes(key: string, options: { versionId?: string | null; maxBytes: number }): Promise<Uint8Array> {
     try {
-      const object = await this.#client.send(
-        new GetObjectCommand({
-          Bucket: this.#bucket,
-          Key: key,
-          ...(options.versionId ? { VersionId: options.versionId } : {}),
-        }),
-      );
+      const object = await this.#objects.getObject({
+        Bucket: this.#bucket,
+        Key: key,
+        ...(options.versionId ? { VersionId: options.versionId } : {}),
+      });
       if ((object.ContentLength ?? 0) > options.maxBytes) {
+        object.Body.destroy();
         throw new StoreError(
           'failed',
           `s3://${this.#bucket}/${key} is ${object.ContentLength} bytes, more than the ${options.maxBytes} expected`,
         );
       }
-      return await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+      return await allBytes(object.Body);
     } catch (error) {
       throw toStoreError(error, { bucket: this.#bucket, key, action: 'read', permission: 's3:GetObject' });
     }
@@ -114,21 +114,21 @@ export class S3Reader implements ObjectReader {
     const get = async (fromByte: number, etag?: string) => {
       try {
         const range = fromByte > 0 ? { Range: `bytes=${fromByte}-`, ...(etag ? { IfMatch: etag } : {}) } : {};
-        return await this.#client.send(
-          new GetObjectCommand({
+        return await this.#objects.getObject(
+          {
             Bucket: this.#bucket,
             Key: key,
             ...(options.versionId ? { VersionId: options.versionId } : {}),
             ...range,
-          }),
-          options.signal ? { abortSignal: options.signal } : {},
+          },
+          options.signal,
         );
       } catch (error) {
         throw toStoreError(error, { bucket: this.#bucket, key, action: 'read', permission: 's3:GetObject' });
       }
     };
     const first = await get(0);
-    const part = (answer: GetObjectCommandOutput) => ({ body: answer.Body as Readable });
+    const part = (answer: ObjectWithBody) => ({ body: answer.Body });
     return resumableBody(part(first), {
       size: first.ContentLength ?? 0,
       open: async (fromByte) => part(await get(fromByte, first.ETag)),
@@ -161,4 +161,21 @@ export class S3Reader implements ObjectReader {
       });
     }
   }
+}
+
+/** A whole body in one Uint8Array of its own (not a view into Node's shared buffer pool). */
+async function allBytes(body: Readable): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }

@@ -2,21 +2,13 @@
  * The bucket whose files are backed up (read: list and get), and where `restore files` writes them
  * back (head and put). Its own endpoint and credentials; never the backup bucket.
  */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type GetObjectCommandOutput,
-  type PutObjectCommandInput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, type Readable } from 'node:stream';
 import type { ObjectHeaders } from '../format/files-manifest.js';
 import { resumableBody } from './resumable-download.js';
 import { toStoreError } from './s3-errors.js';
+import { objectClientOf, type ObjectPut, type ObjectWithBody, type S3ObjectClient } from './s3-object-client.js';
 import { StoreError } from './store.js';
 import { uploadFeed } from './upload-feed.js';
 import type { SourceBucket, SourceDetails, SourceObject, SourceSummary, TargetBucket, TargetPut } from './source.js';
@@ -36,11 +28,14 @@ export class S3SourceBucket implements SourceBucket, TargetBucket {
   readonly name: string;
   readonly endpoint: string | null;
   readonly #client: S3Client;
+  /** GET, HEAD and PUT of bytes: one request each, without the SDK's per-request machinery. */
+  readonly #objects: S3ObjectClient;
   readonly #pageSize: number | undefined;
 
   /** `pageSize`: objects per listing request (the server's default, 1000, when absent); tests force small pages. */
   constructor(client: S3Client, bucket: string, endpoint: string | null, options: { pageSize?: number } = {}) {
     this.#client = client;
+    this.#objects = objectClientOf(client);
     this.name = bucket;
     this.endpoint = endpoint;
     this.#pageSize = options.pageSize;
@@ -82,12 +77,9 @@ export class S3SourceBucket implements SourceBucket, TargetBucket {
   async get(key: string, signal?: AbortSignal): Promise<SourceObject | undefined> {
     try {
       const get = (range: { Range?: string; IfMatch?: string }) =>
-        this.#client.send(
-          new GetObjectCommand({ Bucket: this.name, Key: key, ...range }),
-          signal ? { abortSignal: signal } : {},
-        );
+        this.#objects.getObject({ Bucket: this.name, Key: key, ...range }, signal);
       const answer = await get({});
-      const part = (reply: GetObjectCommandOutput) => ({ body: reply.Body as Readable });
+      const part = (reply: ObjectWithBody) => ({ body: reply.Body });
       const source = resumableBody(part(answer), {
         size: answer.ContentLength ?? 0,
         // The same bytes or none: If-Match fails the resume if the object was replaced meanwhile.
@@ -109,10 +101,7 @@ export class S3SourceBucket implements SourceBucket, TargetBucket {
   /** The object's details, or undefined when there is none. */
   async head(key: string, signal?: AbortSignal): Promise<SourceDetails | undefined> {
     try {
-      const answer = await this.#client.send(
-        new HeadObjectCommand({ Bucket: this.name, Key: key }),
-        signal ? { abortSignal: signal } : {},
-      );
+      const answer = await this.#objects.headObject({ Bucket: this.name, Key: key }, signal);
       return details(key, answer);
     } catch (error) {
       if (isMissing(error)) return undefined;
@@ -158,16 +147,16 @@ export class S3SourceBucket implements SourceBucket, TargetBucket {
 
   async #putBytes(key: string, body: Uint8Array, options: TargetPut): Promise<void> {
     try {
-      await this.#client.send(
-        new PutObjectCommand({ ...this.#putParams(key, options), Body: body }),
-        options.signal ? { abortSignal: options.signal } : {},
+      await this.#objects.putObject(
+        { ...this.#putParams(key, options), Body: body },
+        options.signal ? { signal: options.signal } : {},
       );
     } catch (error) {
       throw this.#error(error, key, 'upload', 's3:PutObject');
     }
   }
 
-  #putParams(key: string, options: TargetPut): PutObjectCommandInput {
+  #putParams(key: string, options: TargetPut): ObjectPut {
     return {
       Bucket: this.name,
       Key: key,

@@ -1,24 +1,22 @@
-/** {@link ObjectWriter} on S3: lib-storage for streams, PutObject for small objects. */
-import {
-  AbortMultipartUploadCommand,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+/** {@link ObjectWriter} on S3: lib-storage for streams, one PutObject (s3-object-client.ts) for small objects. */
+import { AbortMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { assertStorableRetention } from '../format/retention.js';
 import { toStoreError } from './s3-errors.js';
+import { objectClientOf, type ObjectPut, type S3ObjectClient } from './s3-object-client.js';
 import { uploadFeed } from './upload-feed.js';
 import type { ObjectWriter, PutOptions, PutResult, StreamPutOptions } from './store.js';
 import { controllerFollowing } from '../concurrency/abort-scope.js';
 
 export class S3Writer implements ObjectWriter {
   readonly #client: S3Client;
+  readonly #objects: S3ObjectClient;
   readonly #bucket: string;
 
   constructor(client: S3Client, bucket: string) {
     this.#client = client;
+    this.#objects = objectClientOf(client);
     this.#bucket = bucket;
   }
 
@@ -52,16 +50,17 @@ export class S3Writer implements ObjectWriter {
 
   async putBytes(key: string, body: Uint8Array, options: PutOptions): Promise<PutResult> {
     try {
-      const result = await this.#client.send(new PutObjectCommand({ ...this.#params(key, options), Body: body }), {
-        ...(options.signal ? { abortSignal: options.signal } : {}),
-      });
+      const result = await this.#objects.putObject(
+        { ...this.#params(key, options), Body: body },
+        options.signal ? { signal: options.signal } : {},
+      );
       return { versionId: result.VersionId ?? null };
     } catch (error) {
       throw toStoreError(error, { bucket: this.#bucket, key, action: 'upload' });
     }
   }
 
-  #params(key: string, options: PutOptions): PutObjectCommandInput {
+  #params(key: string, options: PutOptions): ObjectPut {
     assertStorableRetention(options.retention.retainUntil);
     return {
       Bucket: this.#bucket,
