@@ -75,7 +75,8 @@ export async function writeSyntheticCache(path: string, scope: string, count: nu
         lockedUntil: '2100-01-01T00:00:00.000Z',
       },
     };
-    if (!file.write(`${JSON.stringify(entry)}\n`)) await new Promise<void>((resolve) => file.once('drain', () => resolve()));
+    if (!file.write(`${JSON.stringify(entry)}\n`))
+      await new Promise<void>((resolve) => file.once('drain', () => resolve()));
   }
   file.end();
   await finished(file);
