@@ -52,15 +52,19 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { asUtf8 } from './header-bytes.js';
 import { TOOL_VERSION } from '../version.js';
 
-/** What a PUT of bytes may carry: the fields Offsite's writers set, named as in the SDK's PutObject input. */
-export interface ObjectPut {
-  Bucket: string;
-  Key: string;
+/** The headers Offsite writes and reads back, named as in the SDK; values one character per byte. */
+interface ContentHeaders {
   ContentType?: string;
   CacheControl?: string;
   ContentDisposition?: string;
   ContentEncoding?: string;
   ContentLanguage?: string;
+}
+
+/** What a PUT of bytes may carry: the fields Offsite's writers set, named as in the SDK's PutObject input. */
+export interface ObjectPut extends ContentHeaders {
+  Bucket: string;
+  Key: string;
   /** Names as given (sent in lower case); values one character per byte. */
   Metadata?: Record<string, string>;
   ACL?: ObjectCannedACL;
@@ -94,16 +98,11 @@ export interface ResponseMetadata {
 }
 
 /** An object's headers as the SDK's HeadObject and GetObject outputs name them; values one character per byte. */
-export interface ObjectDetails {
+export interface ObjectDetails extends ContentHeaders {
   ETag?: string;
   ContentLength?: number;
   LastModified?: Date;
   VersionId?: string;
-  ContentType?: string;
-  CacheControl?: string;
-  ContentDisposition?: string;
-  ContentEncoding?: string;
-  ContentLanguage?: string;
   /** `x-amz-meta-*` headers: names in lower case without the prefix. */
   Metadata?: Record<string, string>;
   $metadata: ResponseMetadata;
