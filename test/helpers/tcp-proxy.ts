@@ -204,8 +204,11 @@ export async function startTcpProxy(
     if (isCut) return client.destroy();
     stats.connections += 1;
     track(client);
-    if (storm) throttle(client);
-    else forward(client);
+    if (!storm) return forward(client);
+    // Counted when the connection is taken, not when it is answered: parts in flight open
+    // several connections at once, and each one taken during the storm is throttled.
+    if (--storm.left <= 0) storm = undefined;
+    throttle(client);
   });
 
   /** Reads one request (its headers, and its body unless it waits for 100-continue) and answers 503 SlowDown. */
@@ -232,7 +235,6 @@ export async function startTcpProxy(
       client.end(
         `HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
-      if (storm && --storm.left <= 0) storm = undefined;
     });
     setTimeout(() => client.destroy(), 30_000).unref();
   };
