@@ -77,11 +77,16 @@ const results = [
 ];
 const failed = results.find((result) => result && result.status !== 0);
 if (existsSync(reliabilityLog)) {
-  const report =
-    filters.length === 0 && !unitOnly ? join(repo, 'docs/reliability.md') : join(reliabilityLog, '../reliability.md');
-  spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'test/reliability/report.ts'), reliabilityLog, report], {
-    cwd: repo,
-    stdio: 'inherit',
-  });
+  // A full run keeps its records in docs/reliability/ and rewrites the page; a partial one writes a
+  // page of its own beside its log.
+  const output = filters.length === 0 && !unitOnly ? [] : [join(reliabilityLog, '../reliability.md')];
+  spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(repo, 'test/reliability/report.ts'), reliabilityLog, ...output],
+    {
+      cwd: repo,
+      stdio: 'inherit',
+    },
+  );
 }
 process.exit(failed ? (failed.status ?? 1) : 0);

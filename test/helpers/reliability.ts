@@ -9,7 +9,7 @@ import { appendFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { it, type TestContext } from 'node:test';
 
-export type ScenarioKind = 'fault' | 'bad input' | 'security';
+export type ScenarioKind = 'fault' | 'kill' | 'bad input' | 'security';
 
 export interface ScenarioRecord {
   kind: ScenarioKind;
