@@ -66,6 +66,21 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
   return url.toString();
 }
 
+/** Whether a database of this name exists on the target's server. */
+export function databaseExists(serverUrl: string, name: string): Promise<boolean> {
+  return withTarget(serverUrl, async (client) => {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    return found.rows.length > 0;
+  });
+}
+
+/** Gives a database this run created and loaded its final name (it fails if that name was taken meanwhile). */
+export async function renameDatabase(serverUrl: string, from: string, to: string): Promise<void> {
+  await withTarget(serverUrl, (client) =>
+    client.query(`ALTER DATABASE ${client.escapeIdentifier(from)} RENAME TO ${client.escapeIdentifier(to)}`),
+  );
+}
+
 /** Drops a database this run created; sessions still on it (a monitoring agent, a leftover worker) are ended (PostgreSQL 13+). */
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   await withTarget(serverUrl, async (client) => {

@@ -21,6 +21,7 @@ import { finished } from 'node:stream/promises';
 import { parseIndexEntry, type IndexEntry } from '../format/files-manifest.js';
 import { compareKeys } from '../format/key-order.js';
 import type { SourceSummary } from '../store/source.js';
+import { removeAbandonedTemporaries } from './local-file.js';
 
 const CACHE_FORMAT = 'offsite-files-cache';
 const CACHE_VERSION = 2;
@@ -199,6 +200,7 @@ export class CacheWriter {
     const writer = new CacheWriter(path);
     try {
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await removeAbandonedTemporaries(path);
       writer.#stream = createWriteStream(writer.#temporary, { mode: 0o600 });
       writer.#stream.on('error', (error: NodeJS.ErrnoException) => writer.#fail(error));
       writer.#stream.write(`${JSON.stringify({ format: CACHE_FORMAT, version: CACHE_VERSION, scope })}\n`);

@@ -5,8 +5,9 @@
  * "already exists"; a file being replaced stays as it was until the new one is complete.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isRunning } from '../processes/is-running.js';
 
 /** Why a local file could not be written: `create` (the path) or `write` (its bytes), with the errno code. */
 export class LocalFileError extends Error {
@@ -59,6 +60,7 @@ export async function writeNewFile(path: string, text: string, mode?: number): P
  * @throws LocalFileError; the old file, if any, is then untouched and no temporary file is left.
  */
 export async function replaceFile(path: string, text: string, mode?: number): Promise<void> {
+  await removeAbandonedTemporaries(path);
   const temporary = temporaryBeside(path);
   try {
     await writeNewFile(temporary, text, mode);
@@ -79,3 +81,32 @@ export async function replaceFile(path: string, text: string, mode?: number): Pr
  */
 export const temporaryBeside = (path: string): string =>
   join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+
+/**
+ * Removes the temporary files beside `path` that runs on this machine started and never renamed
+ * because they were killed (SIGKILL, the OOM killer: no `finally` ran). Each is as large as the file
+ * it was to replace (a files cache is about 1 KB per object), and nothing else would ever remove it.
+ * Names carry the writer's pid: `.<name>.<pid>.<hex>.tmp` (temporaryBeside) and `<name>.<pid>.tmp`
+ * (the files cache); those of a process still running, or of this one, are left alone. A folder that
+ * cannot be read, or a file that cannot be removed, is left as it is: this is tidying, never a failure.
+ */
+export async function removeAbandonedTemporaries(path: string): Promise<void> {
+  const name = basename(path);
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const candidate of names) {
+    const pid = temporaryWriter(candidate, name);
+    if (pid === undefined || pid === process.pid || isRunning(pid)) continue;
+    await unlink(join(dirname(path), candidate)).catch(() => undefined);
+  }
+}
+
+/** The pid in a temporary file's name made for `name`, or undefined when it is no such file. */
+function temporaryWriter(candidate: string, name: string): number | undefined {
+  const rest = candidate.startsWith(`.${name}.`)
+    ? /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(candidate.slice(name.length + 2))
+    : candidate.startsWith(`${name}.`)
+      ? /^(\d+)\.tmp$/.exec(candidate.slice(name.length + 1))
+      : null;
+  const pid = Number(rest?.[1]);
+  return rest && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}

@@ -14,7 +14,14 @@ import {
   swapPrivilegeProblem,
   type EndedSession,
 } from '../../processes/database-swap.js';
-import { createDatabase, dropDatabase, readTarget, type TargetFacts } from '../../processes/target-db.js';
+import {
+  createDatabase,
+  databaseExists,
+  dropDatabase,
+  readTarget,
+  renameDatabase,
+  type TargetFacts,
+} from '../../processes/target-db.js';
 import { nameWithSuffix } from '../../format/database-name.js';
 import type { PgRestoreOptions } from '../../processes/pg-restore.js';
 
@@ -62,11 +69,7 @@ export async function prepareTarget(
     );
   }
   if (options.replaceDatabase) return prepareReplacement(options.targetUrl, options.replaceDatabase);
-  if (options.createDatabase) {
-    await readTarget(options.targetUrl);
-    const url = await createDatabase(options.targetUrl, options.createDatabase);
-    return createdTarget(options.targetUrl, options.createDatabase, url);
-  }
+  if (options.createDatabase) return prepareNewDatabase(options.targetUrl, options.createDatabase);
   const facts = await readTarget(options.targetUrl);
   if (!mode.dataOnly && !mode.clean && facts.tables.length > 0) {
     throw configError(
@@ -74,6 +77,35 @@ export async function prepareTarget(
     );
   }
   return { url: options.targetUrl, facts, fresh: false, run: async (restore) => ({ value: await restore() }) };
+}
+
+/**
+ * A new database, loaded under a temporary name and given the name asked for only once the restore
+ * passed every check. A restore killed half-way (SIGKILL, the OOM killer, a lost machine: nothing of
+ * ours runs to drop it) leaves the name free for the next run of the same command, never an empty or
+ * half-loaded database under it; what it leaves is `<name>_offsite_<hex>`, which nothing uses.
+ */
+async function prepareNewDatabase(serverUrl: string, name: string): Promise<PreparedTarget> {
+  await readTarget(serverUrl);
+  if (await databaseExists(serverUrl, name))
+    throw configError(
+      `database ${name} already exists on the target server: --create-database makes a new one; to swap a restored copy in for it use --replace ${name}`,
+    );
+  const loading = nameWithSuffix(name, `_offsite_${randomBytes(3).toString('hex')}`);
+  const created = await createdTarget(serverUrl, loading, await createDatabase(serverUrl, loading));
+  return {
+    ...created,
+    facts: { ...created.facts, database: name },
+    run: async (restore) => {
+      const { value } = await created.run(restore);
+      try {
+        await renameDatabase(serverUrl, loading, name);
+      } catch (error) {
+        throw await droppedAfter(error, serverUrl, loading);
+      }
+      return { value };
+    },
+  };
 }
 
 async function createdTarget(serverUrl: string, name: string, url: string): Promise<PreparedTarget> {
