@@ -204,7 +204,10 @@ export async function startTcpProxy(
     if (isCut) return client.destroy();
     stats.connections += 1;
     track(client);
-    if (!storm) return forward(client);
+    if (!storm) {
+      forward(client);
+      return;
+    }
     // Counted when the connection is taken, not when it is answered: parts in flight open
     // several connections at once, and each one taken during the storm is throttled.
     if (--storm.left <= 0) storm = undefined;
