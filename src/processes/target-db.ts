@@ -83,9 +83,12 @@ export async function renameDatabase(serverUrl: string, from: string, to: string
 
 /** Drops a database this run created; sessions still on it (a monitoring agent, a leftover worker) are ended (PostgreSQL 13+). */
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await withTarget(serverUrl, async (client) => {
-    const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v);
-    const force = version >= 130000 ? ' WITH (FORCE)' : '';
-    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}${force}`);
-  });
+  await withTarget(serverUrl, (client) => dropDatabaseOn(client, name));
+}
+
+/** {@link dropDatabase} on a session already open to another database of the server. */
+export async function dropDatabaseOn(client: pg.Client, name: string): Promise<void> {
+  const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v);
+  const force = version >= 130000 ? ' WITH (FORCE)' : '';
+  await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}${force}`);
 }

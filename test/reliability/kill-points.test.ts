@@ -6,7 +6,8 @@
  * Each point is hit 3 times at a random offset within its phase (seeded: OFFSITE_KILL_SEED replays
  * a run), then the invariants are checked: no backup is listed complete without all its bytes
  * (each one listed is verified), a restore target is untouched or fully restored, local state files
- * stay valid, and the next run of the same command succeeds and restores equal to the source.
+ * stay valid, and the next run of the same command succeeds and restores equal to the source (and
+ * drops the databases a killed restore or drill left under a generated name).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext } from 'node:test';
 import { generateDedupKeyText } from '../../src/format/dedup-key.js';
+import { isLoadingName } from '../../src/processes/loading-databases.js';
 import { generateIdentity, tempDir, type TempDir } from '../helpers/backup-env.js';
 import { runCli, summaryOf, type CliRun } from '../helpers/cli.js';
 import {
@@ -27,7 +29,7 @@ import {
   readerRestoreEnv,
 } from '../helpers/fixture.js';
 import { scenario } from '../helpers/reliability.js';
-import { dropDatabase, tableChecksums, withClient, type TableChecksum } from '../helpers/sample-db.js';
+import { tableChecksums, withClient, type TableChecksum } from '../helpers/sample-db.js';
 import { bytesOf, createSourceBucket, putObjects, readBucket, type StoredObject } from '../helpers/source-bucket.js';
 import { stack, uniqueName } from '../helpers/stack.js';
 import {
@@ -89,19 +91,23 @@ interface Killed {
 }
 
 /**
- * The databases a killed restore or drill created and could not drop (nothing of it ran after the
- * kill): noted for the report, then dropped so that the stack's server does not fill up.
+ * The databases a killed restore or drill created under a generated name and could not drop
+ * (nothing of it ran after the kill), noted for the report: the next run must drop them.
  */
-async function dropLeftOver(test: TestContext, serverUrl: string, killed: Killed): Promise<void> {
-  const created = killed.databases.filter((name) => /_offsite_[0-9a-f]{6}$|^offsite_drill_/.test(name));
-  const left = await withClient(serverUrl, async (client) => {
+async function leftBehind(test: TestContext, serverUrl: string, killed: Killed): Promise<string[]> {
+  const left = await existingOf(serverUrl, killed.databases.filter(isLoadingName));
+  if (left.length > 0) test.diagnostic(`left behind by the killed run: ${left.join(', ')}`);
+  return left;
+}
+
+/** Those of `names` that exist on the server. */
+function existingOf(serverUrl: string, names: readonly string[]): Promise<string[]> {
+  return withClient(serverUrl, async (client) => {
     const found = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1)', [
-      created,
+      names,
     ]);
     return found.rows.map((row) => row.datname);
   });
-  if (left.length > 0) test.diagnostic(`left behind by the killed run (dropped now): ${left.join(', ')}`);
-  for (const name of left) await dropDatabase(stack().pgUrlBase, name);
 }
 
 /** A process that exists and is not a zombie (orphans may wait for a reaper that never comes). */
@@ -568,9 +574,14 @@ describe('Offsite SIGKILLed at its kill points', { concurrency: 2 }, () => {
             client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]),
           );
           assert.equal(taken.rows.length, 0, `run ${run}: no database ${name} was left half-loaded`);
-          await dropLeftOver(test, server, killed);
+          const left = await leftBehind(test, server, killed);
           const next = await runCli(args, { env: restoreEnv(env, server) });
           assert.equal(next.code, 0, next.stderr);
+          assert.deepEqual(
+            await existingOf(server, left),
+            [],
+            `run ${run}: the next run dropped what the killed one left`,
+          );
           const url = new URL(server);
           url.pathname = `/${name}`;
           assert.deepEqual(await tableChecksums(url.toString()), newChecksums);
@@ -602,21 +613,23 @@ describe('Offsite SIGKILLed at its kill points', { concurrency: 2 }, () => {
     scenario(
       'kill',
       'drill',
-      'drill killed mid-load into its scratch database: the next drill passes',
+      'drill killed mid-load into its scratch database: the next drill passes, and drops the scratch databases the killed ones left',
       async ({ test, tried, verified }) => {
         const rng = seeded('drill killed mid-load');
         const server = fixture.sourceUrl;
+        const left: string[] = [];
         for (let run = 1; run <= RUNS; run++) {
           const killed = await runKilled(['drill', '--json'], restoreEnv(env, server), {
             ...pgWire(midCopy(rng)),
             env: (hostPort) => ({ OFFSITE_TARGET_URL: viaWire(server, hostPort) }),
           });
           note(test, run, killed);
-          await dropLeftOver(test, server, killed);
+          left.push(...(await leftBehind(test, server, killed)));
         }
         tried(RUNS);
         const next = await runCli(['drill', '--json'], { env: restoreEnv(env, server) });
         assert.equal(next.code, 0, next.stderr);
+        assert.deepEqual(await existingOf(server, left), [], 'the next drill dropped what the killed ones left');
         assert.equal(summaryOf(next).id, newBackup.id);
         verified(Number(newBackup.bytesIn));
       },

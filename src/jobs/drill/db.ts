@@ -2,10 +2,11 @@
  * `drill`: proves the newest backup restores. It is restored into a scratch database that is
  * created and dropped again, with every check a restore makes (stored and plaintext hashes, each
  * table's row count against the manifest). Unlike `restore latest`, a damaged newest backup fails
- * the drill instead of falling back to an older one.
+ * the drill instead of falling back to an older one. The scratch database's name is locked while it
+ * exists, so that the next run drops it if this one is killed (src/processes/loading-databases.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { isOffsiteError, jobFailed } from '../../errors.js';
+import { drillName, holdLoadingLock, type LoadingLock } from '../../processes/loading-databases.js';
 import { dropDatabase } from '../../processes/target-db.js';
 import type { Reporter } from '../../report/reporter.js';
 import type { ObjectReader } from '../../store/store.js';
@@ -44,9 +45,14 @@ export async function drillDatabase(
     )
   ).find((entry) => entry.kind === 'db' && entry.status === 'complete');
   if (!newest) throw jobFailed(`drill failed: no complete backup in environment ${options.environment}`);
-  const scratch = `offsite_drill_${randomBytes(5).toString('hex')}`;
-  deps.reporter.info('drill started', { id: newest.id, scratch });
+  const scratch = drillName();
+  let lock: LoadingLock | undefined;
   try {
+    // On the server URL: the restore below creates, sweeps and drops on the same database.
+    lock = await holdLoadingLock(options.serverUrl, scratch).catch((error: unknown) =>
+      Promise.reject(classifyRestoreError(error)),
+    );
+    deps.reporter.info('drill started', { id: newest.id, scratch });
     const result = await restoreDatabase(
       {
         environment: options.environment,
@@ -80,6 +86,9 @@ export async function drillDatabase(
       error,
     );
   } finally {
-    await dropDatabase(options.serverUrl, scratch).catch(() => undefined);
+    if (lock) {
+      await dropDatabase(options.serverUrl, scratch).catch(() => undefined);
+      await lock.release();
+    }
   }
 }

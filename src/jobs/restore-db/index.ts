@@ -139,7 +139,7 @@ async function restoreOne(
     deps.reporter.warn('this backup is plain SQL, which pg_restore --jobs cannot load: restoring with one stream');
   const spool = tools.pgRestore ? await spoolFor(options, sealed.plaintext.size, deps.reporter) : undefined;
   try {
-    const target = await prepareTarget(options, mode, manifest.payload.dumpFormat);
+    const target = await prepareTarget(options, mode, manifest.payload.dumpFormat, deps.reporter);
     // A spool exists only for a custom archive restored into a new database with several jobs.
     const jobs = spool && options.parallel ? options.parallel.jobs : 1;
     deps.reporter.info('restore started', {
@@ -285,7 +285,7 @@ async function restoreLegacy(
   if (options.decrypt.scheme !== 'openssl')
     throw configError('backups made by the old shell pipeline need OFFSITE_ENCRYPTION_PASSWORD (openssl enc)');
   const tools = await findTools('plain', 0, options);
-  const target = await prepareTarget(options, mode, 'plain');
+  const target = await prepareTarget(options, mode, 'plain', deps.reporter);
   deps.reporter.warn(
     `restoring ${key} without a manifest: its integrity cannot be checked beyond decryption and SQL errors`,
   );

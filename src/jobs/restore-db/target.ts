@@ -1,9 +1,10 @@
 /**
  * The restore's target: checked before anything is written; created when asked and dropped again
  * if the restore fails; or, to replace a database, a new one beside it that is swapped in only
- * after the restore passed every check.
+ * after the restore passed every check. A new database is loaded under a generated name, locked
+ * while it exists, and databases left under such names by killed runs are dropped first
+ * (src/processes/loading-databases.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { configError, describe, usageError } from '../../errors.js';
 import {
   copyDatabaseProperties,
@@ -12,6 +13,7 @@ import {
   readDatabaseFacts,
   swapDatabases,
   swapPrivilegeProblem,
+  type DatabaseFacts,
   type EndedSession,
 } from '../../processes/database-swap.js';
 import {
@@ -23,6 +25,12 @@ import {
   type TargetFacts,
 } from '../../processes/target-db.js';
 import { nameWithSuffix } from '../../format/database-name.js';
+import {
+  holdLoadingLock,
+  loadingName,
+  sweepLoadingDatabases,
+  type SweepLog,
+} from '../../processes/loading-databases.js';
 import type { PgRestoreOptions } from '../../processes/pg-restore.js';
 
 export interface RestoreMode extends PgRestoreOptions {
@@ -62,14 +70,15 @@ export async function prepareTarget(
   options: TargetChoice,
   mode: RestoreMode,
   format: 'custom' | 'plain',
+  log: SweepLog,
 ): Promise<PreparedTarget> {
   if (format === 'plain' && (mode.schemaOnly || mode.dataOnly || mode.tables.length > 0 || mode.clean)) {
     throw usageError(
       'this backup is plain SQL, which restores only whole into an empty database: --schema-only, --data-only, --table and --clean need a custom-format backup',
     );
   }
-  if (options.replaceDatabase) return prepareReplacement(options.targetUrl, options.replaceDatabase);
-  if (options.createDatabase) return prepareNewDatabase(options.targetUrl, options.createDatabase);
+  if (options.replaceDatabase) return prepareReplacement(options.targetUrl, options.replaceDatabase, log);
+  if (options.createDatabase) return prepareNewDatabase(options.targetUrl, options.createDatabase, log);
   const facts = await readTarget(options.targetUrl);
   if (!mode.dataOnly && !mode.clean && facts.tables.length > 0) {
     throw configError(
@@ -83,27 +92,61 @@ export async function prepareTarget(
  * A new database, loaded under a temporary name and given the name asked for only once the restore
  * passed every check. A restore killed half-way (SIGKILL, the OOM killer, a lost machine: nothing of
  * ours runs to drop it) leaves the name free for the next run of the same command, never an empty or
- * half-loaded database under it; what it leaves is `<name>_offsite_<hex>`, which nothing uses.
+ * half-loaded database under it; what it leaves is `<name>_offsite_<hex>`, which the next run drops.
  */
-async function prepareNewDatabase(serverUrl: string, name: string): Promise<PreparedTarget> {
+async function prepareNewDatabase(serverUrl: string, name: string, log: SweepLog): Promise<PreparedTarget> {
   await readTarget(serverUrl);
   if (await databaseExists(serverUrl, name))
     throw configError(
       `database ${name} already exists on the target server: --create-database makes a new one; to swap a restored copy in for it use --replace ${name}`,
     );
-  const loading = nameWithSuffix(name, `_offsite_${randomBytes(3).toString('hex')}`);
-  const created = await createdTarget(serverUrl, loading, await createDatabase(serverUrl, loading));
+  const loading = loadingName(name);
+  return whileLoading(serverUrl, loading, log, async () => {
+    const created = await createdTarget(serverUrl, loading, await createDatabase(serverUrl, loading));
+    return {
+      ...created,
+      facts: { ...created.facts, database: name },
+      run: async (restore) => {
+        const { value } = await created.run(restore);
+        try {
+          await renameDatabase(serverUrl, loading, name);
+        } catch (error) {
+          throw await droppedAfter(error, serverUrl, loading);
+        }
+        return { value };
+      },
+    };
+  });
+}
+
+/**
+ * Creates a database under the generated name `loading` (by `create`) while holding its lock, after
+ * dropping those that killed runs left; the lock is released once the run renamed or dropped it.
+ * Lock and sweep use the same session database (`adminUrl`) as the CREATE and DROP.
+ */
+async function whileLoading(
+  adminUrl: string,
+  loading: string,
+  log: SweepLog,
+  create: () => Promise<PreparedTarget>,
+): Promise<PreparedTarget> {
+  await sweepLoadingDatabases(adminUrl, log);
+  const lock = await holdLoadingLock(adminUrl, loading);
+  let created: PreparedTarget;
+  try {
+    created = await create();
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
   return {
     ...created,
-    facts: { ...created.facts, database: name },
     run: async (restore) => {
-      const { value } = await created.run(restore);
       try {
-        await renameDatabase(serverUrl, loading, name);
-      } catch (error) {
-        throw await droppedAfter(error, serverUrl, loading);
+        return await created.run(restore);
+      } finally {
+        await lock.release();
       }
-      return { value };
     },
   };
 }
@@ -140,7 +183,7 @@ async function droppedAfter(error: unknown, serverUrl: string, name: string): Pr
  * A new database with the old one's encoding and locale; after the restore, it gets the old one's
  * owner, grants and settings, and is swapped in. Privileges are checked before anything is created.
  */
-async function prepareReplacement(serverUrl: string, current: string): Promise<PreparedTarget> {
+async function prepareReplacement(serverUrl: string, current: string, log: SweepLog): Promise<PreparedTarget> {
   const admin = maintenanceUrl(serverUrl, [current]);
   const like = await readDatabaseFacts(admin, current);
   if (!like)
@@ -149,11 +192,21 @@ async function prepareReplacement(serverUrl: string, current: string): Promise<P
     );
   const problem = await swapPrivilegeProblem(admin, current);
   if (problem) throw configError(`cannot replace database ${current}: ${problem}`);
-  const replacement = nameWithSuffix(current, `_offsite_${randomBytes(3).toString('hex')}`);
-  await createDatabaseLike(admin, replacement, like);
-  const url = new URL(serverUrl);
-  url.pathname = `/${encodeURIComponent(replacement)}`;
-  const created = await createdTarget(admin, replacement, url.toString());
+  const replacement = loadingName(current);
+  return whileLoading(admin, replacement, log, async () => {
+    await createDatabaseLike(admin, replacement, like);
+    const url = new URL(serverUrl);
+    url.pathname = `/${encodeURIComponent(replacement)}`;
+    return replacingWith(await createdTarget(admin, replacement, url.toString()), { admin, like, replacement });
+  });
+}
+
+/** After the restore: the old database's owner, grants and settings, then the swap; the old one is kept aside. */
+function replacingWith(
+  created: PreparedTarget,
+  { admin, like, replacement }: { admin: string; like: DatabaseFacts; replacement: string },
+): PreparedTarget {
+  const current = like.name;
   return {
     ...created,
     run: async (restore) => {
