@@ -12,6 +12,7 @@ import {
   seededSource,
   START,
 } from '../../../test/helpers/files-jobs.js';
+import { StoreError } from '../../store/store.js';
 import { drillFiles } from './files.js';
 
 const keys = await ageKeys();
@@ -55,6 +56,28 @@ describe('drill --files on the memory store', () => {
     bucket.store.damage(blob.key);
     const target = new MemorySourceBucket('target');
     await assert.rejects(drill(bucket.reader, target), /drill failed: 1 of 5 objects/);
+    assert.equal(target.files.size, 0);
+  });
+
+  it('keeps a lost connection as the cause of its failure, so that the scheduler retries it rather than report damaged data', async () => {
+    const bucket = memoryBucket();
+    await runBackup(bucket, seededSource(), backupOptions(keys.encrypt), START);
+    const target = new MemorySourceBucket('target');
+    const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    const unreachable = new StoreError('failed', 'cannot reach the S3 endpoint for s3://target/x (ECONNRESET)', lost);
+    const put = target.put.bind(target);
+    let calls = 0;
+    target.put = async (key, body, options) => {
+      calls += 1;
+      if (calls === 2) throw unreachable;
+      await put(key, body, options);
+    };
+    const failure = await drill(bucket.reader, target).then(
+      () => assert.fail('the drill succeeded'),
+      (error: unknown) => error as Error,
+    );
+    assert.match(failure.message, /drill failed: 1 of 5 objects .*cannot reach the S3 endpoint/);
+    assert.equal(failure.cause, unreachable);
     assert.equal(target.files.size, 0);
   });
 });

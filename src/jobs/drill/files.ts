@@ -75,6 +75,10 @@ export async function drillFiles(options: DrillFilesOptions, deps: DrillFilesDep
     scratchPrefix,
   });
   const failures: string[] = [];
+  /** Whether some object came back different: then the drill failed on its data, whatever else went wrong. */
+  let mismatched = false;
+  /** The first error thrown while restoring or reading back (a lost connection, a damaged blob). */
+  let firstError: unknown;
   let leftBehind = 0;
   const context = {
     reader: deps.reader,
@@ -90,9 +94,13 @@ export async function drillFiles(options: DrillFilesOptions, deps: DrillFilesDep
     try {
       await restoreObject(entry, context);
       const problem = await readBackProblem(deps.target, scratchKey, entry);
-      if (problem) failures.push(`${entry.key}: ${problem}`);
+      if (problem) {
+        failures.push(`${entry.key}: ${problem}`);
+        mismatched = true;
+      }
     } catch (error) {
       failures.push(`${entry.key}: ${describe(error)}`);
+      firstError ??= error;
     } finally {
       if (
         !(await deps.target.delete(scratchKey).then(
@@ -103,9 +111,12 @@ export async function drillFiles(options: DrillFilesOptions, deps: DrillFilesDep
         leftBehind += 1;
     }
   }
+  // The error is kept as the cause so that the scheduler can tell a lost connection (retried) from
+  // damaged data (not retried, as the cause chain of a damaged blob says); a mismatch has no cause.
   if (failures.length > 0)
     throw jobFailed(
       `drill failed: ${failures.length} of ${chosen.length} objects of snapshot ${newest.id} did not restore as recorded (first: ${failures[0]})`,
+      mismatched ? undefined : firstError,
     );
   return { snapshot: newest.id, objects, checked: chosen.length, scratchPrefix, leftBehind };
 }
