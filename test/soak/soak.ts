@@ -7,7 +7,7 @@
  * Writes docs/reliability/soak.json; exits 1 if a check fails. See test/soak/README.md.
  */
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateAgeIdentity } from '../../src/pipeline/age.js';
@@ -15,7 +15,8 @@ import { offsiteAt, privateOffsite } from './app.js';
 import { s3As } from '../helpers/s3.js';
 import { createDatabase, dropDatabase, withClient } from '../helpers/sample-db.js';
 import { httpGet, startScheduler, writeConfig, type SchedulerProcess } from '../helpers/scheduler.js';
-import { REPO_DIR, stack, uniqueName } from '../helpers/stack.js';
+import { stack, uniqueName } from '../helpers/stack.js';
+import { saveReliabilityResults } from '../reliability/report.js';
 import { proxyFor } from '../helpers/tcp-proxy.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 import {
@@ -405,13 +406,11 @@ async function main(): Promise<number> {
     },
     problems,
   });
-  const out = join(REPO_DIR, 'docs/reliability/soak.json');
-  mkdirSync(join(REPO_DIR, 'docs/reliability'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  saveReliabilityResults('soak.json', report);
 
   await cleanUp();
 
-  progress(`wrote ${out}`);
+  progress('wrote docs/reliability/soak.json and docs/reliability.md');
   progress(
     `${runs.length} runs, ${report.failures} failures (${failuresAlarmed} alarmed), ${injected.length} faults, restored ${restored.db} db + ${restored.files} files backups, ${bytesVerified} bytes verified, ${bytesLost} lost, in ${report.durationSeconds}s`,
   );
