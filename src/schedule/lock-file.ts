@@ -3,7 +3,7 @@
  * holding the owner's pid. A file whose pid no longer runs is stale (its process was killed) and
  * is taken over. Guards processes on one machine sharing a state directory.
  */
-import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, jobFailed } from '../errors.js';
 import { LocalFileError, writeNewFile } from '../state/local-file.js';
@@ -30,8 +30,7 @@ export async function acquireLockFile(stateDir: string, name: string, pid = proc
     const holderPid = await readPid(path);
     if (holderPid !== undefined && isRunning(holderPid)) return { acquired: false, holderPid, path };
     // Stale (or half-written by a process killed right after creating it): remove and try once more.
-    // Two processes may both see it stale; O_EXCL lets only one of them create the new file.
-    await unlink(path).catch(() => undefined);
+    await removeStaleLock(path, holderPid, pid);
   }
   return { acquired: false, holderPid: await readPid(path), path };
 }
@@ -41,6 +40,26 @@ const lockFileError = (path: string, error: unknown) =>
     `cannot write the lock file ${path} (${(error as NodeJS.ErrnoException).code ?? describe(error)}); check that the state directory (schedule.stateDir or --state-dir) is writable and has free space`,
     error,
   );
+
+/**
+ * Removes the lock file only if it still holds `stalePid`. Two processes may both have read the same
+ * stale pid; the first one removes it and creates its own lock, and a plain unlink by the second
+ * would then remove that new, live lock, letting both run. So the file is first moved aside (atomic:
+ * of the two only one moves any given file), then checked: a lock that turns out to be another
+ * process's live one is linked back (never over a file created meanwhile) and left alone.
+ */
+export async function removeStaleLock(path: string, stalePid: number | undefined, pid = process.pid): Promise<void> {
+  const aside = `${path}.${pid}.stale`;
+  if (
+    !(await rename(path, aside).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
+  if ((await readPid(aside)) !== stalePid) await link(aside, path).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+}
 
 async function releaseIfOurs(path: string, pid: number): Promise<void> {
   if ((await readPid(path)) === pid) await unlink(path).catch(() => undefined);
