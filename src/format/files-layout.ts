@@ -21,6 +21,13 @@ export interface Shard {
 
 export const UNSHARDED: Shard = { index: 0, count: 1 };
 
+/**
+ * Where `drill --files` puts its scratch copies in the source bucket (deleted again as it goes). A files
+ * backup passes over this folder: it holds no data of the user's, and a drill running beside the backup,
+ * or one that could not delete a copy, would otherwise put its copies into the snapshot.
+ */
+export const DRILL_SCRATCH_FOLDER = 'offsite-drill/';
+
 export type BlobCompression = 'zstd' | 'none';
 
 const BLOB_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
@@ -84,7 +91,7 @@ export function parseShard(text: string): Shard {
   const index = Number(match?.[1]);
   const count = Number(match?.[2]);
   if (!match || count < 1 || index >= count)
-    throw new Error(`"${text}" is not a shard: write i/n with 0 <= i < n, e.g. 0/4`);
+    throw new Error(`${JSON.stringify(text)} is not a shard: write i/n with 0 <= i < n, e.g. 0/4`);
   return { index, count };
 }
 

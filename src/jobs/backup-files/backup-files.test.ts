@@ -72,6 +72,18 @@ describe('backupFiles on the memory store', () => {
     assert.equal(second.cache.saved, true);
   });
 
+  it("passes over the drill's scratch folder of the source bucket", async () => {
+    const bucket = memoryBucket();
+    const source = seededSource();
+    source.set('offsite-drill/20261207T000000Z-abcd1234-0f0f0f0f/a.txt', 'a scratch copy');
+    source.set('offsite-drill.txt', "the user's own");
+    const result = await runBackup(bucket, source, backupOptions(keys.encrypt), START);
+    const indexed = await indexKeys(bucket, result);
+    assert.equal(result.objects, 6);
+    assert.ok(indexed.includes('offsite-drill.txt'));
+    assert.equal(indexed.filter((key) => key.startsWith('offsite-drill/')).length, 0);
+  });
+
   it('does not reuse a multipart blob whose lock the server may have ignored', async () => {
     const bucket = memoryBucket({ multipartLockHonoured: false, defaultRetention: { mode: 'COMPLIANCE', days: 30 } });
     const source = seededSource();

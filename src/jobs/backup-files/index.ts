@@ -7,7 +7,13 @@
 import { PassThrough } from 'node:stream';
 import { once, setMaxListeners } from 'node:events';
 import { describe, isOffsiteError, jobFailed } from '../../errors.js';
-import { shardOfKey, snapshotPartKeys, type FilesLocation, type Shard } from '../../format/files-layout.js';
+import {
+  DRILL_SCRATCH_FOLDER,
+  shardOfKey,
+  snapshotPartKeys,
+  type FilesLocation,
+  type Shard,
+} from '../../format/files-layout.js';
 import { encodeIndexEntry, encodeIndexHeader, type IndexEntry } from '../../format/files-manifest.js';
 import { newBackupId } from '../../format/layout.js';
 import { retentionFor, type LockMode } from '../../format/retention.js';
@@ -159,6 +165,7 @@ export async function backupFiles(options: BackupFilesOptions, deps: BackupFiles
     for await (const object of deps.source.list(options.sourcePrefix)) {
       if (pool.failed || cancel.signal.aborted) break;
       if (options.shard.count > 1 && shardOfKey(object.key, options.shard.count) !== options.shard.index) continue;
+      if (object.key.startsWith(DRILL_SCRATCH_FOLDER)) continue;
       const done = await record.reserve();
       const reusable = await cached?.find(object);
       if (

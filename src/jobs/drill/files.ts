@@ -6,6 +6,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { describe, jobFailed } from '../../errors.js';
 import { filesSnapshots } from '../../format/files-catalog.js';
+import { DRILL_SCRATCH_FOLDER } from '../../format/files-layout.js';
 import type { IndexEntry } from '../../format/files-manifest.js';
 import type { TrustedSigners } from '../../format/signature.js';
 import type { DecryptSpec } from '../../pipeline/cipher.js';
@@ -66,7 +67,7 @@ export async function drillFiles(options: DrillFilesOptions, deps: DrillFilesDep
     if (error instanceof SnapshotError) throw jobFailed(`drill failed: snapshot ${newest.id}: ${error.message}`, error);
     throw error;
   }
-  const scratchPrefix = `offsite-drill/${newest.id}-${randomBytes(4).toString('hex')}/`;
+  const scratchPrefix = `${DRILL_SCRATCH_FOLDER}${newest.id}-${randomBytes(4).toString('hex')}/`;
   deps.reporter.info('files drill started', {
     snapshot: newest.id,
     objects,
