@@ -53,7 +53,7 @@ export default tseslint.config(
   layer(['src/config/**/*.ts'], ['cli', 'jobs'], 'settings are read by the CLI and handed down'),
   layer(['src/schedule/**/*.ts'], ['cli'], 'the scheduler runs jobs; the CLI starts it'),
   {
-    files: ['**/*.test.ts', '**/*.contract.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/*.test.ts', '**/*.contract.ts', 'test/**/*.ts', 'bench/**/*.ts', 'fuzz/**/*.ts'],
     rules: {
       // node:test's describe/it return promises that the runner awaits.
       '@typescript-eslint/no-floating-promises': 'off',

@@ -6,11 +6,18 @@ export type ErrorKind = 'usage' | 'config' | 'failed' | 'findings';
 
 const EXIT_CODES: Record<ErrorKind, number> = { usage: 2, config: 2, failed: 1, findings: 1 };
 
+/**
+ * The message on one line: line breaks in what it quotes (a value or key from a file, a flag) are
+ * written as `\n` and `\r`, as JSON writes them.
+ */
+export const oneLine = (message: string): string => message.replace(/\r|\n/g, (c) => (c === '\n' ? '\\n' : '\\r'));
+
 export class OffsiteError extends Error {
   readonly kind: ErrorKind;
 
   constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // One line whatever it quotes: found by npm run fuzz, from config values and keys holding newlines.
+    super(oneLine(message), options);
     this.name = 'OffsiteError';
     this.kind = kind;
   }

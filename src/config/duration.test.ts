@@ -15,4 +15,11 @@ describe('parseDuration', () => {
   for (const text of ['', '2', 'h', '2 hours', '2h and', '-1h']) {
     it(`refuses "${text}"`, () => assert.equal(parseDuration(text), undefined));
   }
+  // Found by npm run fuzz: 9007199254740993m gave an inexact 5.4e20 ms, and `--since 200000000d` a time before any.
+  it('reads durations up to the range of JavaScript times, and refuses longer ones', () => {
+    assert.equal(parseDuration('100000000d'), 8.64e15);
+    assert.ok(Number.isFinite(new Date(Date.now() - (parseDuration('100000000d') ?? NaN)).getTime()));
+    for (const text of ['100000001d', '9007199254740993m', `${'9'.repeat(400)}s`])
+      assert.equal(parseDuration(text), undefined, text);
+  });
 });

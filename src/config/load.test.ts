@@ -78,6 +78,20 @@ describe('loadSettings', () => {
       () => load({ configFile: file('typo.yaml', 'buckt: b\n') }),
       configErrorMatching(/unknown setting "buckt"/),
     );
+    // Found by npm run fuzz: these found Object's own members, and `__proto__` crashed with a TypeError.
+    for (const name of ['__proto__', 'constructor', 'toString'])
+      assert.throws(
+        () => load({ configFile: file('proto.yaml', `${name}: x\n`) }),
+        configErrorMatching(new RegExp(`unknown setting "${name}"`)),
+      );
+    assert.throws(
+      () =>
+        load({
+          configFile: file('env-proto.yaml', 'environments: { production: {} }\n'),
+          env: { OFFSITE_ENVIRONMENT: 'constructor' },
+        }),
+      configErrorMatching(/environment "constructor" is not in/),
+    );
     assert.throws(
       () => load({ configFile: file('bad.yaml', 'bucket: [\n') }),
       configErrorMatching(/is not valid YAML/),
@@ -86,6 +100,20 @@ describe('loadSettings', () => {
       () => load({ configFile: join(dir, 'absent.yaml') }),
       configErrorMatching(/cannot read config file .*absent\.yaml: ENOENT/),
     );
+  });
+
+  // Found by npm run fuzz: String() of a mapping without prototype threw a TypeError, JSON of a YAML alias to itself too.
+  it('refuses lists of anything but text', () => {
+    for (const [name, yaml] of [
+      ['nested.yaml', 'ageRecipients: [age1a, { __proto__: null }]\n'],
+      ['inner-list.yaml', 'ageRecipients: [[age1a, { __proto__: null }]]\n'],
+      ['alias.yaml', 'ageRecipients: &a [*a]\n'],
+    ] as const)
+      assert.throws(
+        () => load({ configFile: file(name, yaml) }),
+        configErrorMatching(/^ageRecipients from ageRecipients in the config file must be a list of text/),
+        name,
+      );
   });
 
   it('converts booleans, integers, lists and choices, naming the setting and its source on error', () => {

@@ -52,7 +52,7 @@ export function loadSettings(input: LoadInput): Settings {
 
 function convert(spec: SettingSpec, raw: unknown, source: string): unknown {
   const fail = (expected: string): never => {
-    const shown = spec.secret ? '' : ` (got ${JSON.stringify(raw)})`;
+    const shown = spec.secret ? '' : ` (got ${shownValue(raw)})`;
     throw configError(`${spec.name} from ${source} must be ${expected}${shown}`);
   };
   switch (spec.type) {
@@ -61,7 +61,11 @@ function convert(spec: SettingSpec, raw: unknown, source: string): unknown {
     case 'integer':
       return parseWholeNumber(raw, `${spec.name} from ${source}`, {}, 'config');
     case 'list': {
-      const items = (Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? [raw] : fail('a list'))
+      const list: unknown[] = Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : fail('a list');
+      // Found by npm run fuzz: an item that was a mapping or a list crashed String() with a TypeError.
+      if (!list.every((item) => typeof item === 'string' || typeof item === 'number')) fail('a list of text');
+      const items = list
+        .map(String)
         .flatMap((item) => item.split(','))
         .map((item) => item.trim())
         .filter((item) => item !== '');
@@ -74,6 +78,15 @@ function convert(spec: SettingSpec, raw: unknown, source: string): unknown {
       if (spec.pattern && !spec.pattern.regex.test(text)) fail(spec.pattern.expected);
       return spec.secret ? new Secret(text) : text;
     }
+  }
+}
+
+/** A value as an error may quote it; YAML aliases can make it circular, which JSON cannot write. */
+function shownValue(raw: unknown): string {
+  try {
+    return JSON.stringify(raw);
+  } catch {
+    return 'a value that refers to itself';
   }
 }
 
@@ -102,7 +115,7 @@ function readConfigFile(input: LoadInput, environmentName: string | undefined): 
       `${path} has several environments (${Object.keys(environments).join(', ')}): choose one with OFFSITE_ENVIRONMENT or --environment`,
     );
   }
-  const section = environments[chosen];
+  const section = Object.hasOwn(environments, chosen) ? environments[chosen] : undefined;
   if (section === undefined) {
     throw configError(
       `environment "${chosen}" is not in ${path} (it has: ${Object.keys(environments).join(', ') || 'none'})`,
@@ -162,7 +175,8 @@ function parseConfigDocument(path: string): Record<string, unknown> {
 
 function checkKeys(values: Record<string, unknown>, path: string, where: string): void {
   for (const key of Object.keys(values)) {
-    const spec = (SETTINGS as Record<string, SettingSpec>)[key];
+    // Own keys only: `__proto__` or `constructor` in the file must not find Object's members.
+    const spec = Object.hasOwn(SETTINGS, key) ? (SETTINGS as Record<string, SettingSpec>)[key] : undefined;
     if (!spec) throw configError(`${path}: unknown setting "${key}" at ${where} (known: ${SETTING_NAMES.join(', ')})`);
     if (spec.secret)
       throw configError(

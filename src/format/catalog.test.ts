@@ -31,6 +31,9 @@ describe('catalog', () => {
       `${day}/notes.txt`,
       `${day}/20261126T100000Z-abcdefgh.dump`,
       'other/prefix/x',
+      // Found by npm run fuzz: ids of times that do not exist made backups of 1970 in the listing.
+      'production/db/2026/11/26/20263126T100000Z-abcdefgh.manifest.json',
+      'production/files/snapshots/2026/02/30/20260230T100000Z-abcdefgh.manifest.json',
     ]) {
       assert.equal(parseBackupKey(key, ''), undefined, key);
     }

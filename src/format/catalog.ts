@@ -45,7 +45,7 @@ export function parseBackupKey(key: string, prefix: string): ParsedKey | undefin
 
 function parseDbKey(rest: string): ParsedKey | undefined {
   const match = DB_KEY.exec(rest);
-  if (!match?.[1] || !match[2]) return undefined;
+  if (!match?.[1] || !match[2] || !backupIdTime(match[2])) return undefined;
   const base = { environment: match[1], kind: 'db' as const, id: match[2] };
   if (match[3]) return { ...base, role: 'manifest' };
   return {
@@ -62,7 +62,7 @@ function parseDbKey(rest: string): ParsedKey | undefined {
 
 function parseFilesKey(rest: string): ParsedKey | undefined {
   const match = FILES_KEY.exec(rest);
-  if (!match?.[1] || !match[2]) return undefined;
+  if (!match?.[1] || !match[2] || !backupIdTime(match[2])) return undefined;
   const shard = match[3] && match[4] ? { index: Number(match[3]), count: Number(match[4]) } : { index: 0, count: 1 };
   if (shard.index >= shard.count) return undefined;
   const base = {

@@ -55,6 +55,11 @@ test('--shard is i/n with 0 <= i < n', () => {
   assert.deepEqual(parseShard(' 3/4 '), { index: 3, count: 4 });
   for (const bad of ['2/2', '1', '-1/2', '1/0', 'a/b', '1/2/3', ''])
     assert.throws(() => parseShard(bad), /is not a shard/);
+  // Found by npm run fuzz: the text was quoted as it was, newline and all.
+  assert.throws(
+    () => parseShard('1\n/2'),
+    (error: Error) => error.message.startsWith('"1\\n/2" is not a shard'),
+  );
 });
 
 test('run ids are short, safe words', () => {

@@ -23,6 +23,11 @@ describe('layout', () => {
     );
   });
 
+  it('refuses ids of days and times that do not exist (found by npm run fuzz)', () => {
+    for (const stamp of ['20260230T100000Z', '20261131T000000Z', '20261126T246000Z', '20261326T100000Z'])
+      assert.equal(backupIdTime(`${stamp}-abcdefgh`), undefined, stamp);
+  });
+
   it('sorts keys of later backups after earlier ones', () => {
     const location = { prefix: '', environment: 'production', kind: 'db' as const };
     const shape = { format: 'custom' as const, compression: 'zstd' as const, encryption: 'age' as const };

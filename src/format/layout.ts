@@ -48,7 +48,8 @@ export function backupIdTime(id: string): Date | undefined {
   const s = match[1];
   const iso = `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}Z`;
   const time = new Date(iso);
-  return Number.isNaN(time.getTime()) ? undefined : time;
+  // A day the month does not have (20260230) would roll over into the next month: not an id.
+  return Number.isNaN(time.getTime()) || time.toISOString().slice(0, 19) !== iso.slice(0, 19) ? undefined : time;
 }
 
 /** Whether a name can be an environment folder: letters, digits, `.`, `_`, `-`; no slashes. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { parseIndexEntry, parseIndexHeader } from './files-manifest.js';
 import { encodeManifest, encodeSealed, ManifestError, parseManifest, parseSealed, type Manifest } from './manifest.js';
 
 export const sampleManifest = (): Manifest => ({
@@ -27,6 +28,17 @@ export const sampleManifest = (): Manifest => ({
 });
 
 describe('manifest', () => {
+  // Found by npm run fuzz: zod's messages and the index header quoted keys and values with their newlines.
+  it('says what is wrong on one line, whatever the input quotes', () => {
+    const oneLine = (error: unknown) => error instanceof ManifestError && !error.message.includes('\n');
+    assert.throws(
+      () => parseIndexHeader('{"format":"offsite-files-index","version":1,"snapshot":"\\n"}', 'x'),
+      oneLine,
+    );
+    assert.throws(() => parseIndexEntry('{"key":"a","headers":{"a\\nb":"c"}}'), oneLine);
+    assert.throws(() => parseManifest(encodeRaw({ ...sampleManifest(), 'x\ny': 1 })), oneLine);
+  });
+
   it('round-trips through its stored form', () => {
     assert.deepEqual(parseManifest(encodeManifest(sampleManifest())), sampleManifest());
   });
@@ -63,6 +75,17 @@ describe('manifest', () => {
       'an unknown version',
       new TextEncoder().encode('{"format":"offsite-manifest","version":99}'),
       /version 99 is not supported.*upgrade Offsite/,
+    ],
+    // Found by npm run fuzz: the version was shown as it was, newlines and all.
+    [
+      'a version that is text over two lines',
+      new TextEncoder().encode('{"format":"offsite-manifest","version":"1\\n2"}'),
+      /^manifest format version "1\\n2" is not supported/,
+    ],
+    [
+      'a version that is a list',
+      new TextEncoder().encode('{"format":"offsite-manifest","version":["1\\n2"]}'),
+      /^manifest format version object is not supported/,
     ],
     [
       'a bad hash',

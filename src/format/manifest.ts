@@ -6,6 +6,7 @@
  * table names and row counts, the plaintext hash).
  */
 import { z } from 'zod';
+import { oneLine } from '../errors.js';
 
 export const MANIFEST_FORMAT = 'offsite-manifest';
 /** The single-object layout's manifests. */
@@ -121,6 +122,11 @@ const sealedSchema = z.strictObject({
 export type Manifest = z.infer<typeof plainSchema>;
 export type ChunkedManifest = z.infer<typeof chunkedSchema>;
 export type PackRecord = z.infer<typeof packSchema>;
+/** A pack record as a manifest would hold it, or undefined (for records read from elsewhere: the chunk index). */
+export const asPackRecord = (value: unknown): PackRecord | undefined => {
+  const result = packSchema.safeParse(value);
+  return result.success ? result.data : undefined;
+};
 export const isChunked = (manifest: Manifest): manifest is ChunkedManifest =>
   manifest.version === CHUNKED_MANIFEST_VERSION;
 export type SealedContents = z.infer<typeof sealedSchema>;
@@ -130,6 +136,11 @@ export type PlainRowSecurity = NonNullable<Manifest['rowSecurity']>;
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
+
+  constructor(message: string) {
+    // One line whatever it quotes (a key or value of the manifest): found by npm run fuzz.
+    super(oneLine(message));
+  }
 }
 
 /** The manifest as stored: stable key order, one trailing newline. */
@@ -156,11 +167,21 @@ export function checkFormat(value: unknown): unknown {
   const version = (value as { version?: unknown }).version;
   if (!KNOWN_VERSIONS.includes(version)) {
     throw new ManifestError(
-      `manifest format version ${String(version)} is not supported (this Offsite reads versions ${KNOWN_VERSIONS.join(' and ')}); upgrade Offsite`,
+      `manifest format version ${shownVersion(version)} is not supported (this Offsite reads versions ${KNOWN_VERSIONS.join(' and ')}); upgrade Offsite`,
     );
   }
   return value;
 }
+
+/** A version as a one-line message may show it: a number as it is, a string quoted and cut short, else its type. */
+const shownVersion = (version: unknown): string =>
+  typeof version === 'number'
+    ? String(version)
+    : typeof version === 'string'
+      ? JSON.stringify(version.slice(0, 20))
+      : version === null
+        ? 'null'
+        : typeof version;
 
 /**
  * Parses the decrypted sealed part.

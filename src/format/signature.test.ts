@@ -52,3 +52,26 @@ test('bad key material gets a clear error that never echoes a private key', () =
     (error: Error) => !error.message.includes(key.privateKeyPem.split('\n')[1] ?? '-'),
   );
 });
+
+test('a manifest signed by an unknown key is refused on one line, whatever its key id (found by npm run fuzz)', () => {
+  const key = generateSigningKey();
+  const signed = signManifest(manifest, encode, parseSigningKey(key.privateKeyPem));
+  const forged = { ...signed, signature: { ...signed.signature!, keyId: 'ed25519:\nx' } };
+  assert.throws(
+    () => verifyManifest(forged, encode, parseTrustedSigners([key.publicKey])),
+    (error: Error) => error.message === 'it is signed by ed25519:\\nx, which is not a trusted signer',
+  );
+});
+
+test('a bad trusted signer is named on one line, and a secret key pasted there not at all (found by npm run fuzz)', () => {
+  assert.throws(
+    () => parseTrustedSigners(['offsite-ed25519:\nAAAA']),
+    (error: Error) => error.message.startsWith('"offsite-ed25519:\\nAAAA…" is not') && !error.message.includes('\n'),
+  );
+  const identity = 'AGE-SECRET-KEY-1C9P8THD9QMZWSYTFLUAUR889AX869GEGLDT5DV6P4WM0AVE4KRESGKX2VA';
+  assert.throws(
+    () => parseTrustedSigners([identity]),
+    (error: Error) =>
+      error.message.startsWith('a value of 74 characters not starting with') && !error.message.includes('C9P8'),
+  );
+});

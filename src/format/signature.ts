@@ -3,6 +3,7 @@
  * enough to upload a well-formed "newer" backup; a signature made with a key the writer machine
  * holds apart from them is not. Ed25519 over the manifest's own encoding without `signature`.
  */
+import { oneLine } from '../errors.js';
 import {
   createHash,
   createPrivateKey,
@@ -32,6 +33,11 @@ const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export class SignatureError extends Error {
   override name = 'SignatureError';
+
+  constructor(message: string) {
+    // One line whatever it quotes (a manifest's key id): found by npm run fuzz.
+    super(oneLine(message));
+  }
 }
 
 /** A new key pair: the private key as PKCS#8 PEM (for a 0600 file), the public key as one line. */
@@ -65,7 +71,7 @@ export function parseTrustedSigners(texts: readonly string[]): TrustedSigners {
       : Buffer.alloc(0);
     if (raw.length !== 32)
       throw new SignatureError(
-        `"${text.slice(0, 24)}…" is not a signing public key (${PUBLIC_PREFIX}…, printed by offsite keys generate --signing)`,
+        `${shown(text)} is not a signing public key (${PUBLIC_PREFIX}…, printed by offsite keys generate --signing)`,
       );
     const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
     signers.set(keyIdOf(key), key);
@@ -106,6 +112,17 @@ export function verifyManifest<T extends { signature?: Signature | undefined }>(
 function unsigned<T extends { signature?: Signature | undefined }>(manifest: T): T {
   const { signature: _signature, ...rest } = manifest;
   return rest as T;
+}
+
+/**
+ * A bad trusted-signer entry as a message may show it: its start, quoted on one line, only when it
+ * starts like a public key. Anything else may be a secret key pasted in the wrong place (an age
+ * identity, a PEM, typo'd or not): not one character of it is shown.
+ */
+function shown(text: string): string {
+  if (!text.startsWith(PUBLIC_PREFIX))
+    return `a value of ${text.length} characters not starting with ${PUBLIC_PREFIX} (not shown)`;
+  return `${JSON.stringify(text.slice(0, 24)).slice(0, -1)}…"`;
 }
 
 function publicKeyText(key: KeyObject): string {

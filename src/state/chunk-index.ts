@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ChunkRef } from '../format/chunked.js';
-import type { PackRecord } from '../format/manifest.js';
+import { asPackRecord, type PackRecord } from '../format/manifest.js';
 import { replaceFile } from './local-file.js';
 
 const INDEX_FORMAT = 'offsite-chunk-index';
@@ -104,7 +104,9 @@ function parseIndex(text: string, scope: string, usable: (pack: PackRecord) => b
   const lines = body.split('\n');
   for (const line of lines) {
     if (line.startsWith('P ')) {
-      const pack = JSON.parse(line.slice(2)) as PackRecord;
+      // Packs go into the next backup's manifest: one it could not hold makes the whole file foreign.
+      const pack = asPackRecord(JSON.parse(line.slice(2)));
+      if (!pack) throw new Error('it has a damaged pack line');
       if (usable(pack)) index.addPack(pack);
       else expiredPacks++;
     } else if (line.startsWith('C ')) {

@@ -77,7 +77,12 @@ function parseState(text: string, scope: string): RowCountState {
   const tables = body
     .split('\n')
     .filter((line) => line !== '')
-    .map((line) => tableSchema.parse(JSON.parse(line)));
+    .map((line) => {
+      // zod's own message is many lines of JSON; the reason is shown as a one-line warning.
+      const table = tableSchema.safeParse(JSON.parse(line));
+      if (!table.success) throw new Error('it has a damaged table line');
+      return table.data;
+    });
   return { rowCounts: header.rowCounts, tables };
 }
 
