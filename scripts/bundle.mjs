@@ -11,7 +11,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20.19',
-  external: ['zstd-napi'],
+  external: ['zstd-napi', 'zstd-napi/*'],
   // Bundled CommonJS (the AWS SDK, pg) calls require for Node's built-ins.
   banner: {
     js: "import { createRequire as offsiteCreateRequire } from 'node:module'; const require = offsiteCreateRequire(import.meta.url);",

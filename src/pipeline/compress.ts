@@ -5,6 +5,7 @@
 import { PassThrough, type Transform } from 'node:stream';
 import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { compress, CompressStream, decompress, DecompressStream } from 'zstd-napi';
+import zstdBinding from 'zstd-napi/binding.js';
 import type { Compression } from '../format/layout.js';
 import { createOffThreadZstdDecompress } from './decompress-worker.js';
 
@@ -62,14 +63,54 @@ export function compressBytes(compression: Compression, bytes: Uint8Array): Uint
   }
 }
 
-/** Reverses {@link compressBytes}. */
-export function decompressBytes(compression: Compression, bytes: Uint8Array): Uint8Array {
+/** The bytes decompress to more than the caller allowed (a decompression bomb, or a damaged size). */
+export class DecompressedTooLargeError extends Error {
+  override name = 'DecompressedTooLargeError';
+}
+
+/**
+ * Reverses {@link compressBytes}. With `maxBytes`, at most that many bytes are ever produced: a frame
+ * of a few KB can expand to tens of GB, and the bytes being decompressed may come from anyone who
+ * can write to the bucket.
+ * @throws DecompressedTooLargeError past `maxBytes`; the library's own error for damaged input
+ */
+export function decompressBytes(compression: Compression, bytes: Uint8Array, maxBytes?: number): Uint8Array {
   switch (compression) {
     case 'zstd':
-      return decompress(bytes);
+      return maxBytes === undefined ? decompress(bytes) : decompressZstdAtMost(bytes, maxBytes);
     case 'gzip':
-      return gunzipSync(bytes);
+      try {
+        return gunzipSync(bytes, maxBytes === undefined ? {} : { maxOutputLength: Math.max(maxBytes, 1) });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBytes ?? 0);
+        throw error;
+      }
     case 'none':
+      if (maxBytes !== undefined && bytes.length > maxBytes) throw tooLarge(maxBytes);
       return bytes;
   }
 }
+
+/** zstd-napi's one-call `decompress` allocates what the frame header claims, or grows without bound. */
+function decompressZstdAtMost(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  const context = new zstdBinding.DCtx();
+  // One byte of room more than allowed: a frame that fills it is too large.
+  const output = Buffer.allocUnsafe(maxBytes + 1);
+  let produced = 0;
+  let input = bytes;
+  let frameIncomplete: number;
+  for (;;) {
+    const [hint, written, consumed] = context.decompressStream(output.subarray(produced), input);
+    produced += written;
+    input = input.subarray(consumed);
+    frameIncomplete = hint;
+    if (produced > maxBytes) throw tooLarge(maxBytes);
+    if (input.length === 0 && (hint === 0 || written === 0)) break;
+    if (written === 0 && consumed === 0) break;
+  }
+  if (frameIncomplete !== 0 || input.length > 0) throw new Error('the zstd data ends within a frame');
+  return output.subarray(0, produced);
+}
+
+const tooLarge = (maxBytes: number) =>
+  new DecompressedTooLargeError(`the data decompresses to more than the ${maxBytes} bytes recorded`);

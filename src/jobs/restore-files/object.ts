@@ -2,7 +2,7 @@
 import type { IndexEntry } from '../../format/files-manifest.js';
 import { createHash } from 'node:crypto';
 import { createDecryptStream, openSealed, type DecryptSpec } from '../../pipeline/cipher.js';
-import { createDecompressStream, decompressBytes } from '../../pipeline/compress.js';
+import { createDecompressStream, decompressBytes, DecompressedTooLargeError } from '../../pipeline/compress.js';
 import { ContentMismatchError, createExpectStream } from '../../pipeline/expect.js';
 import { runPipeline, type RunningPipeline } from '../../pipeline/run.js';
 import { Writable } from 'node:stream';
@@ -102,7 +102,14 @@ const SMALL_BLOB_BYTES = 1024 * 1024;
 
 async function readSmallBlob(entry: IndexEntry, reader: ObjectReader, decrypt: DecryptSpec): Promise<Uint8Array> {
   const stored = await reader.getBytes(entry.blob.key, { versionId: entry.blob.versionId, maxBytes: SMALL_BLOB_BYTES });
-  const bytes = decompressBytes(entry.blob.compression, await openSealed(decrypt, stored));
+  const opened = await openSealed(decrypt, stored);
+  let bytes: Uint8Array;
+  try {
+    bytes = decompressBytes(entry.blob.compression, opened, entry.size);
+  } catch (error) {
+    if (error instanceof DecompressedTooLargeError) throw new ContentMismatchError(error.message);
+    throw error;
+  }
   if (bytes.length !== entry.size || createHash('sha256').update(bytes).digest('hex') !== entry.sha256) {
     throw new ContentMismatchError('the content does not match the size and SHA-256 recorded in the snapshot');
   }
