@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { generate, showInput, type FuzzTarget } from './engine.js';
 import { Progress, type FailureMessage, type WorkerInput } from './progress.js';
 import { TARGETS } from './targets/index.js';
-import { saveReliabilityResults } from '../test/reliability/report.js';
+import { saveReliabilityResults, type FuzzRun } from '../test/reliability/report.js';
 
 const positive = (name: string, fallback: number): number => {
   const text = process.env[name];
@@ -53,18 +53,7 @@ interface Failure {
   input: string;
 }
 
-interface TargetResult {
-  name: string;
-  parses: string;
-  inputs: number;
-  accepted: number;
-  rejected: number;
-  crashes: number;
-  hangs: number;
-  tamperedAccepted: number;
-  slowestMs: number;
-  seconds: number;
-}
+type TargetResult = FuzzRun['targets'][number];
 
 interface Segment {
   counts: Progress['counts'];

@@ -13,6 +13,7 @@ import { REPO_DIR, stack } from '../helpers/stack.js';
 import type { TcpProxy } from '../helpers/tcp-proxy.js';
 import type { ShrinkingDisk } from './disk.js';
 import type { Random } from './random.js';
+import { isRunning } from '../../src/processes/is-running.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -205,7 +206,7 @@ async function restartRgw(): Promise<void> {
     throw new Error(`no radosgw at pid ${pid}`);
   process.kill(pid, 'SIGKILL');
   const deadline = Date.now() + 30_000;
-  while (isAlive(pid)) {
+  while (isRunning(pid)) {
     if (Date.now() > deadline) throw new Error(`radosgw (pid ${pid}) survived SIGKILL`);
     await sleep(20);
   }
@@ -217,15 +218,6 @@ export async function stackUp(): Promise<void> {
     env: { ...process.env, STACK_DIR },
     timeout: 300_000,
   });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
