@@ -23,7 +23,10 @@ export interface VerifyBackupsOptions extends VerifyOptions {
 
 /**
  * The entries to verify: the newest one (whatever its status: a newest backup without a manifest is
- * a finding), every entry with the id (each payload version), or all of them. Pure.
+ * a finding), every entry with the id (each payload version), or all of them but the older
+ * incomplete ones. An older payload without a manifest is a run that failed (and was reported then)
+ * or was killed; it is no backup, and it stays in the bucket as long as its lock: counting it as a
+ * failed verify would fail every `verify --all` for the whole retention period. `list` shows them. Pure.
  * @throws OffsiteError (failed) when the environment has no backups or none with the id.
  */
 export function selectForVerify(
@@ -34,7 +37,7 @@ export function selectForVerify(
   const db = catalog.filter((entry) => entry.kind === 'db' && entry.environment === environment);
   if (db.length === 0)
     throw jobFailed(`no backups in environment ${environment}; check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`);
-  if (selection.kind === 'all') return db;
+  if (selection.kind === 'all') return db.filter((entry, index) => index === 0 || entry.status !== 'incomplete');
   if (selection.kind === 'latest') return db.slice(0, 1);
   const chosen = db.filter((entry) => entry.id === selection.id);
   if (chosen.length === 0)
@@ -42,7 +45,11 @@ export function selectForVerify(
   return chosen;
 }
 
-/** The files snapshots to verify, chosen like database backups. Pure. */
+/**
+ * The files snapshots to verify, chosen like database backups: with `--all`, an older snapshot that
+ * a run never finished (a part without its manifest, a shard missing) is passed over; one with a
+ * corrupt part is not. Pure.
+ */
 export function selectSnapshots(
   catalog: readonly CatalogEntry[],
   selection: VerifySelection,
@@ -51,7 +58,7 @@ export function selectSnapshots(
   const snapshots = filesSnapshots(catalog, environment);
   if (snapshots.length === 0)
     throw jobFailed(`no files snapshots in environment ${environment}; check OFFSITE_ENVIRONMENT and OFFSITE_BUCKET`);
-  if (selection.kind === 'all') return snapshots;
+  if (selection.kind === 'all') return snapshots.filter((snapshot, index) => index === 0 || !isUnfinished(snapshot));
   if (selection.kind === 'latest') return snapshots.slice(0, 1);
   const chosen = snapshots.filter((snapshot) => snapshotMatches(snapshot, selection.id));
   if (chosen.length === 0)
@@ -77,3 +84,6 @@ export async function verifyBackups(options: VerifyBackupsOptions, reader: Objec
   }
   return results;
 }
+
+const isUnfinished = (snapshot: FilesSnapshot): boolean =>
+  snapshot.problem !== undefined && !snapshot.parts.some((part) => part.status === 'corrupt');

@@ -5,6 +5,7 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { before, describe, it } from 'node:test';
 import { isOffsiteError } from '../../errors.js';
+import type { CatalogEntry } from '../../format/catalog.js';
 import { backupKeys, type DumpFormat, type PayloadShape } from '../../format/layout.js';
 import { encodeManifest, parseManifest, type Manifest } from '../../format/manifest.js';
 import { generateAgeIdentity } from '../../pipeline/age.js';
@@ -15,7 +16,7 @@ import { StoreError } from '../../store/store.js';
 import { payload as pseudoRandomBytes } from '../../../test/helpers/streams.js';
 import { buildManifest } from '../backup-db/manifest.js';
 import { listBackups } from '../list.js';
-import { selectForVerify, verifyBackups } from './index.js';
+import { selectForVerify, selectSnapshots, verifyBackups } from './index.js';
 import { verifyBackup, type VerifyOptions, type VerifyResult } from './db.js';
 
 const NOW = new Date('2026-11-27T00:00:00Z');
@@ -255,5 +256,34 @@ describe('verifyBackups', () => {
       /^OffsiteError: no backup with id 20261126T120000Z-cccccccc in environment production/,
     );
     assert.throws(() => selectForVerify([], { kind: 'latest' }, 'staging'), /no backups in environment staging/);
+  });
+
+  it('--all passes over older incomplete backups (failed or killed runs), never the newest one', () => {
+    const entry = (id: string, status: CatalogEntry['status']): CatalogEntry => ({
+      environment: 'production',
+      kind: 'db',
+      id,
+      time: NOW,
+      status,
+    });
+    const older = [entry('b', 'incomplete'), entry('c', 'complete'), entry('d', 'corrupt')];
+    const ids = (catalog: CatalogEntry[]) => selectForVerify(catalog, { kind: 'all' }, 'production').map((e) => e.id);
+    assert.deepEqual(ids([entry('a', 'complete'), ...older]), ['a', 'c', 'd']);
+    assert.deepEqual(ids([entry('a', 'incomplete'), ...older]), ['a', 'c', 'd']);
+  });
+
+  it('--all --files passes over older unfinished snapshots, never a corrupt one or the newest', () => {
+    const part = (id: string, hour: number, status: CatalogEntry['status']): CatalogEntry => ({
+      environment: 'production',
+      kind: 'files',
+      id,
+      time: new Date(NOW.getTime() - hour * 3_600_000),
+      status,
+      part: { shard: { index: 0, count: 1 }, runHash: null },
+    });
+    const older = [part('b', 2, 'incomplete'), part('c', 3, 'complete'), part('d', 4, 'corrupt')];
+    const ids = (catalog: CatalogEntry[]) => selectSnapshots(catalog, { kind: 'all' }, 'production').map((s) => s.id);
+    assert.deepEqual(ids([part('a', 1, 'complete'), ...older]), ['a', 'c', 'd']);
+    assert.deepEqual(ids([part('a', 1, 'incomplete'), ...older]), ['a', 'c', 'd']);
   });
 });
