@@ -38,7 +38,10 @@ export function registerVerify(program: Command, context: CliContext): void {
       'check backups against their manifests: size, SHA-256 of the stored bytes, retention (reader credentials)',
     )
     .argument('[backup]', 'a backup id (every version of its payload), or latest', 'latest')
-    .option('--all', 'verify every backup of the environment (older incomplete ones, from failed runs, are passed over)')
+    .option(
+      '--all',
+      'verify every backup of the environment (older incomplete ones, from failed runs, are passed over)',
+    )
     .option('--files', 'verify files snapshots instead of database backups (--deep reads back every file)')
     .option(
       '--deep',
