@@ -64,6 +64,7 @@ const LONGEST_FIRST = [
   'test/stack/bench.test.ts', // ~3
   'test/stack/large-values.test.ts', // ~3
   'test/stack/key-rotation.test.ts', // ~2.5
+  'test/reliability/kill-points/db-restore.test.ts', // ~2.5
 ];
 const startOrder = (file) => {
   const rank = LONGEST_FIRST.indexOf(file);
