@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -121,6 +130,15 @@ test('a discarded run leaves the old cache as it was', async () => {
   second.append(entry('new'));
   await second.discard();
   assert.equal(readFileSync(path, 'utf8'), before);
+});
+
+test('a run discarded as soon as it opened leaves no temporary file behind', async () => {
+  const folder = mkdtempSync(join(dir, 'discard-'));
+  for (let run = 0; run < 20; run++) {
+    const writer = await CacheWriter.open(join(folder, 'cache.jsonl'), 's');
+    await writer.discard();
+    assert.deepEqual(readdirSync(folder), [], `run ${run}`);
+  }
 });
 
 test('a cache that cannot be written is reported, never thrown', async () => {

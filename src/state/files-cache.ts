@@ -13,6 +13,7 @@
  * then writes version 2.
  */
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, type WriteStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -248,7 +249,13 @@ export class CacheWriter {
   }
 
   async discard(): Promise<void> {
-    this.#stream?.destroy();
+    const stream = this.#stream;
+    if (stream && !stream.closed) {
+      // The file is opened asynchronously: removed before its stream closes, it could be created after.
+      const closed = once(stream, 'close');
+      stream.destroy();
+      await closed;
+    }
     await unlink(this.#temporary).catch(() => undefined);
   }
 
