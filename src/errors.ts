@@ -53,4 +53,13 @@ export const describe = (error: unknown): string =>
 export const isAbortError = (error: unknown): boolean =>
   errorName(error) === 'AbortError' || errorName((error as { cause?: unknown } | undefined)?.cause) === 'AbortError';
 
+/**
+ * An error that only follows from another: a cancellation, or a stream stage destroyed because the
+ * stage after it failed (an upload that gave up destroys the body it read). Where two tasks fail
+ * together, the other error is the cause worth reporting.
+ */
+export const isConsequenceError = (error: unknown): boolean =>
+  isAbortError(error) ||
+  ['ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE'].includes(String((error as { code?: unknown } | null)?.code));
+
 const errorName = (error: unknown): unknown => (error as { name?: unknown } | null | undefined)?.name;

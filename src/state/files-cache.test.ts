@@ -132,11 +132,15 @@ test('a discarded run leaves the old cache as it was', async () => {
   assert.equal(readFileSync(path, 'utf8'), before);
 });
 
-test('a run discarded as soon as it opened leaves no temporary file behind', async () => {
+test('a run discarded as soon as it opened leaves no temporary file behind, whatever is appended meanwhile', async () => {
   const folder = mkdtempSync(join(dir, 'discard-'));
   for (let run = 0; run < 20; run++) {
     const writer = await CacheWriter.open(join(folder, 'cache.jsonl'), 's');
-    await writer.discard();
+    // Writes still queued when the run fails.
+    for (let i = 0; i < 1000; i++) writer.append(entry(`queued/${String(i).padStart(4, '0')}`));
+    const discarded = writer.discard();
+    writer.append(entry('an upload that finished after the run failed'));
+    await discarded;
     assert.deepEqual(readdirSync(folder), [], `run ${run}`);
   }
 });

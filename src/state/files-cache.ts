@@ -13,7 +13,6 @@
  * then writes version 2.
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { createReadStream, type WriteStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -249,12 +248,13 @@ export class CacheWriter {
   }
 
   async discard(): Promise<void> {
+    // Entries still arriving (uploads that finish after the run failed) are dropped from now on.
+    this.#failure ??= 'discarded';
     const stream = this.#stream;
     if (stream && !stream.closed) {
       // The file is opened asynchronously: removed before its stream closes, it could be created after.
-      const closed = once(stream, 'close');
       stream.destroy();
-      await closed;
+      await finished(stream).catch(() => undefined);
     }
     await unlink(this.#temporary).catch(() => undefined);
   }

@@ -8,6 +8,7 @@ import {
   blobKeysOf,
   DAY_MS,
   memoryBucket,
+  quietReporter,
   runBackup,
   seededSource,
   START,
@@ -17,7 +18,9 @@ import { compareKeys } from '../../format/key-order.js';
 import { filesSnapshots, snapshotMatches } from '../../format/files-catalog.js';
 import { listBackups } from '../list.js';
 import { openSnapshot, readIndex } from '../files-snapshot.js';
-import type { BackupFilesResult } from './index.js';
+import { backupFiles, type BackupFilesResult } from './index.js';
+import type { Readable } from 'node:stream';
+import { StoreError, type ObjectWriter, type StreamPutOptions } from '../../store/store.js';
 
 const keys = await ageKeys();
 
@@ -124,6 +127,30 @@ describe('backupFiles on the memory store', () => {
     );
     assert.equal(existsSync(options.statePath!), false, 'no cache was saved');
   });
+
+  it(
+    "reports the index upload's own error, not the body it destroyed when it gave up",
+    { timeout: 20_000 },
+    async () => {
+      const bucket = memoryBucket();
+      const source = seededSource();
+      const cut = new StoreError('failed', 'cannot reach the S3 endpoint for the index (ECONNRESET)');
+      // As the S3 writer does: the body is destroyed at once, the error thrown after the abort request.
+      const writer: ObjectWriter = {
+        putBytes: (key, body, options) => bucket.writer.putBytes(key, body, options),
+        putStream: async (key: string, body: Readable, options: StreamPutOptions) => {
+          if (!key.includes('.index.')) return bucket.writer.putStream(key, body, options);
+          body.destroy();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw cut;
+        },
+      };
+      await assert.rejects(
+        backupFiles(backupOptions(keys.encrypt), { writer, source, reporter: quietReporter(), now: () => START }),
+        (error) => isOffsiteError(error) && /ECONNRESET.*no snapshot manifest was written/.test(error.message),
+      );
+    },
+  );
 
   it('fails, naming the incomplete snapshot, when the manifest itself cannot be written', async () => {
     const bucket = memoryBucket();

@@ -12,7 +12,7 @@ import type { ObjectWriter } from '../../store/store.js';
 import { settleTogether } from '../../concurrency/settle.js';
 import { guaranteedLockUntil, type BlobLocks } from '../../format/reuse.js';
 import { abortScope } from '../../concurrency/abort-scope.js';
-import { isAbortError } from '../../errors.js';
+import { isConsequenceError } from '../../errors.js';
 
 export interface BlobContext {
   location: FilesLocation;
@@ -32,7 +32,7 @@ export interface BlobContext {
 export type BlobOutcome = { kind: 'uploaded'; entry: IndexEntry } | { kind: 'skipped'; reason: string };
 
 /** The cause, not the cancellation it caused in the other half. */
-const rankBlobError = (error: unknown): number => (isAbortError(error) ? 0 : 1);
+export const rankBlobError = (error: unknown): number => (isConsequenceError(error) ? 0 : 1);
 
 export async function uploadBlob(object: SourceSummary, context: BlobContext): Promise<BlobOutcome> {
   const found = await context.source.get(object.key, context.signal);

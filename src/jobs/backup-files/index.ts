@@ -27,7 +27,8 @@ import { CacheWriter, openCache, type CacheLookup } from '../../state/files-cach
 import { InOrderWriter } from '../../concurrency/in-order.js';
 import type { SourceBucket } from '../../store/source.js';
 import { StoreError, type ObjectWriter } from '../../store/store.js';
-import { uploadBlob, type BlobContext } from './blob.js';
+import { rankBlobError, uploadBlob, type BlobContext } from './blob.js';
+import { settleTogether } from '../../concurrency/settle.js';
 import { writeFilesManifest } from './manifest.js';
 import { blobLocksFor, mayReuseBlob } from '../../format/reuse.js';
 import { fromStoreError } from '../store-errors.js';
@@ -293,17 +294,20 @@ async function startIndex(
     queueSize: 1,
     signal,
   });
-  upload.catch(() => undefined);
-  running.done.catch(() => undefined);
+  // Settled once both are: an upload that gives up destroys its body first, and the pipeline's "write
+  // after destroy" must not be reported in place of the upload's real error (nor the other way round).
+  const settled = settleTogether([upload, running.done] as const, () => undefined, rankBlobError);
+  settled.catch(() => undefined);
   const write = async (line: string) => {
-    if (!lines.write(line)) await once(lines, 'drain', { signal });
+    // A failed upload never drains the lines again: its error ends the wait.
+    if (!lines.write(line)) await Promise.race([once(lines, 'drain', { signal }), settled]);
   };
   await write(encodeIndexHeader(partId));
   return {
     write,
     finish: async () => {
       lines.end();
-      const [put] = await Promise.all([upload, running.done]);
+      const [put] = await settled;
       return { versionId: put.versionId, plaintext: plain.result(), stored: stored.result() };
     },
     fail: (error) => lines.destroy(error instanceof Error ? error : new Error(String(error))),
