@@ -51,10 +51,12 @@ describe('list on the real stack', { timeout: 300_000 }, () => {
 
   it('pages past 1,000 objects', async () => {
     const environment = uniqueName('paging');
+    // One backup a second from 10:00:00: ids with times that exist (others are no backups).
+    const time = (i: number) => `10${String(Math.floor(i / 60)).padStart(2, '0')}${String(i % 60).padStart(2, '0')}`;
     const keys = Array.from(
       { length: 1_050 },
       (_, i) =>
-        `${environment}/db/2026/11/26/20261126T${String(100000 + i).slice(0, 6)}Z-${String(i).padStart(8, 'a').replace(/[01]/g, 'x')}.dump.zst.age`,
+        `${environment}/db/2026/11/26/20261126T${time(i)}Z-${String(i).padStart(8, 'a').replace(/[01]/g, 'x')}.dump.zst.age`,
     );
     for (let i = 0; i < keys.length; i += 50)
       await Promise.all(keys.slice(i, i + 50).map((key) => putAsAdmin(key, 'x')));
