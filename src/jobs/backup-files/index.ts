@@ -297,10 +297,16 @@ async function startIndex(
   // Settled once both are: an upload that gives up destroys its body first, and the pipeline's "write
   // after destroy" must not be reported in place of the upload's real error (nor the other way round).
   const settled = settleTogether([upload, running.done] as const, () => undefined, rankBlobError);
-  settled.catch(() => undefined);
+  // A failed upload never drains the lines again: its error ends the wait (one scope for every
+  // wait, not a reaction to `settled` per wait, which would grow with the number of entries).
+  const waits = abortScope(signal);
+  settled.catch((error: unknown) => waits.abort(error));
   const write = async (line: string) => {
-    // A failed upload never drains the lines again: its error ends the wait.
-    if (!lines.write(line)) await Promise.race([once(lines, 'drain', { signal }), settled]);
+    if (lines.write(line)) return;
+    await once(lines, 'drain', { signal: waits.signal }).catch(async (error: unknown) => {
+      await settled; // the upload's own error, when it is why the wait ended
+      throw error;
+    });
   };
   await write(encodeIndexHeader(partId));
   return {
