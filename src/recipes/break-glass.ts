@@ -322,7 +322,8 @@ function download(input: Checked): string[] {
   const args = [
     '--bucket "$BUCKET"',
     '--key "$KEY"',
-    ...(version ? ['--version-id "$VERSION_ID"'] : []),
+    // Joined with `=`: a version id may start with "-", which the AWS CLI would take for an option.
+    ...(version ? ['--version-id="$VERSION_ID"'] : []),
     '--region "$REGION"',
     ...(input.endpoint !== undefined ? ['--endpoint-url "$ENDPOINT"'] : []),
     '"$PAYLOAD"',
