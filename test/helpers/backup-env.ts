@@ -77,3 +77,13 @@ export function readerAwsEnv(dir: string): Record<string, string> {
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
   };
 }
+
+/** The stack's admin, for `bucket init` and `bucket audit` of `bucket`. */
+export const bucketAdminEnv = (bucket: string): Record<string, string> => ({
+  OFFSITE_BUCKET: bucket,
+  OFFSITE_S3_ENDPOINT: stack().endpoint,
+  OFFSITE_S3_FORCE_PATH_STYLE: 'true',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: stack().admin.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: stack().admin.secretAccessKey,
+});

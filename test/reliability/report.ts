@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import type { ScenarioKind, ScenarioRecord } from '../helpers/reliability.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
-export const RESULTS_DIR = join(REPO, 'docs/reliability');
+const RESULTS_DIR = join(REPO, 'docs/reliability');
 const PAGE = join(REPO, 'docs/reliability.md');
 
 export interface ScenarioRun {

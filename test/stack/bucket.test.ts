@@ -10,7 +10,7 @@ import {
   PutBucketPolicyCommand,
   PutObjectLockConfigurationCommand,
 } from '@aws-sdk/client-s3';
-import { generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
+import { bucketAdminEnv, generateIdentity, tempDir, writerEnv, type TempDir } from '../helpers/backup-env.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { s3As } from '../helpers/s3.js';
 import { createDatabase, dropDatabase, fillSampleDatabase } from '../helpers/sample-db.js';
@@ -30,12 +30,7 @@ describe('bucket init and audit on the real stack', { timeout: 300_000 }, () => 
   const database = uniqueName('bucketdb');
 
   const adminEnv = (bucket: string): Record<string, string> => ({
-    OFFSITE_BUCKET: bucket,
-    OFFSITE_S3_ENDPOINT: stack().endpoint,
-    OFFSITE_S3_FORCE_PATH_STYLE: 'true',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: stack().admin.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().admin.secretAccessKey,
+    ...bucketAdminEnv(bucket),
     OFFSITE_WRITER_ACCESS_KEY_ID: stack().writer.accessKeyId,
     OFFSITE_WRITER_SECRET_ACCESS_KEY: stack().writer.secretAccessKey,
   });

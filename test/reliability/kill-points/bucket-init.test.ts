@@ -9,20 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
+import { bucketAdminEnv } from '../../helpers/backup-env.js';
 import { runCli } from '../../helpers/cli.js';
 import { anywhere, note, RUNS, runKilled, s3Wire, seeded } from '../../helpers/kill-points.js';
 import { scenario } from '../../helpers/reliability.js';
-import { stack, uniqueName } from '../../helpers/stack.js';
+import { uniqueName } from '../../helpers/stack.js';
 
 describe('Offsite killed during bucket init', { timeout: 300_000, concurrency: 1 }, () => {
-  const adminEnv = (bucket: string): Record<string, string> => ({
-    OFFSITE_BUCKET: bucket,
-    OFFSITE_S3_ENDPOINT: stack().endpoint,
-    OFFSITE_S3_FORCE_PATH_STYLE: 'true',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: stack().admin.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: stack().admin.secretAccessKey,
-  });
   const ARGS = [
     'bucket',
     'init',
@@ -58,16 +51,16 @@ describe('Offsite killed during bucket init', { timeout: 300_000, concurrency: 1
           let writes = 0;
           const killed = await runKilled(
             ARGS,
-            adminEnv(bucket),
+            bucketAdminEnv(bucket),
             s3Wire({
               request: (request) =>
                 request.method === 'PUT' && ++writes === index + 2 ? anywhere(rng)(request) : undefined,
             }),
           );
           note(test, run, killed);
-          const next = await runCli(ARGS, { env: adminEnv(bucket) });
+          const next = await runCli(ARGS, { env: bucketAdminEnv(bucket) });
           assert.equal(next.code, 0, next.stderr);
-          const third = await runCli(ARGS, { env: adminEnv(bucket) });
+          const third = await runCli(ARGS, { env: bucketAdminEnv(bucket) });
           assert.equal(third.code, 0, third.stderr);
           assert.deepEqual((JSON.parse(third.stdout) as { changes: string[] }).changes, []);
         }
